@@ -1,0 +1,3 @@
+from radiovae.cli import main
+
+raise SystemExit(main())

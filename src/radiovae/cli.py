@@ -1,0 +1,161 @@
+"""The ``radiovae`` command: wires each sub-command to the stage that does the work.
+
+Handlers live beside their stage (``radiovae.<stage>.commands``) and are imported only when their
+command runs, so ``radiovae report`` never imports torch. A handler takes the parsed arguments and
+returns an exit status. Bad input raises :class:`radiovae.errors.UserError`: one line on stderr,
+exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from radiovae import __version__
+from radiovae.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="radiovae",
+        description="Radio maps, RadioDiff first-stage VAE-GAN training, and training reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"radiovae {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, handler: str, help: str, parent=sub) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    # -- report / watch -----------------------------------------------------------------------
+    def run_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="+", metavar="PATH",
+                       help="RadioDiff text logs, CSV, JSONL, TensorBoard events, or directories "
+                            "(a radiovae run dir too); several files are one run with resumes")
+        p.add_argument("--out", default="radiovae-report", metavar="DIR",
+                       help="output directory (default: %(default)s)")
+        p.add_argument("--total-steps", type=_positive_int, metavar="N",
+                       help="planned training steps (default: from the log or its config)")
+        p.add_argument("--disc-start", type=_positive_int, metavar="N",
+                       help="step where the discriminator starts (default: from the config)")
+
+    p = command("report", "radiovae.report.commands:report",
+                "Analyse training records and write report.md / report.html / summary.json / figures.")
+    run_args(p)
+
+    p = command("watch", "radiovae.report.commands:watch",
+                "Follow growing training records; refresh the report and a live terminal panel.")
+    run_args(p)
+    p.add_argument("--interval", type=_positive_float, default=10.0, metavar="S",
+                   help="seconds between refreshes (default: %(default)s)")
+    p.add_argument("--max-refreshes", type=_positive_int, metavar="N",
+                   help="stop after N refreshes (default: until Ctrl-C or the end of training)")
+
+    # -- data ---------------------------------------------------------------------------------
+    data = command("data", "", "Radio maps: generate, ray-trace, preview, summarize.")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+
+    p = command("synth", "radiovae.data.commands:synth",
+                "Generate procedural city radio maps in RadioMapSeer's layout.", data_sub)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--maps", type=_positive_int, required=True, metavar="M")
+    p.add_argument("--tx", type=_positive_int, required=True, metavar="K",
+                   help="transmitters per map")
+    p.add_argument("--size", type=_positive_int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+
+    p = command("raytrace", "radiovae.data.commands:raytrace",
+                "Ray-trace radio maps of a Sionna RT scene (needs radiovae[raytrace]).", data_sub)
+    p.add_argument("--scene", required=True,
+                   help="Sionna RT scene: munich, etoile, florence, san_francisco, ...")
+    p.add_argument("--tx", type=_positive_int, required=True, metavar="K")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--size", type=_positive_int, default=256)
+    p.add_argument("--cell", type=_positive_float, default=2.0, help="metres per pixel")
+    p.add_argument("--max-depth", type=_positive_int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = command("preview", "radiovae.data.commands:preview",
+                "Grid of buildings / transmitter / gain samples.", data_sub)
+    p.add_argument("root", metavar="DIR")
+    p.add_argument("--out", metavar="PNG", help="default: DIR/preview.png")
+    p.add_argument("--samples", type=_positive_int, default=6)
+
+    p = command("stats", "radiovae.data.commands:stats",
+                "Counts, gain histogram, coverage and per-simulation summary.", data_sub)
+    p.add_argument("root", metavar="DIR")
+
+    # -- train / eval / demo -----------------------------------------------------------------
+    p = command("train", "radiovae.train.commands:train",
+                "Train the first-stage VAE (resumes from the run dir's latest checkpoint).")
+    p.add_argument("--config", required=True, metavar="F")
+    p.add_argument("--run-dir", required=True, metavar="D")
+    p.add_argument("--max-steps", type=_positive_int, metavar="N",
+                   help="stop after step N with a checkpoint")
+
+    p = command("eval", "radiovae.train.commands:evaluate",
+                "Evaluate a checkpoint: NMSE / RMSE / SSIM / PSNR, grids, latent statistics.")
+    p.add_argument("--checkpoint", required=True, metavar="C")
+    p.add_argument("--data", metavar="CONFIG_OR_DIR",
+                   help="data config (YAML) or data directory (default: the run's own data)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--out", metavar="DIR", help="default: the checkpoint's run dir")
+
+    p = command("demo", "radiovae.train.commands:demo",
+                "Generate maps, train a small VAE through both phases, evaluate, report.")
+    p.add_argument("--out", default="radiovae-demo", metavar="DIR")
+    return parser
+
+
+def _resolve(spec: str):
+    module, func = spec.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_resolve(args.handler)(args) or 0)
+    except UserError as exc:
+        sys.stderr.write(f"radiovae: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("radiovae: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The one in-memory form of a training run, whatever format its records came in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Segment:
+    """One source file (or TensorBoard run) of a run; resumes make several."""
+
+    source: str                 # path as given / found
+    format: str                 # "radiodiff_log" | "csv" | "jsonl" | "tensorboard"
+    first_step: int | None
+    last_step: int | None
+    first_time: float | None = None   # unix seconds of its first record, if known
+    records: int = 0            # rows read from this segment (before the merge)
+    skipped_lines: int = 0      # lines that were not records (tqdm, warnings, cut last line, ...)
+
+
+@dataclass
+class Run:
+    """A training run: one row per step, sorted, one column per metric.
+
+    ``table`` has an int ``step`` column, an optional float ``time`` column (unix seconds) and one
+    float column per metric, named as in the source (``train/total_loss``, ``lr``, ...);
+    non-finite values are kept as NaN / +-inf. Where segments overlap, the later segment wins.
+    ``config`` is what the records said about the run (RadioDiff's printed cfg dict, a run dir's
+    config.yaml), flattened to the keys the analysis needs plus the raw dict under ``"raw"``.
+    """
+
+    table: pd.DataFrame
+    segments: list[Segment] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    skipped_lines: int = 0
+    evaluation: dict[str, Any] | None = None   # a radiovae run dir's evaluation.json, if any
+
+    @property
+    def metrics(self) -> list[str]:
+        return [c for c in self.table.columns if c not in ("step", "time")]
