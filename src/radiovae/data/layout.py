@@ -10,13 +10,15 @@ Map names are integers (``m``), transmitters are numbered from 0 (``k``).
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from radiovae.io import atomic_path
+from radiovae.io import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,31 @@ class Layout:
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Save a uint8 gray image atomically (a crash never leaves a truncated PNG)."""
-    with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(tmp, format="PNG")
+    atomic_write_bytes(path, encode_gray_png(image))
+
+
+def encode_gray_png(image: np.ndarray, level: int = 1) -> bytes:
+    """A 2-D uint8 image as PNG bytes: "Up" row filter and zlib ``level`` (1: fast, ~2x faster
+    than PIL's encoder with files of the same size; any PNG reader reads them)."""
+    img = np.ascontiguousarray(image, dtype=np.uint8)
+    h, w = img.shape
+    raw = np.empty((h, w + 1), dtype=np.uint8)
+    raw[:, 0] = 2  # filter type Up: each row stored as its difference to the row above (mod 256)
+    raw[0, 1:] = img[0]
+    np.subtract(img[1:], img[:-1], out=raw[1:, 1:])
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + chunk(b"IEND", b""))
+
+
+def write_png_fast(path: Path, image: np.ndarray) -> None:
+    """Bulk writer for generated data sets: like :func:`write_png` but without the per-file fsync
+    (it would cost more than computing the map; a power cut may lose the last files written,
+    which a re-run rewrites). A crash or Ctrl-C still never leaves a truncated PNG."""
+    atomic_write_bytes(path, encode_gray_png(image), fsync=False)
 
 
 def read_png(path: Path) -> np.ndarray:

@@ -1,0 +1,52 @@
+"""The command line: help, usage errors as one line + exit 2, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from radiovae.cli import main
+from radiovae.io import atomic_path, atomic_write_text
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "radiovae", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("report", "watch", "data", "train", "eval", "demo"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("args", [["nosuchcommand"], ["report"], ["data", "synth", "--out", "x"],
+                                  ["data", "synth", "--out", "x", "--maps", "0", "--tx", "1"]])
+def test_usage_errors_are_one_line_and_exit_2(args):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_user_error_becomes_exit_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing.log"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.log" in err[0]
+
+
+def test_atomic_write_keeps_old_file_on_crash(tmp_path):
+    target = tmp_path / "a.txt"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half-writ")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

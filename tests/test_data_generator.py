@@ -1,0 +1,146 @@
+"""The built-in generator: RadioMapSeer's layout, determinism, and physics sanity."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import distance_transform_edt
+
+from radiovae.data import SyntheticMaps, synthesize
+from radiovae.data.generator import SIMULATION, CityMap, make_map
+from radiovae.data.grayscale import gray_to_unit
+from radiovae.data.layout import encode_gray_png, read_png
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("syn")
+    synthesize(out, maps=3, tx=2, size=64, seed=7, workers=1, progress=False)
+    return out
+
+
+def test_layout_and_file_names_match_radiomapseer(synth_dir):
+    files = sorted(digests(synth_dir))
+    expected = sorted([f"png/buildings_complete/{m}.png" for m in range(3)]
+                      + [f"png/antennas/{m}_{k}.png" for m in range(3) for k in range(2)]
+                      + [f"gain/{SIMULATION}/{m}_{k}.png" for m in range(3) for k in range(2)])
+    assert files == expected  # nothing else: no temporary files left behind
+    for m in range(3):
+        b = Image.open(synth_dir / f"png/buildings_complete/{m}.png")
+        assert b.mode == "L" and b.size == (64, 64)
+        assert set(np.unique(np.asarray(b))) <= {0, 255}
+        for k in range(2):
+            a = read_png(synth_dir / f"png/antennas/{m}_{k}.png")
+            assert np.count_nonzero(a) == 1 and a.max() == 255
+            g = Image.open(synth_dir / f"gain/{SIMULATION}/{m}_{k}.png")
+            assert g.mode == "L" and g.size == (64, 64)
+            gray = np.asarray(g)
+            assert gray[np.unravel_index(np.argmax(a), a.shape)] == 255  # brightest at the Tx
+            assert (gray[np.asarray(b) > 0] == 0).all()
+
+
+def test_png_encoder_round_trips():
+    img = np.random.default_rng(0).integers(0, 256, (37, 53), dtype=np.uint8)
+    from io import BytesIO
+
+    assert np.array_equal(np.asarray(Image.open(BytesIO(encode_gray_png(img)))), img)
+
+
+def test_deterministic_for_a_seed_whatever_the_workers(synth_dir, tmp_path):
+    synthesize(tmp_path / "w2", maps=3, tx=2, size=64, seed=7, workers=2, progress=False)
+    assert digests(tmp_path / "w2") == digests(synth_dir)
+    synthesize(tmp_path / "other", maps=3, tx=2, size=64, seed=8, workers=1, progress=False)
+    assert digests(tmp_path / "other") != digests(synth_dir)
+
+
+def test_synthetic_dataset_is_what_synth_writes(synth_dir):
+    ds = SyntheticMaps(3, 2, size=64, seed=7, progress=False)
+    assert len(ds) == 6
+    item = ds[3]  # map 1, transmitter 1
+    assert item["name"] == "1_1"
+    gray = read_png(synth_dir / f"gain/{SIMULATION}/1_1.png")
+    assert item["image"].shape == (1, 64, 64)
+    assert np.array_equal(item["image"][0].numpy(), gray_to_unit(gray))
+    assert item["image"].min() >= -1 and item["image"].max() <= 1
+    buildings = read_png(synth_dir / "png/buildings_complete/1.png") > 0
+    assert np.array_equal(item["buildings"][0].numpy() > 0, buildings)
+    antenna = read_png(synth_dir / "png/antennas/1_1.png") > 0
+    assert np.array_equal(item["tx"][0].numpy() > 0, antenna)
+    with pytest.raises(IndexError):
+        ds[6]
+
+
+@pytest.fixture(scope="module")
+def city_maps():
+    return [make_map(seed=11, index=i, tx_per_map=3, size=256) for i in range(4)]
+
+
+def test_physics_peak_at_transmitter_and_buildings_zero(city_maps):
+    for m in city_maps:
+        city = CityMap(m.buildings)
+        for k, (ty, tx) in enumerate(m.tx):
+            assert not m.buildings[ty, tx]
+            gain = city.gain_db(int(ty), int(tx))  # no shadowing: the model itself
+            free = ~m.buildings
+            assert gain[ty, tx] >= gain[free].max() - 1e-4
+            assert (m.gains[k][m.buildings] == 0).all()
+            assert m.gains[k][ty, tx] == m.gains[k].max() == 255
+
+
+def test_physics_gain_falls_with_distance(city_maps):
+    rings = [(0, 15), (15, 40), (40, 80), (80, 140), (140, 400)]
+    means = np.zeros(len(rings))
+    for m in city_maps:
+        yy, xx = np.mgrid[:256, :256]
+        for k, (ty, tx) in enumerate(m.tx):
+            d = np.hypot(yy - ty, xx - tx)
+            for i, (lo, hi) in enumerate(rings):
+                sel = (d >= lo) & (d < hi) & ~m.buildings
+                means[i] += m.gains[k][sel].mean() if sel.any() else 0
+    assert np.all(np.diff(means) < 0), means
+
+
+def test_physics_nlos_streets_lit_near_corners(city_maps):
+    """Pixels in a building's shadow but within 10 m of a line-of-sight pixel get signal around
+    the corner: above the floor, and stronger than the straight path through buildings."""
+    lit, total, helped = 0, 0, 0
+    for m in city_maps:
+        city = CityMap(m.buildings)
+        t = city.t
+        for ty, tx in m.tx:
+            pen = city.penetration_db(int(ty), int(tx))
+            idx = np.arange(256) * t.polar_size // 256
+            pen = pen[idx][:, idx]
+            free = ~m.buildings
+            los = free & (pen == 0)
+            nlos = free & (pen > 20) & (distance_transform_edt(~los) <= 10)
+            direct = t.path_gain[255 - ty:511 - ty, 255 - tx:511 - tx] - pen
+            gain = city.gain_db(int(ty), int(tx))
+            gray = np.clip(np.rint((gain + 147) / (147 - 47.84) * 255), 0, 255)
+            total += nlos.sum()
+            lit += (gray[nlos] > 0).sum()
+            helped += (gain[nlos] > direct[nlos] + 3).sum()
+    assert total > 500
+    assert lit / total > 0.95
+    assert helped / total > 0.5
+
+
+def test_maps_vary_between_indices(city_maps):
+    shares = [m.buildings.mean() for m in city_maps]
+    assert all(0.1 < s < 0.7 for s in shares)
+    assert len({round(s, 3) for s in shares}) == len(shares)
+
+
+def test_no_stray_temporary_files_named_like_maps(synth_dir):
+    pattern = re.compile(r"^(\d+)(_\d+)?\.png$")
+    assert all(pattern.match(p.name) for p in synth_dir.rglob("*") if p.is_file())
