@@ -8,18 +8,29 @@ cd "$root"
 venv="${RADIOVAE_VENV:-$root/.venv}"
 py="${PYTHON:-python3}"
 
-# Sionna RT (ray-traced maps) runs on Dr.Jit's LLVM backend, which needs LLVM 19's shared library.
-if ! ls /usr/lib/*/libLLVM*19*.so* >/dev/null 2>&1 && ! ls /usr/lib/llvm-19/lib/libLLVM*.so* >/dev/null 2>&1; then
+# Sionna RT (ray-traced maps, the `raytrace` extra) runs on Dr.Jit's LLVM backend, which needs LLVM's
+# shared library, 17 or newer (14/15 abort with "Cannot select ... fmaximum"): Debian's libllvm19,
+# whose library is /usr/lib/<arch>/libLLVM.so.19.1 (libLLVM-19.so links to it).
+find_llvm19() {
+  { dpkg -L libllvm19 2>/dev/null; ls -1 /usr/lib/*/libLLVM.so.19* /usr/lib/*/libLLVM-19.so* \
+      /usr/lib/llvm-19/lib/libLLVM*.so* 2>/dev/null; } \
+    | grep -E '/libLLVM(\.so\.19[.0-9]*|-19\.so[.0-9]*)$' \
+    | while read -r f; do [ -e "$f" ] && echo "$f"; done | head -n 1 || true
+}
+llvm_so="$(find_llvm19)"
+if [ -z "$llvm_so" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "radiovae setup: installing libllvm19 (for ray-traced maps)" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libllvm19) >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libllvm19) >&2 \
+      || echo "radiovae setup: could not install libllvm19: ray-traced maps will be unavailable" >&2
+    llvm_so="$(find_llvm19)"
   else
-    echo "radiovae setup: libllvm19 not installed and not root: ray-traced maps will be unavailable" >&2
+    echo "radiovae setup: libllvm19 missing (as root: apt-get install libllvm19):" \
+      "ray-traced maps will be unavailable" >&2
   fi
 fi
-if [ -z "${DRJIT_LIBLLVM_PATH:-}" ]; then
-  so=$(ls /usr/lib/llvm-19/lib/libLLVM.so.1 /usr/lib/llvm-19/lib/libLLVM*.so* /usr/lib/*/libLLVM-19.so* /usr/lib/*/libLLVM.so.19* 2>/dev/null | head -n 1 || true)
-  [ -n "$so" ] && export DRJIT_LIBLLVM_PATH="$so"
+if [ -z "${DRJIT_LIBLLVM_PATH:-}" ] && [ -n "$llvm_so" ]; then
+  export DRJIT_LIBLLVM_PATH="$llvm_so"
 fi
 
 stamp="$venv/.radiovae-installed"

@@ -1,0 +1,136 @@
+"""Ray-traced maps of a bundled Sionna RT scene, for real (CPU, LLVM backend), at test size.
+
+These tests run in CI: scripts/run.sh installs libllvm19 and the `raytrace` extra. They fail with
+the fix named when Sionna RT or LLVM is missing; set RADIOVAE_SKIP_RAYTRACE=1 to skip on purpose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import pytest
+
+from radiovae.data import raytrace
+from radiovae.data.layout import Layout, read_png
+from radiovae.errors import UserError
+
+SCENE, TX, SIZE = "simple_street_canyon", 2, 64
+
+
+def _need_sionna() -> None:
+    if os.environ.get("RADIOVAE_SKIP_RAYTRACE") == "1":
+        pytest.skip("RADIOVAE_SKIP_RAYTRACE=1")
+    try:
+        raytrace._import_sionna()
+    except UserError as e:
+        pytest.fail(f"ray tracing is unavailable here: {e} "
+                    "(set RADIOVAE_SKIP_RAYTRACE=1 to skip these tests on purpose)")
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    """One 64 x 64 map of simple_street_canyon with two transmitters (a few seconds)."""
+    _need_sionna()
+    out = tmp_path_factory.mktemp("raytrace")
+    paths = raytrace.raytrace_maps(SCENE, TX, out, size=SIZE, cell=2.0, max_depth=3, seed=0,
+                                   progress=False)
+    return out, paths
+
+
+def _record(out):
+    return json.loads((out / raytrace.INDEX_FILE).read_text())["maps"][0]
+
+
+def test_layout_and_sizes(traced):
+    out, paths = traced
+    layout = Layout(out)
+    assert paths == [layout.gain("SionnaRT", 0, k) for k in range(TX)]
+    assert layout.simulations() == ["SionnaRT"]
+    for path in [layout.buildings(0), *(layout.antenna(0, k) for k in range(TX)), *paths]:
+        image = read_png(path)
+        assert image.shape == (SIZE, SIZE) and image.dtype == np.uint8, path
+    record = _record(out)
+    assert (record["map"], record["scene"], record["size"], len(record["tx"])) == (0, SCENE, SIZE, TX)
+
+
+def test_buildings_from_geometry(traced):
+    out, _ = traced
+    buildings = read_png(Layout(out).buildings(0)) > 0
+    # simple_street_canyon: six box buildings in a 128 m window, about a quarter of the area
+    assert 0.1 < buildings.mean() < 0.6
+    assert set(np.unique(read_png(Layout(out).buildings(0)))) <= {0, 255}
+
+
+def test_antenna_pixel_and_gain(traced):
+    out, paths = traced
+    layout = Layout(out)
+    buildings = read_png(layout.buildings(0)) > 0
+    for k, path in enumerate(paths):
+        antenna, gain = read_png(layout.antenna(0, k)), read_png(path).astype(float)
+        (row, col), = np.argwhere(antenna > 0)  # exactly one nonzero pixel
+        t = _record(out)["tx"][k]
+        assert (row, col) == (t["row"], t["col"]) and not buildings[row, col]
+        assert (gain[buildings] == 0).all()
+        free = ~buildings
+        assert (gain[free] > 0).mean() > 0.5  # most of the open street is covered
+        # the strongest gain is at the transmitter: under a 50 m mast the gain is nearly flat
+        # and wall / ground reflections add up to 3 dB (8 gray levels) a few cells away
+        assert gain[max(0, row - 3):row + 4, max(0, col - 3):col + 4].max() >= gain.max() - 8
+        # and gain falls with distance on average
+        rr, cc = np.indices(gain.shape)
+        dist = np.hypot(rr - row, cc - col)[free]
+        near, far = gain[free][dist < 10].mean(), gain[free][dist > 30].mean()
+        assert near > far + 10, (near, far)
+        assert np.corrcoef(dist, gain[free])[0, 1] < -0.3
+
+
+def test_resumes_without_tracing_again(traced, monkeypatch):
+    out, paths = traced
+    mtimes = [p.stat().st_mtime_ns for p in paths]
+    calls = []
+    real = raytrace._trace
+    monkeypatch.setattr(raytrace, "_trace", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert raytrace.raytrace_maps(SCENE, TX, out, size=SIZE, cell=2.0, max_depth=3, seed=0,
+                                  progress=False) == paths
+    assert calls == [] and [p.stat().st_mtime_ns for p in paths] == mtimes
+    # a lost map is traced again with the same transmitter; the others are left alone
+    before = _record(out)["tx"]
+    paths[1].unlink()
+    raytrace.raytrace_maps(SCENE, TX, out, size=SIZE, cell=2.0, max_depth=3, seed=0,
+                           progress=False)
+    assert len(calls) == 1 and paths[1].is_file() and paths[0].stat().st_mtime_ns == mtimes[0]
+    assert _record(out)["tx"] == before
+
+
+def test_other_settings_get_a_new_map_number(traced, monkeypatch):
+    out, _ = traced
+    fake = np.full((16, 16), 1e-9)
+    monkeypatch.setattr(raytrace, "_trace", lambda *a, **k: fake)  # the geometry is real
+    paths = raytrace.raytrace_maps(SCENE, 1, out, size=16, cell=4.0, max_depth=3, seed=5,
+                                   progress=False)
+    assert paths == [Layout(out).gain("SionnaRT", 1, 0)]
+    assert [r["map"] for r in json.loads((out / raytrace.INDEX_FILE).read_text())["maps"]] == [0, 1]
+
+
+def test_bad_scene_names_the_bundled_ones(tmp_path):
+    _need_sionna()
+    with pytest.raises(UserError, match="unknown Sionna RT scene 'atlantis'.*munich"):
+        raytrace.raytrace_maps("atlantis", 1, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_handler(traced, capsys):
+    out, _ = traced
+    args = argparse.Namespace(scene=SCENE, tx=TX, out=str(out), size=SIZE, cell=2.0, max_depth=3,
+                              seed=0)
+    assert raytrace.raytrace_cli(args) == 0
+    assert "2 ray-traced radio maps" in capsys.readouterr().out
+
+
+def test_missing_sionna_is_a_user_error(monkeypatch):
+    monkeypatch.setattr(raytrace.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match=r"pip install 'radiovae\[raytrace\]'.*libllvm19"):
+        raytrace.raytrace_maps("munich", 1, "unused")
