@@ -18,11 +18,11 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from radiovae.analysis import analyze
-    from radiovae.model import AutoencoderKL, load_autoencoder
-    from radiovae.runlog import Run, load_run
+    from radiovae.analysis import analyze  # noqa: F401
+    from radiovae.model import AutoencoderKL, load_autoencoder  # noqa: F401
+    from radiovae.runlog import Run, load_run  # noqa: F401
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "load_run", "Run", "analyze", "load_autoencoder", "AutoencoderKL"]
 
 
 def __getattr__(name: str) -> Any:

@@ -37,6 +37,9 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     skipped_lines: int = 0
     evaluation: dict[str, Any] | None = None   # a radiovae run dir's evaluation.json, if any
+    # where training restarted: {"step", "previous_last_step", "overlap_steps", "gap_s", "time",
+    # "source"}; from the order of the segments and from steps going backwards inside one file
+    resumes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def metrics(self) -> list[str]:

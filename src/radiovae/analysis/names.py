@@ -1,0 +1,34 @@
+"""Which column plays which role. Sources name terms differently (RadioDiff's text log says
+``train/rec_loss``, its TensorBoard says ``rec_loss``); the analysis asks by role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+ROLES: dict[str, tuple[str, ...]] = {
+    "total": ("train/total_loss", "total_loss", "train/loss", "loss"),
+    "logvar": ("train/logvar", "logvar"),
+    "kl": ("train/kl_loss", "kl_loss"),
+    "nll": ("train/nll_loss", "nll_loss"),
+    "rec": ("train/rec_loss", "rec_loss"),
+    "d_weight": ("train/d_weight", "d_weight"),
+    "disc_factor": ("train/disc_factor", "disc_factor"),
+    "g_loss": ("train/g_loss", "g_loss"),
+    "lr": ("lr", "Learning_Rate", "learning_rate", "train/lr"),
+    "disc_loss": ("train/disc_loss", "disc_loss"),
+    "logits_real": ("train/logits_real", "logits_real"),
+    "logits_fake": ("train/logits_fake", "logits_fake"),
+}
+# terms of the adversarial game: they move by design (and d_weight / disc_factor are switches),
+# so spikes, divergence and plateaus are not judged on them
+ADVERSARIAL = ("d_weight", "disc_factor", "g_loss", "disc_loss", "logits_real", "logits_fake", "lr")
+
+
+def find(columns: Iterable[str], role: str) -> str | None:
+    """The column that plays ``role``, or None."""
+    cols = set(columns)
+    return next((name for name in ROLES[role] if name in cols), None)
+
+
+def role_of(column: str) -> str | None:
+    return next((role for role, names in ROLES.items() if column in names), None)

@@ -1,0 +1,132 @@
+"""Per-metric numbers: level, change, robust trend, stability."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def block_medians(x: np.ndarray, y: np.ndarray, blocks: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Downsample to at most ``blocks`` points by block medians: robust smoothing for trend tests.
+
+    Blocks are equal; the few oldest points that do not fill a block are left out.
+    """
+    n = len(y)
+    if n <= blocks:
+        return x, y
+    k = n // blocks
+    start = n - k * blocks
+    cols = y[start:].reshape(blocks, k)
+    if k > 256:   # a median of 256 evenly spread points per block is plenty, and much cheaper
+        cols = cols[:, :: k // 256]
+    return (x[start + k // 2::k][:blocks].astype(float),      # x is ordered: its block middle
+            np.median(cols, axis=1))
+
+
+def mann_kendall(y: np.ndarray) -> tuple[float, float]:
+    """Mann-Kendall test of a series in time order: (Kendall's tau, two-sided p, normal approx.
+    with the tie correction). O(n^2): meant for the <= 100 block medians."""
+    n = len(y)
+    diff = np.sign(y[None, :] - y[:, None])[np.triu_indices(n, 1)]
+    s = float(diff.sum())
+    _, ties = np.unique(y, return_counts=True)
+    var = (n * (n - 1) * (2 * n + 5) - float((ties * (ties - 1) * (2 * ties + 5)).sum())) / 18
+    if var <= 0:
+        return 0.0, 1.0
+    z = (s - np.sign(s)) / math.sqrt(var)
+    return s / (n * (n - 1) / 2), math.erfc(abs(z) / math.sqrt(2))
+
+
+def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
+    """Median of the pairwise slopes: a slope that a few outliers cannot move."""
+    i, j = np.triu_indices(len(x), 1)
+    dx = x[j] - x[i]
+    ok = dx != 0
+    return float(np.median((y[j] - y[i])[ok] / dx[ok])) if ok.any() else 0.0
+
+
+def direction(x: np.ndarray, y: np.ndarray, alpha: float = 0.01, min_change: float = 0.05
+              ) -> tuple[str, dict[str, Any]]:
+    """Mann-Kendall + Theil-Sen slope on block medians.
+
+    ``increasing`` / ``decreasing`` needs a significant monotone trend whose Theil-Sen change over
+    the span is at least ``min_change`` of the series' typical size; otherwise ``flat``.
+    """
+    ok = np.isfinite(y)
+    if not ok.all():
+        x, y = x[ok], y[ok]
+    if len(y) < 8 or np.ptp(y) == 0:
+        return "flat", {"tau": None, "p": None, "theil_sen_change": 0.0 if len(y) else None}
+    xs, ys = block_medians(x, y)
+    xs, ys = xs.astype(float), ys.astype(float)
+    tau, p = mann_kendall(ys)
+    change = theil_sen(xs, ys) * float(xs[-1] - xs[0])
+    q75, q25 = np.percentile(ys, [75, 25])
+    scale = max(abs(float(np.median(ys))), float(q75 - q25), 1e-12)
+    info = {"tau": _f(tau), "p": _f(p), "theil_sen_change": change}
+    if p < alpha and abs(change) >= min_change * scale:
+        return ("increasing" if change > 0 else "decreasing"), info
+    return "flat", info
+
+
+def trend(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, Any]]:
+    """decreasing | increasing | flat | mixed (the halves move significantly in opposite ways)."""
+    ok = np.isfinite(y)
+    if not ok.all():
+        x, y = x[ok], y[ok]
+    xs, ys = block_medians(x, y)
+    overall, info = direction(xs, ys)
+    if len(ys) >= 32:
+        h = len(ys) // 2
+        first, _ = direction(xs[:h], ys[:h])
+        second, _ = direction(xs[h:], ys[h:])
+        info["halves"] = [first, second]
+        if {first, second} == {"increasing", "decreasing"}:
+            return "mixed", info
+    return overall, info
+
+
+def stability_cv(y: np.ndarray) -> float | None:
+    """Median over consecutive windows of std / |mean|: how noisy the metric is around its level."""
+    fin = np.isfinite(y)
+    if not fin.all():
+        y = y[fin]
+    if len(y) < 10:
+        return None
+    w = max(5, len(y) // 20)
+    k = len(y) // w
+    blocks = y[len(y) - k * w:].reshape(k, w)
+    mean = blocks.mean(axis=1)
+    std = blocks.std(axis=1, ddof=1)
+    ok = np.abs(mean) > 1e-12
+    if not ok.any():
+        return 0.0 if np.ptp(y) == 0 else None
+    return float(np.median(std[ok] / np.abs(mean[ok])))
+
+
+def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    finite = np.isfinite(y)
+    v = y if finite.all() else y[finite]
+    first, last = (float(y[0]), float(y[-1])) if len(y) else (math.nan, math.nan)
+    change = ((last - first) / abs(first) * 100.0
+              if math.isfinite(first) and math.isfinite(last) and first != 0 else None)
+    label, info = trend(step, y)
+    tail = v[-max(5, len(v) // 20):] if len(v) else v
+    return {
+        "first": _f(first), "last": _f(last),
+        "min": _f(v.min()) if len(v) else None, "max": _f(v.max()) if len(v) else None,
+        "mean": _f(v.mean()) if len(v) else None,
+        "last_smoothed": _f(np.median(tail)) if len(tail) else None,
+        "change_pct": _f(change), "trend": label, "trend_test": info,
+        "stability_cv": _f(stability_cv(y)), "n_nonfinite": int((~finite).sum()),
+        "n": int(len(y)),
+    }
+
+
+def _f(v: Any) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None

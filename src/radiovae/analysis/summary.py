@@ -1,0 +1,195 @@
+"""``analyze``: a Run -> the summary.json dict (steps, time, metrics, phases, findings, verdict)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from radiovae.analysis import findings as F
+from radiovae.analysis.names import find
+from radiovae.analysis.stats import metric_stats, trend
+from radiovae.runlog.run import Run
+
+
+def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = None) -> dict:
+    """Everything the report says, as a JSON-serializable dict (non-finite numbers -> null).
+
+    ``total_steps`` / ``disc_start`` override what the records and their config say.
+    """
+    table = run.table
+    config = {k: v for k, v in run.config.items() if k != "raw"}
+    planned = total_steps or config.get("total_steps")
+    disc_start = disc_start or config.get("disc_start")
+    step = table["step"].to_numpy()
+    first, last = (int(step[0]), int(step[-1])) if len(step) else (None, None)
+    progress = (last / planned) if planned and last is not None else None
+
+    phases = _phases(table, first, last, disc_start)
+    time = _time(table, run.resumes, planned, last)
+    metrics = {}
+    for name in run.metrics:
+        y = table[name].to_numpy(dtype="float64")
+        metrics[name] = m = metric_stats(step, y)
+        if len(phases) > 1:   # the phases move for different reasons: judge each on its own
+            m["trend_by_phase"] = {}
+            for p in phases:
+                a = np.searchsorted(step, p["start_step"], side="left")
+                b = np.searchsorted(step, p["end_step"], side="right")
+                if b > a:
+                    m["trend_by_phase"][p["name"]] = trend(step[a:b], y[a:b])[0]
+
+    formats = {s.format for s in run.segments}
+    found: list[dict] = []
+    found += F.non_finite(table)
+    found += F.divergence(table)
+    found += F.spikes(table)
+    found += F.lr_zero(table, config, formats)
+    found += F.weight_saturated(table, config, phases)
+    found += F.frozen_metrics(table, phases)
+    found += F.negative_total_loss(table, config)
+    found += F.plateau(table, progress)
+    found += F.phase_change(phases, table)
+    found += F.resumed(run.resumes)
+    found.sort(key=lambda f: -F.SEVERITY[f["severity"]])   # stable: detection order within a level
+
+    for name, m in metrics.items():
+        worst = max((F.SEVERITY[f["severity"]] for f in found if f["metric"] == name), default=None)
+        m["status"] = "ok" if worst is None else ["info", "warning", "critical"][worst]
+    verdict, reason = _verdict(found)
+    summary = {
+        "steps": {"first": first, "last": last, "planned": planned, "progress": progress},
+        "records": int(len(table)),
+        "time": time,
+        "metrics": metrics,
+        "phases": phases,
+        "segments": [{"source": s.source, "format": s.format, "first_step": s.first_step,
+                      "last_step": s.last_step, "first_time": s.first_time, "records": s.records,
+                      "skipped_lines": s.skipped_lines} for s in run.segments],
+        "resumes": run.resumes,
+        "config": config,
+        "findings": found,
+        "verdict": verdict,
+        "verdict_reason": reason,
+        "skipped_lines": int(run.skipped_lines),
+        "evaluation": run.evaluation,
+    }
+    return jsonable(summary)
+
+
+def _verdict(found: list[dict]) -> tuple[str, str]:
+    crit = [f for f in found if f["severity"] == "critical"]
+    warn = [f for f in found if f["severity"] == "warning"]
+
+    def names(fs: list[dict]) -> str:
+        return "; ".join(f"{f['id']}" + (f" ({f['metric']})" if f["metric"] else "") for f in fs)
+
+    if crit:
+        return "failing", f"{len(crit)} critical finding(s): {names(crit)}"
+    if warn:
+        return "attention", f"no critical findings; {len(warn)} warning(s): {names(warn)}"
+    return "healthy", "no warnings or critical findings in the records"
+
+
+def _phases(table, first: int | None, last: int | None, disc_start: int | None) -> list[dict]:
+    if first is None:
+        return []
+    name = find(table.columns, "disc_factor")
+    step = table["step"].to_numpy()
+    if name is not None:
+        f = table[name].to_numpy(dtype="float64")
+        on = np.isfinite(f) & (f > 0)
+        off = np.isfinite(f) & (f == 0)
+        if on.any() and off.any():
+            i = int(np.argmax(on))           # first GAN row
+            if off[:i].any():
+                j = int(np.flatnonzero(off[:i])[-1])
+                return [
+                    {"name": "vae", "start_step": first, "end_step": int(step[j]),
+                     "configured_start": disc_start, "source": "disc_factor"},
+                    {"name": "vae_gan", "start_step": int(step[i]), "end_step": last,
+                     "configured_start": disc_start, "source": "disc_factor"},
+                ]
+        if on.any() and not off.any():
+            return [{"name": "vae_gan", "start_step": first, "end_step": last,
+                     "configured_start": disc_start, "source": "disc_factor"}]
+        if off.any() and not on.any():
+            return [{"name": "vae", "start_step": first, "end_step": last,
+                     "configured_start": disc_start, "source": "disc_factor"}]
+    if disc_start is not None:
+        out = []
+        if first < disc_start:
+            end = int(step[step < disc_start][-1])
+            out.append({"name": "vae", "start_step": first, "end_step": end,
+                        "configured_start": disc_start, "source": "config"})
+        if last >= disc_start:
+            start = int(step[step >= disc_start][0])
+            out.append({"name": "vae_gan", "start_step": start, "end_step": last,
+                        "configured_start": disc_start, "source": "config"})
+        return out
+    return [{"name": "vae", "start_step": first, "end_step": last, "configured_start": None,
+             "source": "unknown"}]
+
+
+def _time(table, resumes: list[dict], planned: int | None, last: int | None) -> dict[str, Any]:
+    t = table["time"].to_numpy(dtype="float64") if "time" in table.columns else np.array([])
+    step = table["step"].to_numpy()
+    ok = np.isfinite(t)
+    out: dict[str, Any] = {"start": None, "end": None, "start_unix": None, "end_unix": None,
+                           "elapsed_s": None, "active_s": None, "steps_per_s": None,
+                           "recent_steps_per_s": None, "eta_s": None, "gaps": []}
+    if ok.sum() < 2:
+        return out
+    t, s = t[ok], step[ok]
+    out["start_unix"], out["end_unix"] = float(t.min()), float(t.max())
+    out["start"], out["end"] = _iso(t.min()), _iso(t.max())
+    out["elapsed_s"] = float(t.max() - t.min())
+    dt, ds = np.diff(t), np.diff(s)
+    good = (dt > 0) & (ds > 0)
+    if not good.any():
+        return out
+    rate = ds[good] / dt[good]
+    med = np.median(dt[good] / ds[good])                 # seconds per step
+    # a resume, or a pause far beyond the usual pace, is not training time
+    resumed_at = {r["step"] for r in resumes}
+    pause = (dt > 10 * med * np.maximum(ds, 1)) & (dt > 60)
+    pause |= np.isin(s[1:], list(resumed_at))
+    keep = good & ~pause
+    out["gaps"] = [{"after_step": int(s[i]), "before_step": int(s[i + 1]), "gap_s": float(dt[i])}
+                   for i in np.flatnonzero(pause & (dt > 0))]
+    if keep.any():
+        out["active_s"] = float(dt[keep].sum())
+        out["steps_per_s"] = float(ds[keep].sum() / dt[keep].sum())
+        recent = np.flatnonzero(keep)[-50:]
+        out["recent_steps_per_s"] = float(ds[recent].sum() / dt[recent].sum())
+    else:
+        out["steps_per_s"] = float(np.median(rate))
+        out["recent_steps_per_s"] = out["steps_per_s"]
+    if planned and last is not None:
+        left = max(planned - last, 0)
+        out["eta_s"] = float(left / out["recent_steps_per_s"]) if out["recent_steps_per_s"] else None
+    return out
+
+
+def _iso(unix: float) -> str:
+    return datetime.fromtimestamp(float(unix), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def jsonable(obj: Any) -> Any:
+    """numpy -> Python, non-finite floats -> None, tuples -> lists (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    return obj

@@ -1,0 +1,59 @@
+"""A run's configuration, flattened to the few keys the analysis needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# flattened key -> where RadioDiff's config (first_radio.yaml, printed by logger.info(cfg)) keeps it
+_PLACES: dict[str, list[tuple[str, ...]]] = {
+    "disc_start": [("model", "lossconfig", "disc_start"), ("model", "lossconfig", "params", "disc_start"),
+                   ("lossconfig", "disc_start"), ("loss", "disc_start"), ("disc_start",)],
+    "kl_weight": [("model", "lossconfig", "kl_weight"), ("model", "lossconfig", "params", "kl_weight"),
+                  ("lossconfig", "kl_weight"), ("loss", "kl_weight"), ("kl_weight",)],
+    "disc_weight": [("model", "lossconfig", "disc_weight"),
+                    ("model", "lossconfig", "params", "disc_weight"), ("lossconfig", "disc_weight"),
+                    ("loss", "disc_weight"), ("disc_weight",)],
+    "total_steps": [("trainer", "train_num_steps"), ("train_num_steps",), ("total_steps",)],
+    "log_freq": [("trainer", "log_freq"), ("log_freq",)],
+    "lr": [("trainer", "lr"), ("trainer", "train_lr"), ("lr",)],
+    "min_lr": [("trainer", "min_lr"), ("min_lr",)],
+    "batch_size": [("data", "batch_size"), ("trainer", "batch_size"), ("batch_size",)],
+}
+_INTS = {"disc_start", "total_steps", "log_freq", "batch_size"}
+
+
+def flatten_config(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"disc_start": 50001, "kl_weight": 1e-06, ..., "raw": raw}``: only the keys found."""
+    flat: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        return flat
+    for key, places in _PLACES.items():
+        for place in places:
+            value = _get(raw, place)
+            number = _number(value)
+            if number is not None:
+                flat[key] = int(number) if key in _INTS else number
+                break
+    flat["raw"] = raw
+    return flat
+
+
+def _get(d: Any, place: tuple[str, ...]) -> Any:
+    for key in place:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):  # YAML 1.1 reads "5e-6" as a string
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

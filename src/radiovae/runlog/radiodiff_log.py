@@ -1,0 +1,329 @@
+"""RadioDiff's text log: the one definition of its line shape, and a fast reader for it.
+
+RadioDiff's ``train_vae.py`` logs through Python logging (``'%(asctime)-15s %(message)s'``)::
+
+    2025-08-15 20:41:07,123 {'model': {...}, 'trainer': {...}}          <- logger.info(cfg), once
+    2025-08-15 20:41:07,123 [Train Step] 35000/150000: train/total_loss: 1916.70959, ..., lr: 0.00000,
+    2025-08-15 20:41:07,125 [Train Step] 35000/150000: train/disc_loss: 0.00000, ..., lr: 0.00000,
+
+two lines per logged step (generator terms, then discriminator terms), values as ``{:.5f}``.
+
+Reading 300k such lines one by one with a regex costs seconds, so the reader never builds a dict
+per line. Lines of one *shape* (the same keys in the same order) differ only in their numbers, so
+it learns the shapes (and their key names) from a sample of lines, checks every line's time-stamp
+prefix with numpy (and reads the time from its digits), rewrites the whole buffer with one
+``bytes.translate`` (key letters and punctuation deleted) into plain numbers, and lets pandas' C
+parser read those as one numeric table; a line's shape is told by its number of values. Every
+line that does not fit (another shape, a cut line, an odd token) goes through the plain per-line
+parser, and sampled rows are checked against it, so the fast path is faster, never different.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radiovae.runlog.records import Records, empty_table, merge_ordered_rows, step_resumes
+
+MARK = b" [Train Step] "
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
+_EPOCH = pd.Timestamp("1970-01-01")
+_STAMP = b"2025-08-15 20:41:07,123"          # the shape of logging's asctime
+_DIGITS = [i for i, c in enumerate(_STAMP) if chr(c).isdigit()]
+_PREFIX = len(_STAMP) + len(MARK)             # a record's step starts here
+_FIXED = [i for i, c in enumerate(_STAMP + MARK) if not chr(c).isdigit()]
+_FIXED_BYTES = np.frombuffer(_STAMP + MARK, dtype=np.uint8)[_FIXED]
+# bytes.translate: "/" -> blank; key letters and ":,[]" deleted (the blanks after them stay, so
+# values stay apart; E, N, A, I, F survive: they spell 1E-06, NAN, INF once upper-cased)
+_BLANKS = bytes.maketrans(b"/", b" ")
+_DELETE = bytes(set(range(ord("a"), ord("z") + 1)) | set(b"BCDGHJKLMOPQRSTUVWXYZ_:,[]"))
+_KEY_OK = re.compile(rb"^[a-z_/BCDGHJKLMOPQRSTUVWXYZ]+$")
+
+
+def format_radiodiff_lines(
+    step: int,
+    total: int,
+    generator: dict[str, float],
+    discriminator: dict[str, float] | None,
+    when: datetime,
+) -> list[str]:
+    """The lines RadioDiff's trainer logs for one step (without newlines).
+
+    ``generator`` holds the autoencoder terms (``train/total_loss`` ... ``lr``), ``discriminator``
+    the discriminator terms (``train/disc_loss``, ``train/logits_real``, ``train/logits_fake``,
+    ``lr``); each becomes one line, values printed as RadioDiff does (``{:.5f}``).
+    """
+    stamp = when.strftime("%Y-%m-%d %H:%M:%S") + f",{when.microsecond // 1000:03d}"
+    lines = []
+    for terms in (generator, discriminator):
+        if terms is None:
+            continue
+        body = "".join(f"{k}: {float(v):.5f}, " for k, v in terms.items())
+        lines.append(f"{stamp} [Train Step] {step}/{total}: {body}")
+    return lines
+
+
+_LINE_RE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)?.*?\[Train Step\] (\d+)/(\d+): (.*)$")
+
+
+def parse_line(line: bytes) -> tuple[float, int, int, dict[str, float]] | None:
+    """One ``[Train Step]`` line, the plain way: (unix time, step, total, terms) or None."""
+    m = _LINE_RE.match(line.decode("utf-8", "replace").strip("\r\n"))
+    if not m:
+        return None
+    terms = {}
+    items = m.group(4).split(", ")
+    if items and items[-1].strip() == "":
+        items.pop()
+    elif items:  # no trailing ", ": the line may have been cut mid-value
+        return None
+    for item in items:
+        key, sep, value = item.partition(": ")
+        if not sep or not key.strip():
+            return None
+        try:
+            terms[key.strip()] = float(value)
+        except ValueError:
+            return None
+    if not terms:
+        return None
+    when = (datetime.strptime(m.group(1), _TIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+            if m.group(1) else float("nan"))
+    return when, int(m.group(2)), int(m.group(3)), terms
+
+
+def split_complete(data: bytes) -> tuple[bytes, bytes]:
+    """Split ``data`` into complete lines and the unterminated tail (a line still being written)."""
+    end = data.rfind(b"\n") + 1
+    return data[:end], data[end:]
+
+
+def parse_radiodiff(data: bytes, final: bool = True) -> Records:
+    """Parse RadioDiff log bytes into one row per step.
+
+    The unterminated last line (a write in progress, or cut by a crash) is not parsed; it is
+    counted as skipped when ``final`` (a follower passes False and reads it once complete).
+    """
+    if b"\r" in data:  # CRLF files and tqdm's carriage-return redraws: each \r ends a line
+        data = data.replace(b"\r", b"\n")
+    body, tail = split_complete(data)
+    skipped = 1 if final and tail.strip() else 0
+    arr = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else ends
+    fast, times = _has_prefix(arr, starts, ends)
+
+    # lines without the standard prefix: config dict, records printed differently, noise
+    config = None
+    rows: list[tuple[int, float, int, int, dict[str, float]]] = []   # (line, time, step, total, terms)
+    for i in np.flatnonzero(~fast & (ends > starts)):
+        line = body[starts[i]:ends[i]]
+        if b"[Train Step]" in line:
+            parsed = parse_line(line)
+            if parsed is not None:
+                rows.append((int(i), *parsed))
+                continue
+        elif (cfg := _config_of(line)) is not None:
+            config = cfg
+            continue
+        if line.strip():
+            skipped += 1
+
+    fast_lines = np.flatnonzero(fast)
+    frame, slow_lines = _fast_parse(body, starts, ends, fast_lines, times)
+    for i in slow_lines:
+        parsed = parse_line(body[starts[i]:ends[i]])
+        if parsed is None:
+            skipped += 1
+        else:
+            rows.append((int(i), *parsed))
+    if rows:
+        slow = pd.DataFrame([{"line": i, "time": t, "step": s, "total_steps": n, **terms}
+                             for i, t, s, n, terms in rows])
+        frame = slow if frame is None else pd.concat([frame, slow], ignore_index=True)
+        frame = frame.sort_values("line", kind="stable")
+    if frame is None or frame.empty:
+        return Records(empty_table(), config, None, skipped, 0)
+    total = int(frame["total_steps"].iloc[-1])
+    raw = frame.drop(columns=["line", "total_steps"]).reset_index(drop=True)
+    raw["step"] = raw["step"].astype("int64")
+    resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
+    return Records(merge_ordered_rows(raw), config, total, skipped, len(raw), resumes)
+
+
+def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Lines that start ``YYYY-MM-DD HH:MM:SS,mmm [Train Step] `` and end with RadioDiff's ``, ``,
+    and the unix time of each line (NaN elsewhere), read from the stamp's digits."""
+    n = len(starts)
+    ok = (ends - starts) > _PREFIX + 4
+    idx = np.flatnonzero(ok)
+    head = arr[starts[idx, None] + np.arange(_PREFIX)]          # (lines, prefix) bytes
+    good = (head[:, _FIXED] == _FIXED_BYTES).all(axis=1)
+    digits = head[:, _DIGITS].astype(np.int64) - 48
+    good &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+    good &= (arr[ends[idx] - 1] == 32) & (arr[ends[idx] - 2] == 44)
+    ok[idx] = good
+
+    def number(*cols: int) -> np.ndarray:
+        out = np.zeros(len(idx), dtype=np.int64)
+        for c in cols:
+            out = out * 10 + digits[:, _DIGITS.index(c)]
+        return out
+
+    ymd = number(0, 1, 2, 3, 5, 6, 8, 9)
+    codes, uniq = pd.factorize(np.where(good, ymd, 19700101))
+    days = pd.to_datetime(pd.Series(uniq).astype(str), format="%Y%m%d", errors="coerce")
+    day_s = (days - _EPOCH).dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
+    secs = (day_s[codes] + number(11, 12) * 3600 + number(14, 15) * 60 + number(17, 18)
+            + number(20, 21, 22) / 1000)
+    ok[idx] &= np.isfinite(secs)
+    times = np.full(n, np.nan)
+    times[idx] = secs
+    return ok, times
+
+
+def _config_of(line: bytes) -> dict[str, Any] | None:
+    """RadioDiff's ``logger.info(cfg)``: a Python dict literal after the time stamp."""
+    brace = line.find(b"{")
+    if brace < 0 or b"}" not in line[-3:] + line[-1:]:
+        return None
+    try:
+        value = ast.literal_eval(line[brace:].decode("utf-8", "replace").strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
+                times: np.ndarray) -> tuple[pd.DataFrame | None, list[int]]:
+    """Parse the standard lines in bulk; return their rows and the lines left to the slow path.
+
+    After the rewrite a line is ``date time step total v1 v2 ...``; its shape is told by its
+    number of values (the shapes learnt from the sample must differ in length).
+    """
+    if len(lines) == 0:
+        return None, []
+    shapes, specials = _learn_shapes(body, starts, ends, lines)
+    if shapes is None:
+        return None, list(lines)
+    buf = body
+    for old in specials:               # nan / inf / 1e-06 seen in the sample: keep them readable
+        buf = buf.replace(old, old.upper())
+    buf = buf.translate(_BLANKS, _DELETE)
+    width = 2 + max(len(k) for k in shapes)
+    stamp = 2                          # "2025-08-15 204107123": read already, not parsed again
+    skip = np.ones(len(starts), dtype=bool)
+    skip[lines] = False
+    read = {"sep": r"\s+", "header": None, "names": list(range(width + stamp)),
+            "usecols": list(range(stamp, width + stamp)), "skiprows": np.flatnonzero(skip),
+            "engine": "c", "quoting": 3, "keep_default_na": False, "na_values": [""]}
+    df = None
+    if b"nan" not in specials:         # all numbers: no type inference (much faster)
+        try:
+            df = pd.read_csv(io.BytesIO(buf), dtype=np.float64, **read)
+        except (ValueError, pd.errors.ParserError):
+            df = None                  # a stray token somewhere: let pandas infer, rows fail
+    if df is None:
+        try:
+            df = pd.read_csv(io.BytesIO(buf), **read)
+        except pd.errors.ParserError:  # a line with more values than any sampled shape
+            return None, list(lines)
+    del buf
+    if len(df) != len(lines):
+        return None, list(lines)
+    num = [_numeric(df[c + stamp]) for c in range(width)]
+    present = np.zeros(len(df), dtype=np.int64)
+    for v, is_nan_text in num:
+        present += ~np.isnan(v) | is_nan_text
+    good = np.zeros(len(df), dtype=bool)
+    values: dict[str, np.ndarray] = {}
+    for keys in shapes:
+        rows = present == 2 + len(keys)
+        for j in range(len(keys)):     # values in place (a "5-06" or stray token fails here)
+            rows &= ~np.isnan(num[2 + j][0]) | num[2 + j][1]
+        good |= rows
+        for j, key in enumerate(keys):
+            col = values.setdefault(key.decode(), np.full(len(df), np.nan))
+            col[rows] = num[2 + j][0][rows]
+    for j in range(2):
+        good &= np.isfinite(num[j][0])
+    secs = times[lines]
+    frame = pd.DataFrame({"line": lines[good], "time": secs[good],
+                          "step": num[0][0][good].astype(np.int64),
+                          "total_steps": num[1][0][good].astype(np.int64),
+                          **{k: v[good] for k, v in values.items()}})
+    if not _agrees_with_plain_parser(body, starts, ends, frame):
+        return None, list(lines)       # never happens on logs we know; if it does, be correct
+    return frame, [int(i) for i in lines[~good]]
+
+
+def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(float values, "was the literal NAN") for one parsed column."""
+    if col.dtype.kind in "fi":
+        v = col.to_numpy(dtype="float64")
+        return v, np.zeros(len(v), dtype=bool)
+    text = col.astype(str).str.strip()
+    is_nan = text.isin(["NAN", "-NAN", "+NAN"]).to_numpy()
+    v = pd.to_numeric(text.where(~is_nan, "nan"), errors="coerce").to_numpy(dtype="float64",
+                                                                          copy=True)
+    v[col.isna().to_numpy()] = np.nan
+    return v, is_nan
+
+
+def _learn_shapes(body: bytes, starts: np.ndarray, ends: np.ndarray,
+                  lines: np.ndarray) -> tuple[list[tuple[bytes, ...]] | None, list[bytes]]:
+    """The key sequences of a sample of lines, if the fast path can take them, and which value
+    spellings (nan, inf, exponents) the sample shows."""
+    pick = np.unique(np.concatenate([lines[:64], lines[-64:],
+                                     lines[np.linspace(0, len(lines) - 1, 64).astype(int)]]))
+    shapes: list[tuple[bytes, ...]] = []
+    specials: set[bytes] = set()
+    for i in pick:
+        line = body[starts[i] + _PREFIX:ends[i]]
+        head, _, rest = line.partition(b": ")
+        step, _, total = head.partition(b"/")
+        if not (step.isdigit() and total.isdigit()):
+            continue
+        items = [item.partition(b": ") for item in rest.split(b", ") if item.strip()]
+        keys = tuple(k for k, _, _ in items)
+        for _, _, value in items:
+            specials.update(s for s in (b"nan", b"inf", b"e-", b"e+") if s in value)
+        if keys and keys not in shapes:
+            shapes.append(keys)
+    lengths = [len(k) for k in shapes]
+    if not shapes or len(set(lengths)) != len(lengths):
+        return None, []
+    for keys in shapes:
+        if len(set(keys)) != len(keys) or not all(_KEY_OK.match(k) for k in keys):
+            return None, []
+    return shapes, sorted(specials)
+
+
+def _agrees_with_plain_parser(body: bytes, starts: np.ndarray, ends: np.ndarray,
+                              frame: pd.DataFrame) -> bool:
+    """The fast path must agree with the plain parser: check 32 spread-out rows (cheap)."""
+    if frame.empty:
+        return True
+    picks = np.unique(np.linspace(0, len(frame) - 1, 32).astype(int))
+    rows = {c: frame[c].to_numpy()[picks] for c in frame.columns}
+    for r in range(len(picks)):
+        i = int(rows["line"][r])
+        parsed = parse_line(body[starts[i]:ends[i]])
+        if parsed is None:
+            return False
+        when, step, _total, terms = parsed
+        if step != rows["step"][r] or abs(when - rows["time"][r]) > 1e-3:
+            return False
+        for key, value in terms.items():
+            got = rows[key][r] if key in rows else np.nan
+            if not ((np.isnan(value) and np.isnan(got)) or value == got):
+                return False
+    return True

@@ -1,0 +1,61 @@
+"""What a reader returns for one source, and the one rule for merging rows written over time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Records:
+    """The records of one source (a file, or the new bytes of a file)."""
+
+    table: pd.DataFrame                      # step, time, one float column per metric; unique sorted steps
+    config: dict[str, Any] | None = None     # raw config found in the source (printed cfg dict, YAML)
+    total_steps: int | None = None           # planned steps the records themselves state (step/total)
+    skipped_lines: int = 0                   # non-empty lines that were not records
+    records: int = 0                         # record lines / rows read
+    resumes: list[dict[str, Any]] = field(default_factory=list)   # step went backwards inside it
+
+
+def empty_table() -> pd.DataFrame:
+    return pd.DataFrame({"step": pd.Series([], dtype="int64"),
+                         "time": pd.Series([], dtype="float64")})
+
+
+def merge_ordered_rows(raw: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order they were written -> one row per step, sorted by step.
+
+    A row whose step is written again later from a lower step belongs to a timeline that a resume
+    discarded (its state was lost with the crash), so it is dropped. Rows of the same step
+    (RadioDiff's generator and discriminator lines, or a step logged again after a resume) merge,
+    the later non-missing value winning.
+    """
+    if raw.empty:
+        return raw.reset_index(drop=True)
+    step = raw["step"].to_numpy()
+    later_min = np.minimum.accumulate(step[::-1])[::-1]
+    later_min = np.append(later_min[1:], np.iinfo(np.int64).max)
+    if (step > later_min).any():
+        raw = raw[step <= later_min]
+        step = raw["step"].to_numpy()
+    if len(step) < 2 or (step[1:] > step[:-1]).all():
+        return raw.reset_index(drop=True)
+    return raw.groupby("step", sort=True, as_index=False).last()
+
+
+def step_resumes(step: np.ndarray, time: np.ndarray) -> list[dict[str, Any]]:
+    """Places where the step went backwards in rows written in order: a resume inside one file."""
+    back = np.flatnonzero(step[1:] <= step[:-1] - 1) + 1
+    out = []
+    for i in back:
+        overlap = int(np.count_nonzero(step[:i] >= step[i]))
+        out.append({"step": int(step[i]), "previous_last_step": int(step[:i].max()),
+                    "overlap_steps": overlap,
+                    "time": None if not np.isfinite(time[i]) else float(time[i]),
+                    "gap_s": (float(time[i] - time[i - 1])
+                              if np.isfinite(time[i]) and np.isfinite(time[i - 1]) else None)})
+    return out

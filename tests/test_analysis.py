@@ -1,0 +1,202 @@
+"""Analysis of the real RadioDiff run (as CSV and as split text logs) and of planted failures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from logfactory import (
+    plant_divergence,
+    plant_nan,
+    plant_spike,
+    read_real_run,
+    write_csv,
+    write_radiodiff_logs,
+    write_single_log,
+)
+
+from radiovae import analyze, load_run
+from radiovae.analysis.stats import trend
+from radiovae.runlog.run import Run
+
+
+def ids(summary: dict) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for f in summary["findings"]:
+        out.setdefault(f["id"], []).append(f)
+    return out
+
+
+@pytest.fixture(scope="module")
+def real(real_run_csv) -> pd.DataFrame:
+    return read_real_run(real_run_csv)
+
+
+@pytest.fixture(scope="module")
+def csv_summary(real_run_csv) -> dict:
+    return analyze(load_run(real_run_csv))
+
+
+@pytest.fixture(scope="module")
+def log_summary(real_run_csv, tmp_path_factory) -> dict:
+    return analyze(load_run(write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("logs"))))
+
+
+def test_summary_shape_is_the_contract(csv_summary):
+    s = csv_summary
+    json.dumps(s, allow_nan=False)                     # strict JSON: non-finite -> null
+    assert set(s) >= {"steps", "records", "time", "metrics", "phases", "segments", "resumes",
+                      "config", "findings", "verdict", "verdict_reason", "skipped_lines",
+                      "evaluation"}
+    assert set(s["steps"]) == {"first", "last", "planned", "progress"}
+    assert set(s["time"]) >= {"start", "end", "elapsed_s", "steps_per_s", "eta_s"}
+    for m in s["metrics"].values():
+        assert set(m) >= {"first", "last", "min", "max", "mean", "change_pct", "trend",
+                          "stability_cv", "n_nonfinite", "status"}
+        assert m["trend"] in ("decreasing", "increasing", "flat", "mixed")
+        assert m["status"] in ("ok", "info", "warning", "critical")
+    for f in s["findings"]:
+        assert set(f) == {"id", "severity", "metric", "message", "evidence"}
+        assert f["severity"] in ("info", "warning", "critical") and f["message"]
+    assert "raw" not in s["config"]
+
+
+@pytest.mark.parametrize("which", ["csv_summary", "log_summary"])
+def test_real_run_facts(which, request):
+    s = request.getfixturevalue(which)
+    assert s["steps"] == {"first": 35000, "last": 149900, "planned": 150000,
+                          "progress": pytest.approx(149900 / 150000)}
+    assert s["records"] == 1150
+    vae, gan = s["phases"]
+    assert (vae["name"], vae["start_step"], vae["end_step"]) == ("vae", 35000, 50000)
+    assert (gan["name"], gan["start_step"], gan["end_step"]) == ("vae_gan", 50100, 149900)
+    f = ids(s)
+    (pc,) = f["phase_change"]
+    assert pc["evidence"]["last_vae_step"] == 50000 and pc["evidence"]["first_vae_gan_step"] == 50100
+    (sat,) = f["weight_saturated"]
+    assert sat["metric"] == "train/d_weight" and sat["evidence"]["value"] == 5000
+    assert sat["evidence"]["share"] > 0.95 and sat["severity"] == "warning"
+    frozen = {x["metric"]: x for x in f["frozen_metric"]}
+    assert set(frozen) == {"train/logvar"} and frozen["train/logvar"]["evidence"]["value"] == 0.0
+    (lr,) = f["lr_zero"]
+    assert lr["metric"] == "lr" and lr["evidence"]["zero_rows"] == 1150
+    (neg,) = f["negative_total_loss"]
+    assert neg["severity"] == "info" and neg["evidence"]["explained_share"] >= 0.95
+    assert neg["evidence"]["first_step"] == 50100
+    sample = neg["evidence"]["samples"][0]
+    assert sample["recomputed_total"] == pytest.approx(sample["total"], abs=0.1)
+    for absent in ("non_finite", "spike", "divergence"):   # no false alarms on the real run
+        assert absent not in f, f.get(absent)
+    assert s["verdict"] == "attention" and "weight_saturated" in s["verdict_reason"]
+    m = s["metrics"]
+    assert m["train/total_loss"]["last"] == pytest.approx(-433.2644)
+    assert m["train/kl_loss"]["last"] == pytest.approx(161259.90625)
+    assert m["train/rec_loss"]["last"] == pytest.approx(0.00888)
+    assert m["train/rec_loss"]["trend"] == "decreasing"
+    assert m["train/logvar"]["status"] == "warning" and m["train/rec_loss"]["status"] == "ok"
+    assert all(v["n_nonfinite"] == 0 for v in m.values())
+    assert s["time"]["steps_per_s"] == pytest.approx(5.45, rel=0.02)
+
+
+def test_csv_without_config_cannot_tell_why_lr_is_zero(csv_summary):
+    (lr,) = ids(csv_summary)["lr_zero"]
+    assert lr["severity"] == "warning" and "print precision" in lr["message"]
+
+
+def test_logs_with_config_explain_lr_zero_and_resume(log_summary):
+    f = ids(log_summary)
+    (lr,) = f["lr_zero"]
+    assert lr["severity"] == "info" and lr["evidence"]["predicted_lr_printed"] == "0.00000"
+    (resumed,) = f["resumed"]
+    assert resumed["evidence"]["step"] == 90000 and resumed["evidence"]["overlap_steps"] == 20
+    assert f["phase_change"][0]["evidence"]["configured_start"] == 50001
+    assert f["phase_change"][0]["severity"] == "info"
+    assert [seg["first_step"] for seg in log_summary["segments"]] == [35000, 90000]
+    assert log_summary["time"]["gaps"] and log_summary["time"]["active_s"] < \
+        log_summary["time"]["elapsed_s"]
+
+
+def test_overrides(real_run_csv):
+    s = analyze(load_run(real_run_csv), total_steps=200000, disc_start=50001)
+    assert s["steps"]["planned"] == 200000 and s["steps"]["progress"] == pytest.approx(0.7495)
+    assert s["phases"][1]["configured_start"] == 50001
+    assert s["time"]["eta_s"] == pytest.approx((200000 - 149900) / s["time"]["recent_steps_per_s"])
+
+
+def test_planted_nan_is_critical(real, tmp_path):
+    df = plant_nan(real, "train/rec_loss", 100000)
+    s = analyze(load_run(write_csv(df, tmp_path / "nan.csv")))
+    (nf,) = ids(s)["non_finite"]
+    assert nf["metric"] == "train/rec_loss" and nf["evidence"]["first_step"] == 100000
+    assert nf["severity"] == "critical" and s["verdict"] == "failing"
+    assert s["metrics"]["train/rec_loss"]["status"] == "critical"
+    # the same NaN written by RadioDiff's logger ("nan") survives the text path
+    s2 = analyze(load_run(write_single_log(None, tmp_path / "nan.log", frame=df)))
+    assert ids(s2)["non_finite"][0]["evidence"]["steps"] == [100000]
+
+
+def test_planted_spike_is_found_at_its_step(real, tmp_path):
+    df = plant_spike(real, "train/rec_loss", 100000, factor=20)
+    s = analyze(load_run(write_csv(df, tmp_path / "spike.csv")))
+    spikes = {x["metric"]: x for x in ids(s)["spike"]}
+    assert spikes["train/rec_loss"]["evidence"]["spikes"][0]["step"] == 100000
+    assert spikes["train/rec_loss"]["evidence"]["count"] == 1
+    assert "divergence" not in ids(s)
+
+
+def test_planted_divergence_is_critical(real, tmp_path):
+    df = plant_divergence(real, "train/rec_loss", 130000, factor=100)
+    s = analyze(load_run(write_csv(df, tmp_path / "div.csv")))
+    div = {x["metric"]: x for x in ids(s)["divergence"]}
+    assert "train/rec_loss" in div and div["train/rec_loss"]["severity"] == "critical"
+    assert div["train/rec_loss"]["evidence"]["ratio"] > 10
+    assert s["verdict"] == "failing"
+
+
+def _synthetic(n: int = 400, **cols) -> Run:
+    step = np.arange(n) * 10
+    table = pd.DataFrame({"step": step, "time": 1e9 + step * 0.5, **cols})
+    return Run(table=table)
+
+
+def test_healthy_run_and_plateau():
+    rng = np.random.default_rng(0)
+    n = 400
+    falling = 0.05 * np.exp(-np.arange(n) / 150) * (1 + 0.05 * rng.standard_normal(n))
+    s = analyze(_synthetic(n, **{"train/rec_loss": falling, "lr": np.full(n, 1e-4)}))
+    assert s["verdict"] == "healthy" and s["findings"] == []
+    flat = 0.01 * (1 + 0.05 * rng.standard_normal(n))
+    s = analyze(_synthetic(n, **{"train/rec_loss": np.r_[falling[:200] + 0.01, flat[200:]]}))
+    (p,) = ids(s)["plateau"]
+    assert p["severity"] == "info" and s["verdict"] == "healthy"
+
+
+def test_lr_zero_with_printable_config_lr_and_nothing_moving_is_critical():
+    n = 100
+    run = _synthetic(n, **{"train/rec_loss": np.full(n, 0.5), "lr": np.zeros(n)})
+    run.config = {"lr": 1e-3, "total_steps": 10000}
+    s = analyze(run)
+    (lr,) = ids(s)["lr_zero"]
+    assert lr["severity"] == "critical" and s["verdict"] == "failing"
+
+
+@pytest.mark.parametrize("shape, expected", [
+    (lambda x: -x, "decreasing"), (lambda x: x, "increasing"),
+    (lambda x: 0 * x, "flat"), (lambda x: np.abs(x - 0.5), "mixed"),
+])
+def test_trend_words(shape, expected):
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 1, 500)
+    y = 10 + shape(x) * 5 + 0.3 * rng.standard_normal(500)
+    assert trend(x * 1000, y)[0] == expected
+
+
+def test_lr_zero_in_full_precision_records_is_not_print_precision(tmp_path):
+    rows = [{"step": s, "time": 1e9 + s, "train/rec_loss": 1.0 - s / 1e4, "lr": 0.0}
+            for s in range(0, 5000, 100)]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (lr,) = ids(analyze(load_run(path)))["lr_zero"]
+    assert "full-precision" in lr["message"] and "print precision" not in lr["message"]

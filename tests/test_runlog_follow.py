@@ -1,0 +1,97 @@
+"""RunFollower: incremental reading equals reading everything at once; it reads only new bytes."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from logfactory import write_radiodiff_logs
+
+from radiovae import load_run
+from radiovae.errors import UserError
+from radiovae.runlog import follow
+from radiovae.runlog.follow import RunFollower
+
+
+@pytest.fixture(scope="module")
+def logs(real_run_csv, tmp_path_factory):
+    return write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("logs"), cut_last=False)
+
+
+def test_growing_log_with_cut_writes_and_a_resume_file(logs, tmp_path, monkeypatch):
+    first, second = (p.read_bytes() for p in logs)
+    parsed: list[int] = []
+    real_parse = follow.parse_radiodiff
+    monkeypatch.setattr(follow, "parse_radiodiff",
+                        lambda data, final=True: parsed.append(len(data)) or real_parse(data, final))
+    d = tmp_path / "results"
+    d.mkdir()
+    f = RunFollower(d)
+    with pytest.raises(UserError, match="no training records yet"):
+        f.poll()
+    a = d / "train_a.log"
+    a.write_bytes(first[:777])                       # the cfg line and half a record
+    with pytest.raises(UserError, match="no training records yet"):
+        f.poll()
+    cuts = sorted([777, 20_001, 20_002, 150_000, len(first) // 2, len(first)])  # mid-line cuts
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        with open(a, "ab") as fh:
+            fh.write(first[lo:hi])
+        run = f.poll()
+    assert sum(parsed) <= len(first)                 # every byte parsed at most once
+    assert run.table["step"].iloc[-1] == 91900 and f.new_rows >= 0
+    assert f.poll() is run and f.new_rows == 0       # nothing new: same Run, no work
+    b = d / "train_b.log"                            # the resumed run starts a new file
+    b.write_bytes(second[:len(second) // 3])
+    f.poll()
+    with open(b, "ab") as fh:
+        fh.write(second[len(second) // 3:])
+    run = f.poll()
+    whole = load_run(logs)
+    pd.testing.assert_frame_equal(run.table, whole.table)
+    assert [r["step"] for r in run.resumes] == [90000]
+    assert len(run.segments) == 2
+
+
+def test_truncated_or_replaced_file_is_read_again(logs, tmp_path):
+    first = logs[0].read_bytes()
+    a = tmp_path / "train.log"
+    a.write_bytes(first)
+    f = RunFollower(a)
+    assert f.poll().table["step"].iloc[-1] == 91900
+    a.write_bytes(first[: len(first) // 4])          # truncated in place (log rotation)
+    run = f.poll()
+    assert run.table["step"].iloc[-1] < 91900
+    pd.testing.assert_frame_equal(run.table, load_run(a).table)
+    tmp = tmp_path / "new.log"
+    tmp.write_bytes(first)
+    os.replace(tmp, a)                               # replaced by a new file
+    pd.testing.assert_frame_equal(f.poll().table, load_run(a).table)
+
+
+def test_jsonl_run_dir_follow(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "config.yaml").write_text("trainer:\n  train_num_steps: 500\n")
+    with open(d / "metrics.jsonl", "w") as fh:
+        fh.write('{"step": 0, "time": 1.0, "train/rec_loss": 1.0}\n{"step": 100, "ti')
+    f = RunFollower(d)
+    assert f.poll().table["step"].tolist() == [0]
+    with open(d / "metrics.jsonl", "a") as fh:
+        fh.write('me": 2.0, "train/rec_loss": 0.5}\n')
+    run = f.poll()
+    assert run.table["step"].tolist() == [0, 100] and run.config["total_steps"] == 500
+
+
+def test_growing_csv_keeps_its_header(real_run_csv, tmp_path):
+    text = real_run_csv.read_bytes()
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(text[:5000])
+    f = RunFollower(path)
+    first = len(f.poll().table)
+    with open(path, "ab") as fh:
+        fh.write(text[5000:])
+    run = f.poll()
+    assert 0 < first < 1150 and len(run.table) == 1150
+    pd.testing.assert_frame_equal(run.table, load_run(real_run_csv).table)
