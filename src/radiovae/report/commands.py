@@ -1,0 +1,35 @@
+"""``radiovae report`` and ``radiovae watch``. Bad input raises UserError (the CLI prints it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def report(args: argparse.Namespace) -> int:
+    from radiovae.report.write import make_report
+
+    out = Path(args.out)
+    summary = make_report(args.paths, out, total_steps=args.total_steps,
+                          disc_start=args.disc_start, progress=True)
+    steps = summary.get("steps") or {}
+    print(f"report: {out / 'report.html'}  (also report.md, summary.json, figures/)")
+    print(f"steps {steps.get('first', 0):,}–{steps.get('last', 0):,}"
+          + (f" of {steps['planned']:,}" if steps.get("planned") else "")
+          + f"; verdict: {summary.get('verdict')} — {summary.get('verdict_reason') or ''}")
+    return 0
+
+
+def watch(args: argparse.Namespace) -> int:
+    from radiovae.report.watch import Watcher, watch_loop
+
+    watcher = Watcher(args.paths, args.out, total_steps=args.total_steps,
+                      disc_start=args.disc_start)
+    summary = watch_loop(watcher, args.interval, args.max_refreshes,
+                         live=sys.stderr.isatty())
+    if summary is not None:
+        print(f"report: {Path(args.out) / 'report.html'}; verdict: {summary.get('verdict')}")
+    else:
+        print("no training records arrived; no report written")
+    return 0

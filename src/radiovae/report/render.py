@@ -1,0 +1,111 @@
+"""Render a :class:`~radiovae.report.document.Document` to Markdown and to self-contained HTML."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from radiovae.report.document import Bullets, Document, Figure, Paragraph, Table, runs
+
+_MD_SPECIAL = re.compile(r"([\\*<>\[\]|`#])")
+_VERDICT_WORDS = {"healthy": "HEALTHY", "attention": "NEEDS ATTENTION", "failing": "FAILING",
+                  "unknown": "UNKNOWN"}
+
+
+# -- Markdown -----------------------------------------------------------------------------------
+def _md_text(text: str) -> str:
+    out = []
+    for kind, part in runs(text):
+        if kind == "code" and not re.search(r"[`<>|]", part):
+            out.append(f"`{part}`")
+        elif kind == "b":
+            out.append(f"**{_md_escape(part)}**")
+        else:
+            out.append(_md_escape(part))
+    return "".join(out)
+
+
+def _md_escape(text: str) -> str:
+    # `_` is left alone: inside words it is not emphasis, and escaping it makes ids unreadable
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def to_markdown(doc: Document) -> str:
+    lines = [f"# {_md_text(doc.title)}", "", f"*{_md_text(doc.subtitle)}*", ""]
+    toc = [s for s in doc.sections if s.level == 2]
+    lines += ["**Contents:** " + " · ".join(f"[{_md_escape(s.title)}](#{s.anchor})" for s in toc),
+              ""]
+    for section in doc.sections:
+        lines += [f'<a id="{section.anchor}"></a>', "",
+                  f"{'#' * section.level} {_md_text(section.title)}", ""]
+        for block in section.blocks:
+            lines += _md_block(block) + [""]
+    if doc.footer:
+        lines += ["---", "", f"*{_md_text(doc.footer)}*", ""]
+    return "\n".join(lines)
+
+
+def _md_block(block) -> list[str]:
+    if isinstance(block, Paragraph):
+        text = _md_text(block.text)
+        if block.kind.startswith("verdict") or block.kind == "note":
+            return [f"> {text}"]
+        return [text]
+    if isinstance(block, Bullets):
+        return [f"- {_md_text(item)}" for item in block.items]
+    if isinstance(block, Table):
+        numeric = block.numeric or [False] * len(block.header)
+        rule = ["---:" if n else "---" for n in numeric]
+        rows = [block.header, *block.rows]
+        out = ["| " + " | ".join(_md_text(c) for c in row) + " |" for row in rows[:1]]
+        out.append("| " + " | ".join(rule) + " |")
+        out += ["| " + " | ".join(_md_text(c) for c in row) + " |" for row in rows[1:]]
+        return out
+    if isinstance(block, Figure):
+        alt = block.caption.split(".")[0]
+        return [f"![{_md_escape(alt)}]({block.path})", "", f"*{_md_text(block.caption)}*"]
+    raise TypeError(f"unknown block {block!r}")
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+def _environment():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("radiovae.report", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["runs"] = runs
+    env.tests["paragraph"] = lambda b: isinstance(b, Paragraph)
+    env.tests["bullets"] = lambda b: isinstance(b, Bullets)
+    env.tests["table"] = lambda b: isinstance(b, Table)
+    env.tests["figure"] = lambda b: isinstance(b, Figure)
+    return env
+
+
+_ENV = None
+
+
+def to_html(doc: Document, read_image: Callable[[str], bytes | None]) -> str:
+    """Self-contained HTML: CSS inline, every figure embedded as a base64 PNG data URI."""
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+
+    def data_uri(path: str) -> str | None:
+        data = read_image(path)
+        return None if data is None else "data:image/png;base64," + base64.b64encode(data).decode()
+
+    return _ENV.get_template("report.html.j2").render(
+        doc=doc, verdict_word=_VERDICT_WORDS.get(doc.verdict, doc.verdict.upper()),
+        data_uri=data_uri, toc=[s for s in doc.sections if s.level == 2])
+
+
+def file_reader(root: Path) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        try:
+            return (root / path).read_bytes()
+        except OSError:
+            return None
+    return read

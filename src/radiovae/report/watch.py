@@ -1,0 +1,250 @@
+"""Watch a training run: follow its growing records, keep the report and a terminal panel fresh.
+
+Each refresh reads only the bytes appended since the last one (``RunFollower``), re-analyses and
+rewrites the text of the report (cheap). The figures are the expensive part, so they are redrawn
+only when ``figure_period`` has passed — at least 10× the time the last drawing took, so drawing
+never takes more than ~10 % of the time — when a new warning or critical finding appears, and at
+the end; the report says which step its figures show.
+
+A path that does not exist is bad input (UserError). A directory, or an empty file, that holds no
+records yet is a run that has not logged its first step: the watcher waits for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radiovae.errors import UserError
+from radiovae.report.write import write_report
+
+
+def finding_key(f: dict[str, Any]) -> tuple:
+    return (f.get("id"), f.get("metric"), f.get("severity"))
+
+
+def training_done(summary: dict[str, Any]) -> bool:
+    """The last logged step is the last one the run will log (within one logging interval)."""
+    steps = summary.get("steps") or {}
+    last, planned = steps.get("last"), steps.get("planned")
+    if last is None or not planned:
+        return False
+    gap = (summary.get("config") or {}).get("log_freq") or 1
+    try:
+        gap = int(gap)
+    except (TypeError, ValueError):
+        gap = 1
+    return last >= planned - gap
+
+
+def _not_started(path: Path) -> bool:
+    return path.is_dir() or (path.is_file() and path.stat().st_size == 0)
+
+
+@dataclass
+class Update:
+    """What one refresh did."""
+
+    summary: dict[str, Any] | None
+    new_findings: list[dict[str, Any]] = field(default_factory=list)
+    new_records: int = 0
+    changed: bool = False           # anything new since the last refresh
+    drew_figures: bool = False
+    seconds: float = 0.0
+    waiting: str | None = None      # why there is nothing to report yet
+
+
+class Watcher:
+    """Keeps ``out`` up to date with the records at ``paths`` (call :meth:`refresh` repeatedly)."""
+
+    def __init__(self, paths: str | Path | Sequence[str | Path], out: str | Path,
+                 total_steps: int | None = None, disc_start: int | None = None,
+                 figure_period: float = 60.0):
+        self.paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+        for p in self.paths:
+            if not p.exists():
+                raise UserError(f"{p}: no such file or directory")
+        self.out = Path(out)
+        self.total_steps, self.disc_start = total_steps, disc_start
+        self.figure_period = figure_period
+        self.follower = None
+        self.summary: dict[str, Any] | None = None
+        self.seen: set[tuple] = set()
+        self.records = 0
+        self.last_step: int | None = None
+        self.figures_step: int | None = None
+        self.figures_at = float("-inf")
+        self.figure_cost = 0.0
+        self.refreshes = 0
+
+    def _poll(self):
+        from radiovae.runlog.follow import RunFollower
+
+        if self.follower is None:
+            self.follower = RunFollower(self.paths)
+        return self.follower.poll()
+
+    def refresh(self, force_figures: bool = False) -> Update:
+        """Read what was appended, and rewrite the report if anything changed."""
+        from radiovae.analysis import analyze
+
+        start = time.perf_counter()
+        self.refreshes += 1
+        try:
+            run = self._poll()
+        except UserError as exc:
+            # a run dir (or a just-created, still empty log) that training has not written
+            # records into yet: wait for it; anything else is bad input
+            if self.summary is None and all(_not_started(p) for p in self.paths):
+                self.follower = None
+                return Update(None, waiting=f"waiting for training records in "
+                                            f"{', '.join(map(str, self.paths))} ({exc})")
+            raise
+        last = int(run.table["step"].iloc[-1]) if len(run.table) else None
+        if (len(run.table), last) == (self.records, self.last_step) and not force_figures:
+            return Update(self.summary, seconds=time.perf_counter() - start)
+        new_records = len(run.table) - self.records
+        self.records, self.last_step = len(run.table), last
+        summary = analyze(run, total_steps=self.total_steps, disc_start=self.disc_start)
+        new = [f for f in summary.get("findings") or [] if finding_key(f) not in self.seen]
+        self.seen.update(finding_key(f) for f in new)
+        now = time.monotonic()
+        period = max(self.figure_period, 10 * self.figure_cost)
+        draw = (force_figures or self.figures_step is None or now - self.figures_at >= period
+                or any(f.get("severity") in ("warning", "critical") for f in new)
+                or training_done(summary))
+        t0 = time.perf_counter()
+        write_report(run, summary, self.out, progress=False, figures=draw,
+                     figures_step=None if draw else self.figures_step)
+        if draw:
+            self.figure_cost = time.perf_counter() - t0
+            self.figures_at, self.figures_step = now, last
+        self.summary = summary
+        return Update(summary, new, new_records, True, draw, time.perf_counter() - start)
+
+
+# -- the terminal panel ----------------------------------------------------------------------------
+_KEY_METRICS = ("total", "kl", "rec", "disc_loss", "g_loss", "d_weight", "lr")
+_VERDICT_STYLE = {"healthy": "bold green", "attention": "bold yellow", "failing": "bold red"}
+
+
+def panel(watcher: Watcher, update: Update, recent: list[dict[str, Any]]):
+    """A rich renderable: progress to the planned steps, latest values, new findings, verdict."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    from radiovae.report.content import duration, num
+    from radiovae.report.series import resolve_roles
+
+    title = f"radiovae watch → {watcher.out / 'report.html'}"
+    s = update.summary
+    if s is None:
+        return Panel(Text(update.waiting or "waiting for records …", style="yellow"), title=title)
+    steps, t = s.get("steps") or {}, s.get("time") or {}
+    last, planned = steps.get("last") or 0, steps.get("planned")
+    rows = []
+    if planned:
+        eta = f"  ETA {duration(t['eta_s'])}" if t.get("eta_s") else ""
+        line = Table.grid(padding=(0, 2))
+        line.add_row(ProgressBar(total=planned, completed=min(last, planned), width=50),
+                     Text(f"step {last:,} / {planned:,} ({100 * last / planned:.1f} %){eta}"))
+        rows.append(line)
+    else:
+        rows.append(Text(f"step {last:,} (planned steps unknown)"))
+    metrics = s.get("metrics") or {}
+    roles = resolve_roles(metrics)
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+    for col in ("metric", "latest", "min … max", "trend", "status"):
+        table.add_column(col, justify="right" if col == "latest" else "left")
+    for role in _KEY_METRICS:
+        if role in roles:
+            m = metrics[roles[role]]
+            status = m.get("status") or "ok"
+            style = {"critical": "red", "warning": "yellow"}.get(status, "")
+            table.add_row(Text(roles[role]), num(m.get("last")),
+                          f"{num(m.get('min'))} … {num(m.get('max'))}", str(m.get("trend") or ""),
+                          Text(status, style=style))
+    rows.append(table)
+    verdict = s.get("verdict") or "unknown"
+    rows.append(Text.assemble(("verdict: ", "bold"), (verdict, _VERDICT_STYLE.get(verdict, "")),
+                              f" — {s.get('verdict_reason') or ''}"))
+    if recent:
+        lines = Text("new findings:\n", style="bold")
+        for f in recent[-6:]:
+            style = {"critical": "red", "warning": "yellow"}.get(f.get("severity"), "dim")
+            lines.append(f"  {f.get('severity')} · {f.get('id')} ({f.get('metric') or 'run'}): "
+                         f"{f.get('message', '')}\n", style=style)
+        rows.append(lines)
+    fig = (f"figures at step {watcher.figures_step:,}" if watcher.figures_step is not None
+           else "figures not drawn yet")
+    rows.append(Text(f"refresh {watcher.refreshes} · {time.strftime('%H:%M:%S')} · "
+                     f"{update.seconds:.2f} s · {fig} · Ctrl-C stops", style="dim"))
+    return Panel(Group(*rows), title=title, border_style=_VERDICT_STYLE.get(verdict, "white"))
+
+
+class _Lines:
+    """Stand-in for rich Live when stderr is not a terminal: one line per refresh."""
+
+    def __init__(self, console):
+        self.console = console
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, _renderable, refresh: bool = True) -> None:
+        u = self.last
+        if u.summary is not None and not u.changed:
+            return                          # nothing new: no line
+        if u.summary is None:
+            self.console.print(u.waiting or "waiting for records")
+            return
+        steps = u.summary.get("steps") or {}
+        self.console.print(
+            f"step {steps.get('last', 0):,}" + (f"/{steps['planned']:,}" if steps.get("planned")
+                                                 else "")
+            + f" · {u.new_records:+,} records · verdict {u.summary.get('verdict')}"
+            + "".join(f" · new {f.get('severity')}: {f.get('id')}" for f in u.new_findings)
+            + f" · {u.seconds:.2f} s", highlight=False)
+
+
+def watch_loop(watcher: Watcher, interval: float, max_refreshes: int | None = None,
+               live: bool = True) -> dict[str, Any] | None:
+    """Refresh every ``interval`` seconds until Ctrl-C, the end of training, or ``max_refreshes``.
+
+    Returns the last summary. Ctrl-C stops between or during refreshes; every report file is
+    written atomically, so the last complete report stays in place.
+    """
+    from rich.live import Live
+
+    from radiovae.progress import console
+
+    recent: list[dict[str, Any]] = []
+    count = 0
+    with Live(console=console, auto_refresh=False, transient=False, redirect_stdout=False,
+              redirect_stderr=False) if live else _Lines(console) as view:
+        try:
+            while True:
+                update = watcher.refresh()
+                count += 1
+                if update.changed:
+                    recent = update.new_findings or recent
+                done = update.summary is not None and training_done(update.summary)
+                if done and not update.drew_figures:
+                    update = watcher.refresh(force_figures=True)
+                view.last = update
+                view.update(panel(watcher, update, recent), refresh=True)
+                if done or (max_refreshes is not None and count >= max_refreshes):
+                    break
+                time.sleep(max(0.0, interval - update.seconds))
+        except KeyboardInterrupt:
+            console.print("[yellow]stopped (Ctrl-C)[/]; the last complete report is kept")
+    return watcher.summary

@@ -1,0 +1,93 @@
+"""Write a report directory: report.md, report.html (self-contained), summary.json, figures/*.png.
+
+Every file goes through radiovae.io's atomic writes, so a crash or Ctrl-C mid-report leaves the
+previous complete report in place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from radiovae.analysis import jsonable
+from radiovae.io import atomic_path, atomic_write_text
+from radiovae.progress import make_progress
+from radiovae.report.content import build_document, relpath, run_dir_of
+from radiovae.report.figures import FIGURES, draw_figures
+from radiovae.report.render import file_reader, to_html, to_markdown
+from radiovae.runlog.run import Run
+
+FIGURE_DIR = "figures"
+
+
+def write_summary(summary: dict[str, Any], out: Path) -> Path:
+    return atomic_write_text(out / "summary.json",
+                             json.dumps(jsonable(summary), indent=2, allow_nan=False) + "\n")
+
+
+def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
+    """Copy the evaluation's sample grid (named relative to the run dir) beside the figures."""
+    ev = summary.get("evaluation") or {}
+    grid = ev.get("grid") if isinstance(ev, dict) else None
+    run_dir = run_dir_of(summary)
+    if not grid or run_dir is None:
+        return None
+    src = (run_dir / str(grid)).resolve()
+    if not src.is_file() or src.suffix.lower() != ".png":
+        return None
+    dst = out / FIGURE_DIR / "eval_grid.png"
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return dst
+
+
+def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: bool = True,
+                 figures: bool = True, figures_step: int | None = None) -> dict[str, Path]:
+    """Write the whole report for ``run`` into ``out``; return {relative name: path}.
+
+    ``figures=False`` keeps the PNGs already in ``out/figures`` (``watch`` redraws them less often
+    than it rewrites the text); ``figures_step`` is the last step those PNGs show.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {"summary.json": write_summary(summary, out)}
+    fig_dir = out / FIGURE_DIR
+    if figures:
+        with make_progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task("drawing figures", total=len(FIGURES))
+            draw_figures(run.table, summary, fig_dir,
+                         on_done=lambda name: bar.update(task, advance=1,
+                                                         description=f"drawing {name}"))
+        figures_step = None
+    grid = _copy_eval_grid(summary, out)
+    fig_rel = {}
+    for name, _title in FIGURES:
+        path = fig_dir / f"{name}.png"
+        if path.is_file():
+            fig_rel[name] = relpath(path, out)
+            written[f"{FIGURE_DIR}/{name}.png"] = path
+    if grid is not None:
+        fig_rel["eval_grid"] = relpath(grid, out)
+        written[f"{FIGURE_DIR}/eval_grid.png"] = grid
+    doc = build_document(run.table, summary, fig_rel, figures_step=figures_step)
+    written["report.md"] = atomic_write_text(out / "report.md", to_markdown(doc))
+    written["report.html"] = atomic_write_text(out / "report.html",
+                                               to_html(doc, file_reader(out)))
+    return written
+
+
+def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
+                total_steps: int | None = None, disc_start: int | None = None,
+                progress: bool = True) -> dict[str, Any]:
+    """Read the records at ``paths`` (one run; several files are resumes), analyse, write the
+    report into ``out``; return the summary."""
+    from radiovae.analysis import analyze
+    from radiovae.runlog import load_run
+
+    run = load_run(paths)
+    summary = analyze(run, total_steps=total_steps, disc_start=disc_start)
+    write_report(run, summary, out, progress=progress)
+    return summary

@@ -1,0 +1,207 @@
+"""The report: the real RadioDiff run end to end, figures, HTML escaping, bad input on the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from radiovae.analysis import analyze
+from radiovae.report import make_report, write_report
+from radiovae.report.figures import FIGURES
+from radiovae.report.series import Curve, minmax_indices
+from radiovae.runlog import load_run
+
+SECTIONS = ["Executive summary", "Run and configuration", "Key statistics", "Total loss",
+            "KL loss", "Reconstruction loss", "Discriminator and adversarial terms",
+            "Training overview", "Normalized comparison", "Multi-axis analysis",
+            "Complete dashboard", "Phase analysis", "Concerns answered from evidence",
+            "Recommendations", "Conclusion"]
+
+
+@pytest.fixture(scope="module")
+def real_report(real_run_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    summary = make_report(real_run_csv, out, progress=False)
+    return out, summary
+
+
+def test_real_run_writes_every_output(real_report):
+    out, summary = real_report
+    for name in ("report.md", "report.html", "summary.json"):
+        assert (out / name).stat().st_size > 1000, name
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["steps"]["first"] == 35000 and on_disk["steps"]["last"] == 149900
+    assert on_disk["verdict"] == summary["verdict"]
+    assert not list(out.rglob(".*tmp*")), "temporary files left behind"
+
+
+def test_real_run_figures_are_sensible_pngs(real_report):
+    out, _ = real_report
+    for name, _title in FIGURES:
+        path = out / "figures" / f"{name}.png"
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            w, h = im.size
+            assert 800 <= w <= 2000 and 400 <= h <= 2000, (name, im.size)
+            # not blank: a drawn figure has many distinct colours
+            assert len(im.convert("RGB").getcolors(1 << 20) or []) > 50, name
+
+
+def test_real_run_markdown_names_the_facts(real_report):
+    out, summary = real_report
+    md = (out / "report.md").read_text()
+    for title in SECTIONS:
+        assert re.search(rf"^## {re.escape(title)}$", md, re.M), title
+    # the findings a RadioDiff researcher must see, each in the text with its evidence
+    for finding in ("weight_saturated", "frozen_metric", "lr_zero", "negative_total_loss"):
+        assert finding in md, finding
+    assert "train/logvar" in md and "train/d_weight" in md
+    assert "5,000" in md                        # d_weight's clamp value
+    assert "50,001" in md or "50,100" in md     # the switch to VAE-GAN
+    assert "149,900" in md and "-433.3" in md   # latest step and total loss
+    assert "Confidence:" in md
+    assert "excellent" not in md.lower() and "outstanding" not in md.lower()
+    assert summary["verdict"] != "healthy"
+    # the statistics table's status words follow from the findings
+    row = next(line for line in md.splitlines() if line.startswith("| `train/d_weight`"))
+    assert "WARNING" in row and "weight_saturated" in row
+    # KL's share of the total: 1e-6 · ~1.6e5 ≈ 0.16
+    assert re.search(r"kl_weight·KL ≈ 0\.16", md)
+
+
+def test_real_run_html_is_self_contained(real_report):
+    out, _ = real_report
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= len(FIGURES)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "external resource"
+    assert "<script" not in html.lower()
+    assert "<link" not in html.lower()
+
+
+def _csv_with(tmp_path: Path, column: str) -> Path:
+    steps = np.arange(0, 2000, 10)
+    rng = np.random.default_rng(0)
+    rows = [f"step,train/total_loss,train/rec_loss,\"{column}\""]
+    for s in steps:
+        rows.append(f"{s},{1000 - s / 4 + rng.normal():.5f},{0.05 - s * 1e-5:.5f},{rng.random():.5f}")
+    path = tmp_path / "evil.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_log_text_is_escaped_in_html_and_markdown(tmp_path):
+    evil = "<script>alert(1)</script>"
+    run = load_run(_csv_with(tmp_path, evil))
+    summary = analyze(run)
+    summary["config"] = {**(summary.get("config") or {}), "note": evil}
+    summary["findings"] = [*summary.get("findings", []),
+                           {"id": "spike", "severity": "warning", "metric": evil,
+                            "message": f"value {evil} at step 100", "evidence": {"step": 100}}]
+    out = tmp_path / "out"
+    write_report(run, summary, out, progress=False)
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    assert evil not in html and "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert evil not in md
+
+
+def test_minmax_thinning_keeps_spikes():
+    y = np.random.default_rng(1).normal(size=150_000)
+    y[123_457] = 1e6
+    y[98_765] = -1e6
+    idx = minmax_indices(y)
+    assert len(idx) <= 2100
+    assert 123_457 in idx and 98_765 in idx
+    assert np.all(np.diff(idx) > 0)
+
+
+def test_scale_follows_the_values():
+    steps = np.arange(1000)
+    assert Curve("a", steps, np.linspace(1, 2, 1000)).scale[0] == "linear"
+    assert Curve("b", steps, np.logspace(0, 5, 1000)).scale[0] == "log"
+    crossing = np.concatenate([np.logspace(4, 0, 500), -np.logspace(0, 4, 500)])
+    assert Curve("c", steps, crossing).scale[0] == "symlog"
+
+
+# -- bad input through the real command line ---------------------------------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "radiovae", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+BAD = {
+    "missing": None,
+    "empty.log": b"",
+    "garbage.bin": bytes(range(256)) * 64,
+    "notes.txt": b"epoch 1 done\nsome warning: whatever\n100%|##########| 10/10\n",
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_input_is_one_line_exit_2_and_keeps_old_report(tmp_path, name):
+    path = tmp_path / name
+    if BAD[name] is not None:
+        path.write_bytes(BAD[name])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.md").write_text("previous report")
+    result = _cli("report", str(path), "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert name in lines[0]
+    assert (out / "report.md").read_text() == "previous report"
+    assert sorted(p.name for p in out.iterdir()) == ["report.md"]
+
+
+def test_run_dir_evaluation_section_and_grid(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "samples").mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "time": 1.7e9 + s, "train/total_loss": 50 / (s + 10),
+                    "train/rec_loss": 0.5 / (s + 10), "train/kl_loss": 100.0 + s}) + "\n"
+        for s in range(0, 400, 10)))
+    (run_dir / "config.yaml").write_text(
+        "model:\n  lossconfig:\n    disc_start: 1000\n    kl_weight: 1.0e-6\n"
+        "trainer:\n  train_num_steps: 400\n  log_freq: 10\n")
+    Image.new("RGB", (96, 32), (40, 90, 160)).save(run_dir / "samples" / "grid.png")
+    (run_dir / "evaluation.json").write_text(json.dumps(
+        {"nmse": 0.0123, "rmse": 0.0456, "ssim": 0.912, "psnr": 31.4, "scale_factor": 0.83,
+         "latent": {"mean": 0.01, "std": 1.2}, "split": "test", "n_images": 16,
+         "checkpoint": "checkpoints/model-390.pt", "grid": "samples/grid.png"}))
+    out = tmp_path / "out"
+    summary = make_report(run_dir, out, progress=False)
+    assert summary["evaluation"]["nmse"] == pytest.approx(0.0123)
+    md = (out / "report.md").read_text()
+    assert re.search(r"^## Evaluation$", md, re.M)
+    assert "0.0123" in md and "31.4" in md and "figures/eval_grid.png" in md
+    assert (out / "figures" / "eval_grid.png").read_bytes() == \
+        (run_dir / "samples" / "grid.png").read_bytes()
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == len(FIGURES) + 1
+
+
+def test_failing_run_is_called_failing_with_its_evidence(real_run_csv, tmp_path):
+    from logfactory import plant_divergence, plant_nan, read_real_run, write_single_log
+
+    frame = plant_divergence(plant_nan(read_real_run(real_run_csv), "train/rec_loss", 70000),
+                             "train/rec_loss", 130000)
+    log = write_single_log(None, tmp_path / "train.log", frame=frame)
+    out = tmp_path / "out"
+    summary = make_report(log, out, progress=False)
+    assert summary["verdict"] == "failing"
+    md = (out / "report.md").read_text()
+    assert "**Verdict: failing.**" in md and "**The run is failing.**" in md
+    assert "non_finite" in md and "divergence" in md and "70,000" in md
+    assert "excellent" not in md.lower() and "healthy" not in md.lower()
+    row = next(line for line in md.splitlines() if line.startswith("| `train/rec_loss`"))
+    assert "CRITICAL" in row
+    assert "**Any NaN or Inf?** Yes" in md
