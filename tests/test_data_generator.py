@@ -15,6 +15,7 @@ from radiovae.data import SyntheticMaps, synthesize
 from radiovae.data.generator import SIMULATION, CityMap, make_map
 from radiovae.data.grayscale import gray_to_unit
 from radiovae.data.layout import encode_gray_png, read_png
+from radiovae.errors import UserError
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -144,3 +145,18 @@ def test_maps_vary_between_indices(city_maps):
 def test_no_stray_temporary_files_named_like_maps(synth_dir):
     pattern = re.compile(r"^(\d+)(_\d+)?\.png$")
     assert all(pattern.match(p.name) for p in synth_dir.rglob("*") if p.is_file())
+
+
+def test_synth_never_overwrites_another_sources_maps(tmp_path):
+    """Generated and ray-traced maps share png/buildings_complete: a synth run must not clobber
+    a mask it did not write, while re-running synth on its own output stays allowed."""
+    foreign = tmp_path / "png" / "buildings_complete" / "1.png"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(encode_gray_png(np.full((8, 8), 255, np.uint8)))
+    before = foreign.read_bytes()
+    with pytest.raises(UserError, match="already holds map 1 from another source"):
+        synthesize(tmp_path, maps=2, tx=1, size=32, seed=0, progress=False)
+    assert foreign.read_bytes() == before
+    other = tmp_path / "other"
+    synthesize(other, maps=2, tx=1, size=32, seed=0, progress=False)
+    synthesize(other, maps=2, tx=1, size=32, seed=0, progress=False)  # its own maps: fine

@@ -115,6 +115,19 @@ def test_other_settings_get_a_new_map_number(traced, monkeypatch):
     assert [r["map"] for r in json.loads((out / raytrace.INDEX_FILE).read_text())["maps"]] == [0, 1]
 
 
+def test_new_map_number_skips_masks_of_other_sources(traced, monkeypatch, tmp_path):
+    """Ray tracing into a folder of generated maps takes the next free map number."""
+    from radiovae.data.generator import synthesize
+
+    synthesize(tmp_path, maps=3, tx=1, size=16, seed=0, progress=False)
+    before = read_png(Layout(tmp_path).buildings(0))
+    monkeypatch.setattr(raytrace, "_trace", lambda *a, **k: np.full((16, 16), 1e-9))
+    paths = raytrace.raytrace_maps(SCENE, 1, tmp_path, size=16, cell=4.0, max_depth=3, seed=5,
+                                   progress=False)
+    assert paths == [Layout(tmp_path).gain("SionnaRT", 3, 0)]
+    assert np.array_equal(read_png(Layout(tmp_path).buildings(0)), before)
+
+
 def test_bad_scene_names_the_bundled_ones(tmp_path):
     _need_sionna()
     with pytest.raises(UserError, match="unknown Sionna RT scene 'atlantis'.*munich"):

@@ -36,6 +36,7 @@ import numpy as np
 
 from radiovae.data.grayscale import db_to_gray
 from radiovae.data.layout import Layout, write_png_fast
+from radiovae.errors import UserError
 
 SIMULATION = "SYN"  # gain/SYN/ in RadioMapSeer's layout
 CITY_M = 256.0  # city extent in metres (RadioMapSeer: 256 m at 1 m per pixel)
@@ -340,13 +341,14 @@ def _write_map(job: tuple[str, int, int, int, int]) -> int:
     root, seed, index, tx_per_map, size = job
     layout = Layout(Path(root))
     m = make_map(seed, index, tx_per_map, size)
-    write_png_fast(layout.buildings(index), m.buildings.astype(np.uint8) * 255)
     antenna = np.zeros((size, size), dtype=np.uint8)
     for k, (ty, tx) in enumerate(m.tx):
         antenna[ty, tx] = 255
         write_png_fast(layout.antenna(index, k), antenna)
         antenna[ty, tx] = 0
         write_png_fast(layout.gain(SIMULATION, index, k), m.gains[k])
+    # The building mask goes last: a mask without gain/SYN/{m}_0.png is another source's map.
+    write_png_fast(layout.buildings(index), m.buildings.astype(np.uint8) * 255)
     return tx_per_map
 
 
@@ -370,6 +372,13 @@ def synthesize(out: str | os.PathLike, maps: int, tx: int, size: int = 256, seed
     (maps named 0..maps-1, simulation ``SYN``). Deterministic in ``seed`` for any ``workers``."""
     from radiovae.progress import make_progress
 
+    layout = Layout(Path(out))
+    foreign = sorted(m for m in layout.map_ids() & set(range(maps))
+                     if not layout.gain(SIMULATION, m, 0).is_file())
+    if foreign:
+        raise UserError(f"{out} already holds map {foreign[0]} from another source "
+                        f"({len(foreign)} such map(s) in 0..{maps - 1}, e.g. ray-traced ones); "
+                        "write the synthetic maps to a separate --out")
     for dirpath in ("png/buildings_complete", "png/antennas", f"gain/{SIMULATION}"):
         (Path(out) / dirpath).mkdir(parents=True, exist_ok=True)
     jobs = [(str(out), seed, m, tx, size) for m in range(maps)]

@@ -40,6 +40,11 @@ class Layout:
     def gain(self, simulation: str, m: int | str, k: int) -> Path:
         return self.root / "gain" / simulation / f"{m}_{k}.png"
 
+    def map_ids(self) -> set[int]:
+        """Integer map names that already have a building mask (any source)."""
+        folder = self.root / "png" / "buildings_complete"
+        return {int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit()} if folder.is_dir() else set()
+
     def simulations(self) -> list[str]:
         gain_dir = self.root / "gain"
         return sorted(p.name for p in gain_dir.iterdir() if p.is_dir()) if gain_dir.is_dir() else []

@@ -278,7 +278,9 @@ def raytrace_maps(scene: str, tx: int, out: Path, size: int = 256, cell: float =
     sc.rx_array = sc.tx_array
     if record is None:
         window = choose_window(mi, sc, size, cell, np.random.default_rng([seed, 0]))
-        m = max((r["map"] for r in index["maps"]), default=-1) + 1
+        # A new map number: past every map this index knows and every mask already in the
+        # folder (generated maps or RadioMapSeer's own), so nothing is overwritten.
+        m = max([r["map"] for r in index["maps"]] + list(layout.map_ids()), default=-1) + 1
         record = {"map": m, **key, "center": [window.cx, window.cy],
                   "frequency_hz": float(sc.frequency[0]), "rx_height_m": RX_HEIGHT_M,
                   "samples_per_tx": samples, "tx": []}
