@@ -144,6 +144,49 @@ def test_planted_spike_is_found_at_its_step(real, tmp_path):
     assert spikes["train/rec_loss"]["evidence"]["spikes"][0]["step"] == 100000
     assert spikes["train/rec_loss"]["evidence"]["count"] == 1
     assert "divergence" not in ids(s)
+    assert "train/total_loss" not in spikes   # the total did not move: nothing to say about it
+
+
+def test_planted_spike_on_the_total_is_found(real, tmp_path):
+    # 50x at step 80,000, in the VAE-GAN phase where the total is negative (about -1.3k -> -65k):
+    # no logged term explains it
+    df = plant_spike(real, "train/total_loss", 80000, factor=50)
+    assert df.loc[df["step"] == 80000, "train/total_loss"].item() < -20000
+    s = analyze(load_run(write_csv(df, tmp_path / "total.csv")))
+    (spike,) = ids(s)["spike"]
+    assert spike["metric"] == "train/total_loss" and spike["evidence"]["count"] == 1
+    (e,) = spike["evidence"]["spikes"]
+    assert e["step"] == 80000 and e["explained_by_terms"] is False and e["mirrored_in"] == []
+    assert abs(e["residual"]) > 10000 and "do not explain" in spike["message"]
+    assert s["metrics"]["train/total_loss"]["status"] == "warning"
+    # the same spike read from RadioDiff's text log
+    s2 = analyze(load_run(write_single_log(None, tmp_path / "total.log", frame=df)))
+    assert [x["step"] for x in ids(s2)["spike"][0]["evidence"]["spikes"]] == [80000]
+
+
+def test_spike_in_the_total_mirrored_in_nll(real, tmp_path):
+    # a hard batch: nll jumps 20x and the total with it, consistently (the terms explain it)
+    df = real.copy()
+    row = df["step"] == 120000
+    jump = 19 * df.loc[row, "train/nll_loss"]
+    df.loc[row, "train/nll_loss"] += jump
+    df.loc[row, "train/total_loss"] += jump
+    s = analyze(load_run(write_csv(df, tmp_path / "mirror.csv")))
+    spikes = {x["metric"]: x for x in ids(s)["spike"]}
+    assert spikes["train/nll_loss"]["evidence"]["spikes"][0]["step"] == 120000
+    (e,) = spikes["train/total_loss"]["evidence"]["spikes"]
+    assert e["step"] == 120000 and e["mirrored_in"] == ["train/nll_loss"]
+    assert e["explained_by_terms"] is True
+
+
+def test_adversarial_swings_of_the_total_are_not_spikes(real, tmp_path):
+    # g_loss jumps at one step and the total follows through d_weight*g_loss: the GAN at work
+    df = real.copy()
+    row = df["step"] == 100000
+    df.loc[row, "train/g_loss"] -= 8.0
+    df.loc[row, "train/total_loss"] -= 8.0 * df.loc[row, "train/d_weight"]
+    s = analyze(load_run(write_csv(df, tmp_path / "adv.csv")))
+    assert "spike" not in ids(s)
 
 
 def test_planted_divergence_is_critical(real, tmp_path):

@@ -205,3 +205,20 @@ def test_failing_run_is_called_failing_with_its_evidence(real_run_csv, tmp_path)
     row = next(line for line in md.splitlines() if line.startswith("| `train/rec_loss`"))
     assert "CRITICAL" in row
     assert "**Any NaN or Inf?** Yes" in md
+
+
+def test_html_figures_are_re_encoded_only_when_redrawn(tmp_path):
+    import base64
+
+    from radiovae.io import atomic_write_bytes
+    from radiovae.report.render import file_reader
+
+    png = tmp_path / "figures" / "a.png"
+    atomic_write_bytes(png, b"first")
+    read = file_reader(tmp_path)
+    uri = read("figures/a.png")
+    assert base64.b64decode(uri.split(",", 1)[1]) == b"first"
+    assert read("figures/a.png") is uri                      # cached: not re-encoded
+    atomic_write_bytes(png, b"second, redrawn")               # watch redraws atomically
+    assert base64.b64decode(read("figures/a.png").split(",", 1)[1]) == b"second, redrawn"
+    assert read("figures/missing.png") is None

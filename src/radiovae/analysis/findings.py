@@ -7,6 +7,7 @@ and every status word in the report follow from them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,39 @@ def phase_change(phases: list[dict], table: pd.DataFrame) -> list[dict]:
 
 # -- loss arithmetic ----------------------------------------------------------------------------
 
+def recompute_total(table: pd.DataFrame, config: dict, rows: np.ndarray | None = None
+                    ) -> dict[str, Any] | None:
+    """RadioDiff's total from its terms: nll + kl_weight*kl + d_weight*disc_factor*g_loss.
+
+    Returns the terms, ``model`` (the recomputed total), ``tol`` (per row: the log prints 5
+    decimals, and g_loss's rounding error is multiplied by d_weight) and ``kl_weight`` (from the
+    config, else estimated from all rows), at ``rows`` only when given; None when the records
+    lack nll, d_weight or g_loss.
+    """
+    names = [find(table.columns, r) for r in ("total", "nll", "kl", "d_weight", "disc_factor",
+                                              "g_loss")]
+    if any(names[i] is None for i in (0, 1, 3, 5)):
+        return None
+    kw = config.get("kl_weight")
+    estimated = kw is None
+    if estimated:   # estimate it from every row: total - nll - adv = kl_weight * kl
+        loss = recompute_total(table, {"kl_weight": 0.0})
+        rest, kl = loss["total"] - loss["nll"] - loss["adversarial"], loss["kl"]
+        ok = np.isfinite(rest) & (kl > 0)
+        kw = float(np.median(rest[ok] / kl[ok])) if ok.any() else 0.0
+    total, nll, kl, dw, df, g = (
+        None if n is None else
+        (table[n].to_numpy(dtype="float64") if rows is None else
+         table[n].to_numpy(dtype="float64")[rows]) for n in names)
+    df = np.ones_like(total) if df is None else df
+    kl = np.zeros_like(total) if kl is None else kl
+    adv = dw * df * g
+    tol = 2e-5 * (1 + np.abs(dw * df)) + 1e-4 * np.abs(total) + 1e-3
+    return {"total": total, "nll": nll, "kl": kl, "d_weight": dw, "disc_factor": df, "g_loss": g,
+            "adversarial": adv, "model": nll + kw * kl + adv, "tol": tol, "kl_weight": kw,
+            "kl_weight_estimated": estimated}
+
+
 def negative_total_loss(table: pd.DataFrame, config: dict) -> list[dict]:
     name = find(table.columns, "total")
     total = _col(table, name)
@@ -102,25 +136,15 @@ def negative_total_loss(table: pd.DataFrame, config: dict) -> list[dict]:
                           "first_step": int(step[neg][0]), "last_step": int(step[neg][-1])}
     base = (f"{name} is negative in {ev['rows']:,} of {ev['of_rows']:,} rows "
             f"(steps {_n(ev['first_step'])}-{_n(ev['last_step'])})")
-    nll, kl, dw, df, g = (_col(table, find(table.columns, r))
-                          for r in ("nll", "kl", "d_weight", "disc_factor", "g_loss"))
-    if any(a is None for a in (nll, dw, g)):
+    loss = recompute_total(table, config)
+    if loss is None:
         return [finding("negative_total_loss", "warning", name,
                         base + "; the records lack the terms (nll, d_weight, g_loss) that would "
                         "explain it.", **ev)]
-    df = np.ones_like(total) if df is None else df
-    kl = np.zeros_like(total) if kl is None else kl
-    kw = config.get("kl_weight")
-    adv = dw * df * g
-    if kw is None:   # estimate it: total - nll - adv = kl_weight * kl
-        ok = np.isfinite(total - nll - adv) & (kl > 0)
-        kw = float(np.median((total - nll - adv)[ok] / kl[ok])) if ok.any() else 0.0
-        ev["kl_weight_estimated"] = kw
-    else:
-        ev["kl_weight"] = kw
-    model = nll + kw * kl + adv
-    # the log prints 5 decimals: g_loss's rounding error is multiplied by d_weight
-    tol = 2e-5 * (1 + np.abs(dw * df)) + 1e-4 * np.abs(total) + 1e-3
+    nll, kl, dw, df, g, adv, model, tol, kw = (loss[k] for k in (
+        "nll", "kl", "d_weight", "disc_factor", "g_loss", "adversarial", "model", "tol",
+        "kl_weight"))
+    ev["kl_weight_estimated" if loss["kl_weight_estimated"] else "kl_weight"] = kw
     resid = total - model
     explained = np.abs(resid) <= tol
     rows = np.flatnonzero(neg)
@@ -217,6 +241,8 @@ def frozen_metrics(table: pd.DataFrame, phases: list[dict]) -> list[dict]:
                    "(RadioDiff's train_vae.py gives its autoencoder optimizer only the encoder, "
                    "decoder and quant_conv parameters, not loss.logvar.)")
             if nll is not None and rec is not None:
+                some = slice(None, None, max(1, len(nll) // 20_000))   # a median of a ratio
+                nll, rec = nll[some], rec[some]                        # needs no more rows
                 ok = np.isfinite(nll) & np.isfinite(rec) & (rec > 0)
                 if ok.any():
                     ratio = float(np.median(nll[ok] / rec[ok]))
@@ -347,58 +373,174 @@ def _watched(table: pd.DataFrame) -> list[str]:
     return out
 
 
-def _local(t: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the median of its block of ``w`` rows, and each block's MAD (robust noise)."""
-    n = len(t)
-    k = n // w                               # full blocks; the rest joins the last block
-    blocks = t[: k * w].reshape(k, w)
-    med = np.median(blocks, axis=1)
-    mad = np.median(np.abs(blocks - med[:, None]), axis=1)
-    per_row = np.repeat(med, w)
-    if n > k * w:
-        per_row = np.concatenate([per_row, np.full(n - k * w, np.median(t[(k - 1) * w:]))])
-    return per_row, mad
+def outliers(v: np.ndarray, z_limit: float, floor: float, two_sided: bool = False,
+             scale: Callable[[np.ndarray], np.ndarray] = np.asarray, max_blocks: int = 2000
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows far from their block's median on ``scale`` (a monotone map such as log10):
+    (rows, their block medians on that scale, z).
+
+    Blocks of 25 rows (the rest joins the last block); the noise is 1.4826 x the typical (median)
+    within-block MAD, so ordinary batch-to-batch noise sets its own bar, taken over at most
+    ``max_blocks`` evenly spaced blocks (a median of medians: more blocks do not change it
+    materially, and a 1M-row log would otherwise pay for 40k of them on every watch refresh).
+    A row is an outlier when it is more than ``max(z_limit * noise, floor)`` above (or, two-sided,
+    away from) its block median. Only a block whose range exceeds that bar can hold one, and the
+    scale is monotone, so the range comes from the raw block min / max and the scale is applied
+    to the sampled and the candidate blocks alone.
+    """
+    none = (np.array([], dtype=int), np.array([]), np.array([]))
+    n = len(v)
+    w = 25 if n >= 250 else max(5, n // 10)
+    k = n // w
+    if k < 1:
+        return none
+    blocks = v[: k * w].reshape(k, w)
+    some = scale(blocks if k <= max_blocks else
+                 blocks[np.linspace(0, k - 1, max_blocks).astype(int)])
+    med = np.median(some, axis=1)
+    noise = 1.4826 * float(np.median(np.median(np.abs(some - med[:, None]), axis=1)))
+    if not noise > 0:
+        return none
+    bar = max(z_limit * noise, floor)
+    starts = np.arange(k) * w
+    hi, lo = blocks.max(axis=1), blocks.min(axis=1)
+    if n > k * w:   # the rest joins the last block
+        hi[-1], lo[-1] = max(hi[-1], v[k * w:].max()), min(lo[-1], v[k * w:].min())
+    spread = scale(hi) - scale(lo)
+    cand = np.flatnonzero(spread > bar)
+    rows, meds, zs = [], [], []
+    for group in (cand[cand < k - 1], cand[cand == k - 1]):   # full blocks; the last one
+        if not len(group):
+            continue
+        idx = starts[group][:, None] + np.arange(w if group[0] < k - 1 else n - starts[-1])
+        seg = scale(v[idx])
+        m = np.median(seg, axis=1)
+        r = seg - m[:, None]
+        hb, hr = np.nonzero((np.abs(r) if two_sided else r) > bar)
+        rows.append(idx[hb, hr])
+        meds.append(m[hb])
+        zs.append(r[hb, hr] / noise)
+    if not rows:
+        return none
+    return np.concatenate(rows), np.concatenate(meds), np.concatenate(zs)
 
 
-def spikes(table: pd.DataFrame, z_limit: float = 10.0) -> list[dict]:
-    """Upward outliers against their neighbourhood's median, on log scale for positive series;
-    the noise scale is the typical (median) within-block MAD, so ordinary batch-to-batch noise
-    sets its own bar."""
+def _spike_rows(step: np.ndarray, y: np.ndarray, phases: list[dict], z_limit: float,
+                signed: bool) -> tuple[list[dict], str] | None:
+    """Outliers of one metric, judged within each phase (the switch to VAE-GAN moves every loss
+    by design, and a block straddling it is not noise).
+
+    All-positive series are judged upward on log10 (a spike is a ratio; 2x its level at least).
+    Series that cross zero (the total, once d_weight*g_loss is negative) are judged both ways on
+    asinh(y / median|y|): linear near zero, logarithmic in magnitude far from it, so a jump from
+    -1.3k to -65k is as visible as one from 1.3k to 65k.
+    """
+    fin = np.isfinite(y)
+    if fin.all():
+        v, s = y, step
+    elif fin.sum() < 20:
+        return None
+    else:
+        v, s = y[fin], step[fin]
+    if len(v) < 20:
+        return None
+    positive = bool(v.min() > 0)
+    if positive:
+        to, back, floor, name = np.log10, lambda m: 10 ** m, math.log10(2.0), "log10"
+    elif signed:
+        # the typical magnitude sets where asinh turns from linear to logarithmic: a median
+        # over <= 20k evenly spaced rows is as good as one over all of them
+        some = np.abs(v[:: max(1, len(v) // 20_000)])
+        size = float(np.median(some)) or float(some.max()) or 1.0
+        to, back, floor, name = (lambda x: np.arcsinh(x / size), lambda m: size * np.sinh(m),
+                                 math.log(2.0), "asinh")
+    else:
+        to, back, floor, name = np.asarray, float, 0.5 * float(np.median(np.abs(v))), "linear"
+    cuts = sorted({int(np.searchsorted(s, p["start_step"])) for p in phases} | {0, len(s)})
+    items = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=False):
+        if b - a < 20:
+            continue
+        rows, med, z = outliers(v[a:b], z_limit, floor, two_sided=signed and not positive,
+                                scale=to)
+        items += [{"step": int(s[a + i]), "value": float(v[a + i]),
+                   "local_median": float(back(m)), "z": float(zi)}
+                  for i, m, zi in zip(rows, med, z, strict=True)]
+    items.sort(key=lambda e: -abs(e["z"]))
+    return items, name
+
+
+def spikes(table: pd.DataFrame, phases: list[dict] | None = None, config: dict | None = None,
+           z_limit: float = 10.0) -> list[dict]:
+    """Outliers of the reconstruction-side losses, and of the total loss where they matter.
+
+    The total is a weighted sum with an adversarial term that moves by design, so a spike in it
+    is reported only when a reconstruction-side loss spikes at the same step (mirrored), or when
+    nll + kl_weight*kl + d_weight*disc_factor*g_loss does not reproduce it (no logged term
+    explains it: a term missing from the logs, or a logging fault); a spike that the
+    adversarial term accounts for is the GAN at work.
+    """
+    phases, config = phases or [], config or {}
     out = []
     step = table["step"].to_numpy()
+    spiked: dict[str, set[int]] = {}
     for name in _watched(table):
-        y = table[name].to_numpy(dtype="float64")
-        fin = np.isfinite(y)
-        if fin.sum() < 20:
+        found = _spike_rows(step, table[name].to_numpy(dtype="float64"), phases, z_limit, False)
+        if not found or not found[0]:
             continue
-        v = y[fin]
-        logscale = bool((v > 0).all())
-        t = np.log10(v) if logscale else v
-        w = 25 if len(t) >= 250 else max(5, len(t) // 10)
-        med, mads = _local(t, w)
-        mad = 1.4826 * float(np.median(mads))
-        if not mad > 0:
-            continue
-        r = t - med
-        z = r / mad
-        floor = math.log10(2.0) if logscale else 0.5 * np.median(np.abs(v))
-        hit = np.flatnonzero((z > z_limit) & (r > floor))
-        if not len(hit):
-            continue
-        steps_f = step[fin]
-        base = (10 ** med) if logscale else med
-        items = sorted(({"step": int(steps_f[i]), "value": float(v[i]),
-                         "local_median": float(base[i]), "z": float(z[i])} for i in hit),
-                       key=lambda e: -e["z"])
+        items, scale = found
+        spiked[name] = {e["step"] for e in items}
         top = items[0]
         out.append(finding(
             "spike", "warning", name,
-            f"{name} spikes {len(hit)} time(s); the largest at step {_n(top['step'])}: "
+            f"{name} spikes {len(items)} time(s); the largest at step {_n(top['step'])}: "
             f"{_n(top['value'])} against a local median of {_n(top['local_median'])} "
             f"({top['value'] / top['local_median']:.1f}x, {top['z']:.0f} robust deviations). "
             "Single-batch spikes are usually a hard batch; repeated ones point at the learning rate "
-            "or AMP.", count=len(hit), spikes=items[:10], log_scale=logscale))
+            "or AMP.", count=len(items), spikes=items[:10], log_scale=scale == "log10"))
+    total = find(table.columns, "total")
+    if total is not None:
+        out += _total_spikes(table, total, step, phases, config, spiked, z_limit)
     return out
+
+
+def _total_spikes(table: pd.DataFrame, name: str, step: np.ndarray, phases: list[dict],
+                  config: dict, spiked: dict[str, set[int]], z_limit: float) -> list[dict]:
+    found = _spike_rows(step, table[name].to_numpy(dtype="float64"), phases, z_limit, True)
+    if not found or not found[0]:
+        return []
+    items, scale = found
+    at = np.searchsorted(step, [e["step"] for e in items])
+    loss = recompute_total(table, config, rows=at)
+    kept = []
+    for j, e in enumerate(items):
+        e["mirrored_in"] = sorted(m for m, steps in spiked.items() if e["step"] in steps)
+        if loss is not None:
+            e["recomputed_total"] = float(loss["model"][j])
+            e["residual"] = float(e["value"] - loss["model"][j])
+            e["explained_by_terms"] = bool(abs(e["residual"]) <= loss["tol"][j])
+        if e["mirrored_in"] or not e.get("explained_by_terms", False):
+            kept.append(e)
+    if not kept:
+        return []
+    top = kept[0]
+    if top["mirrored_in"]:
+        why = (f"the same step spikes in {', '.join(top['mirrored_in'])}: the total carries the "
+               "reconstruction-side spike (see that finding)")
+    elif "residual" in top:
+        why = (f"its terms do not explain it: nll + kl_weight*kl + d_weight*disc_factor*g_loss "
+               f"gives {_n(top['recomputed_total'])} at that step, so some term of the total is "
+               "missing from the records or the logged total is wrong")
+    else:
+        why = "the records lack the terms (nll, d_weight, g_loss) that could explain it"
+    ratio = (f"{top['value'] / top['local_median']:.1f}x, " if top["local_median"] else "")
+    return [finding(
+        "spike", "warning", name,
+        f"{name} spikes {len(kept)} time(s); the largest at step {_n(top['step'])}: "
+        f"{_n(top['value'])} against a local median of {_n(top['local_median'])} "
+        f"({ratio}{abs(top['z']):.0f} robust deviations on an {scale} scale); {why}.",
+        count=len(kept), spikes=kept[:10], log_scale=False, scale=scale,
+        candidates=len(items))]
 
 
 def divergence(table: pd.DataFrame, ratio_limit: float = 3.0) -> list[dict]:

@@ -45,7 +45,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     found: list[dict] = []
     found += F.non_finite(table)
     found += F.divergence(table)
-    found += F.spikes(table)
+    found += F.spikes(table, phases, config)
     found += F.lr_zero(table, config, formats)
     found += F.weight_saturated(table, config, phases)
     found += F.frozen_metrics(table, phases)

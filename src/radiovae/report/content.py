@@ -743,8 +743,8 @@ def _log_gap(f: Facts) -> int:
 
 
 def _before_after(f: Facts, switch: int) -> list:
-    st = f.t["step"]
-    before, after = f.t[st < switch].tail(20), f.t[st >= switch].head(20)
+    cut = int(np.searchsorted(f.t["step"].to_numpy(), switch, side="left"))   # sorted steps
+    before, after = f.t.iloc[max(0, cut - 20):cut], f.t.iloc[cut:cut + 20]
     if before.empty or after.empty:
         return []
     rows = []
@@ -850,6 +850,12 @@ def _recommendation(f: Facts, x: dict) -> str | None:
         return (f"Inspect {code(metric)}{_where(x)}: find the first non-finite step, resume "
                 "from the checkpoint before it, and check AMP loss scaling / the learning rate.")
     if kind == "spike":
+        spikes = (x.get("evidence") or {}).get("spikes") or []
+        if spikes and all(e.get("explained_by_terms") is False and not e.get("mirrored_in")
+                          for e in spikes):
+            return (f"Check how {code(metric)} is computed and logged{_where(x)}: its logged "
+                    "terms do not add up to it there, so a term is missing from the records or "
+                    "the value is wrong.")
         return (f"Inspect the batches behind {code(metric)}{_where(x)}; if spikes recur, add "
                 "gradient clipping or lower the learning rate.")
     if kind == "divergence":

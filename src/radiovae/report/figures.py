@@ -40,7 +40,7 @@ FIGURES = [
 ]
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -463,7 +463,7 @@ def draw_figures(table, summary: dict[str, Any], out_dir: Path,
     this process draws the rest: the child inherits the thinned curves, nothing is pickled.
     """
     global _JOB
-    plt = _plt()
+    plt = pyplot()
     painter = Painter(Curves(table), Marks.from_summary(summary))
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = min(2, os.cpu_count() or 1) if workers is None else workers

@@ -87,25 +87,43 @@ def _environment():
 _ENV = None
 
 
-def to_html(doc: Document, read_image: Callable[[str], bytes | None]) -> str:
-    """Self-contained HTML: CSS inline, every figure embedded as a base64 PNG data URI."""
+def to_html(doc: Document, read_image: Callable[[str], bytes | str | None]) -> str:
+    """Self-contained HTML: CSS inline, every figure embedded as a base64 PNG data URI.
+
+    ``read_image`` gives a figure's PNG bytes, or its data URI ready-made (``file_reader``'s
+    cache, so that ``watch`` does not re-encode unchanged figures on every refresh)."""
     global _ENV
     if _ENV is None:
         _ENV = _environment()
 
     def data_uri(path: str) -> str | None:
         data = read_image(path)
-        return None if data is None else "data:image/png;base64," + base64.b64encode(data).decode()
+        if data is None or isinstance(data, str):
+            return data
+        return "data:image/png;base64," + base64.b64encode(data).decode()
 
     return _ENV.get_template("report.html.j2").render(
         doc=doc, verdict_word=_VERDICT_WORDS.get(doc.verdict, doc.verdict.upper()),
         data_uri=data_uri, toc=[s for s in doc.sections if s.level == 2])
 
 
-def file_reader(root: Path) -> Callable[[str], bytes | None]:
-    def read(path: str) -> bytes | None:
+_URIS: dict[Path, tuple[tuple[int, int, int], str]] = {}   # path -> (stat key, data URI)
+
+
+def file_reader(root: Path) -> Callable[[str], str | None]:
+    """Figures under ``root`` as PNG data URIs, re-encoded only when the file changed (its
+    inode, size or mtime): ``watch`` rewrites the HTML far more often than it redraws."""
+    def read(path: str) -> str | None:
+        file = (root / path).resolve()
         try:
-            return (root / path).read_bytes()
+            st = file.stat()
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            hit = _URIS.get(file)
+            if hit is not None and hit[0] == key:
+                return hit[1]
+            uri = "data:image/png;base64," + base64.b64encode(file.read_bytes()).decode()
         except OSError:
             return None
+        _URIS[file] = (key, uri)
+        return uri
     return read

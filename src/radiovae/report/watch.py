@@ -4,7 +4,9 @@ Each refresh reads only the bytes appended since the last one (``RunFollower``),
 rewrites the text of the report (cheap). The figures are the expensive part, so they are redrawn
 only when ``figure_period`` has passed — at least 10× the time the last drawing took, so drawing
 never takes more than ~10 % of the time — when a new warning or critical finding appears, and at
-the end; the report says which step its figures show.
+the end; the report says which step its figures show. Figures are embedded in the HTML as data URIs
+that are re-encoded only when a PNG changed, and text-only refreshes skip fsync (each file is still
+replaced atomically; the next refresh rewrites it within seconds).
 
 A path that does not exist is bad input (UserError). A directory, or an empty file, that holds no
 records yet is a run that has not logged its first step: the watcher waits for it.
@@ -118,7 +120,7 @@ class Watcher:
                 or training_done(summary))
         t0 = time.perf_counter()
         write_report(run, summary, self.out, progress=False, figures=draw,
-                     figures_step=None if draw else self.figures_step)
+                     figures_step=None if draw else self.figures_step, fsync=draw)
         if draw:
             self.figure_cost = time.perf_counter() - t0
             self.figures_at, self.figures_step = now, last

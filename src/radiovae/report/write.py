@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from radiovae.analysis import jsonable
-from radiovae.io import atomic_path, atomic_write_text
+from radiovae.io import atomic_path, atomic_write_bytes
 from radiovae.progress import make_progress
 from radiovae.report.content import build_document, relpath, run_dir_of
 from radiovae.report.figures import FIGURES, draw_figures
@@ -23,9 +23,9 @@ from radiovae.runlog.run import Run
 FIGURE_DIR = "figures"
 
 
-def write_summary(summary: dict[str, Any], out: Path) -> Path:
-    return atomic_write_text(out / "summary.json",
-                             json.dumps(jsonable(summary), indent=2, allow_nan=False) + "\n")
+def write_summary(summary: dict[str, Any], out: Path, fsync: bool = True) -> Path:
+    return atomic_write_bytes(out / "summary.json", (json.dumps(
+        jsonable(summary), indent=2, allow_nan=False) + "\n").encode("utf-8"), fsync=fsync)
 
 
 def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
@@ -45,15 +45,18 @@ def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
 
 
 def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: bool = True,
-                 figures: bool = True, figures_step: int | None = None) -> dict[str, Path]:
+                 figures: bool = True, figures_step: int | None = None,
+                 fsync: bool = True) -> dict[str, Path]:
     """Write the whole report for ``run`` into ``out``; return {relative name: path}.
 
     ``figures=False`` keeps the PNGs already in ``out/figures`` (``watch`` redraws them less often
     than it rewrites the text); ``figures_step`` is the last step those PNGs show.
+    ``fsync=False`` skips flushing the text files to disk (each is still replaced atomically):
+    for ``watch``, whose next refresh rewrites them within seconds anyway.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {"summary.json": write_summary(summary, out)}
+    written: dict[str, Path] = {"summary.json": write_summary(summary, out, fsync=fsync)}
     fig_dir = out / FIGURE_DIR
     if figures:
         with make_progress(transient=True, disable=not progress) as bar:
@@ -73,9 +76,10 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
         fig_rel["eval_grid"] = relpath(grid, out)
         written[f"{FIGURE_DIR}/eval_grid.png"] = grid
     doc = build_document(run.table, summary, fig_rel, figures_step=figures_step)
-    written["report.md"] = atomic_write_text(out / "report.md", to_markdown(doc))
-    written["report.html"] = atomic_write_text(out / "report.html",
-                                               to_html(doc, file_reader(out)))
+    written["report.md"] = atomic_write_bytes(out / "report.md",
+                                              to_markdown(doc).encode("utf-8"), fsync=fsync)
+    written["report.html"] = atomic_write_bytes(
+        out / "report.html", to_html(doc, file_reader(out)).encode("utf-8"), fsync=fsync)
     return written
 
 
@@ -84,10 +88,18 @@ def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
                 progress: bool = True) -> dict[str, Any]:
     """Read the records at ``paths`` (one run; several files are resumes), analyse, write the
     report into ``out``; return the summary."""
+    import threading
+
     from radiovae.analysis import analyze
+    from radiovae.report.figures import pyplot
     from radiovae.runlog import load_run
 
+    # importing matplotlib takes ~0.5 s of pure Python; pandas' CSV tokenizer, which does most
+    # of the reading, releases the GIL, so the two overlap on a second core
+    warm = threading.Thread(target=pyplot, name="import-matplotlib", daemon=True)
+    warm.start()
     run = load_run(paths)
     summary = analyze(run, total_steps=total_steps, disc_start=disc_start)
+    warm.join()   # before draw_figures forks: no thread may be mid-import then
     write_report(run, summary, out, progress=progress)
     return summary

@@ -18,7 +18,7 @@ import pandas as pd
 from radiovae.errors import UserError
 from radiovae.runlog.load import FORMATS, _read_json, _read_yaml, assemble, detect_format
 from radiovae.runlog.radiodiff_log import parse_radiodiff
-from radiovae.runlog.records import Records, empty_table, merge_ordered_rows
+from radiovae.runlog.records import Records, by_column, empty_table, merge_ordered_rows
 from radiovae.runlog.run import Run
 from radiovae.runlog.tabular import parse_csv, parse_jsonl
 from radiovae.runlog.tensorboard import parse_tensorboard
@@ -155,7 +155,7 @@ def _extend(acc: Records, new: Records) -> int:
         acc.table = pd.concat([old, add], ignore_index=True)
     elif first == last:   # a step's generator and discriminator lines split across two polls
         joint = merge_ordered_rows(pd.concat([old.iloc[-1:], add.iloc[:1]], ignore_index=True))
-        acc.table = pd.concat([old.iloc[:-1], joint, add.iloc[1:]], ignore_index=True)
+        acc.table = by_column(pd.concat([old.iloc[:-1], joint, add.iloc[1:]], ignore_index=True))
     else:                 # the step went back: a resume inside this file
         t_new = add["time"].iloc[0] if "time" in add else float("nan")
         t_old = old["time"].iloc[-1] if "time" in old else float("nan")
@@ -164,5 +164,5 @@ def _extend(acc: Records, new: Records) -> int:
                             "time": None if pd.isna(t_new) else float(t_new),
                             "gap_s": None if pd.isna(t_new) or pd.isna(t_old) else
                             float(t_new - t_old)})
-        acc.table = merge_ordered_rows(pd.concat([old, add], ignore_index=True))
+        acc.table = by_column(merge_ordered_rows(pd.concat([old, add], ignore_index=True)))
     return len(add)

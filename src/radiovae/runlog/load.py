@@ -14,7 +14,7 @@ import yaml
 from radiovae.errors import UserError
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.radiodiff_log import MARK, parse_radiodiff
-from radiovae.runlog.records import Records, merge_ordered_rows
+from radiovae.runlog.records import Records, by_column, merge_ordered_rows
 from radiovae.runlog.run import Run, Segment
 from radiovae.runlog.tabular import parse_csv, parse_jsonl
 from radiovae.runlog.tensorboard import is_event_file, parse_tensorboard
@@ -224,7 +224,7 @@ def _tidy(table: pd.DataFrame) -> pd.DataFrame:
         table = table.astype({"step": "int64"})
     if table["time"].dtype != np.float64:
         table = table.astype({"time": "float64"})
-    return table
+    return by_column(table)
 
 
 def _first_time(table: pd.DataFrame) -> float | None:

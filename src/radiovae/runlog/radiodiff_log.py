@@ -165,10 +165,12 @@ def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
     n = len(starts)
     ok = (ends - starts) > _PREFIX + 4
     idx = np.flatnonzero(ok)
-    head = arr[starts[idx, None] + np.arange(_PREFIX)]          # (lines, prefix) bytes
+    # (lines, prefix) bytes: rows of a sliding-window view, so no (lines x prefix) index array
+    head = np.lib.stride_tricks.sliding_window_view(arr, _PREFIX)[starts[idx]] if len(idx) else \
+        np.zeros((0, _PREFIX), dtype=np.uint8)
     good = (head[:, _FIXED] == _FIXED_BYTES).all(axis=1)
-    digits = head[:, _DIGITS].astype(np.int64) - 48
-    good &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+    digits = head[:, _DIGITS] - np.uint8(48)       # uint8: a non-digit wraps to >= 10
+    good &= (digits <= 9).all(axis=1)
     good &= (arr[ends[idx] - 1] == 32) & (arr[ends[idx] - 2] == 44)
     ok[idx] = good
 
@@ -252,14 +254,16 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
         good |= rows
         for j, key in enumerate(keys):
             col = values.setdefault(key.decode(), np.full(len(df), np.nan))
-            col[rows] = num[2 + j][0][rows]
+            np.copyto(col, num[2 + j][0], where=rows)
     for j in range(2):
         good &= np.isfinite(num[j][0])
     secs = times[lines]
-    frame = pd.DataFrame({"line": lines[good], "time": secs[good],
-                          "step": num[0][0][good].astype(np.int64),
-                          "total_steps": num[1][0][good].astype(np.int64),
-                          **{k: v[good] for k, v in values.items()}})
+    keep = slice(None) if good.all() else good     # the usual case: no masked copies
+    frame = pd.DataFrame({"line": lines[keep], "time": secs[keep],
+                          "step": num[0][0][keep].astype(np.int64),
+                          "total_steps": num[1][0][keep].astype(np.int64),
+                          **{k: v[keep] for k, v in values.items()}},
+                         copy=False)       # the arrays are this function's own: no stacking copy
     if not _agrees_with_plain_parser(body, starts, ends, frame):
         return None, list(lines)       # never happens on logs we know; if it does, be correct
     return frame, [int(i) for i in lines[~good]]

@@ -20,6 +20,23 @@ class Records:
     records: int = 0                         # record lines / rows read
     resumes: list[dict[str, Any]] = field(default_factory=list)   # step went backwards inside it
 
+    def __post_init__(self) -> None:
+        self.table = by_column(self.table)
+
+
+def by_column(table: pd.DataFrame) -> pd.DataFrame:
+    """The same table with every column one contiguous array (a copy only where one is not).
+
+    A frame built from a 2-D row-major array stores each column with a stride of the row width;
+    every later pass over a metric (the analysis makes many) then reads memory 10-30x slower.
+    Frames of separate per-column arrays stay that way through ``pd.concat``, so the follower's
+    appends keep the layout too."""
+    cols = {c: table[c].to_numpy() for c in table.columns}
+    if all(a.flags.c_contiguous for a in cols.values()):
+        return table
+    return pd.DataFrame({c: np.ascontiguousarray(a) for c, a in cols.items()}, index=table.index,
+                        copy=False)
+
 
 def empty_table() -> pd.DataFrame:
     return pd.DataFrame({"step": pd.Series([], dtype="int64"),
