@@ -1,0 +1,151 @@
+"""Checkpoint files: atomic saves, safe loads, and the autoencoder out of ours or RadioDiff's.
+
+Loading never unpickles code: ``torch.load(weights_only=True)`` accepts tensors, numbers, strings
+and containers only, so a checkpoint that would run something when loaded is refused.
+
+RadioDiff's ``model-N.pt`` (train_vae.py ``save()``) is a dict::
+
+    step, model (AutoencoderKL state dict, including its loss.* / loss_pinn.* modules),
+    opt_ae, lr_scheduler_ae, opt_disc, lr_scheduler_disc, scaler,
+    ema (its EMA wrapper: ema_model.<name>, online_model.<name>, step, initted)
+
+radiovae's checkpoints use the same ``model`` / ``ema`` layout and add ``config`` (the resolved
+training config, or at least ``{"embed_dim", "ddconfig"}``) so the architecture need not be guessed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from radiovae.errors import UserError
+from radiovae.io import atomic_path
+from radiovae.model.autoencoder import DDCONFIG_DEFAULTS, AutoencoderKL
+
+AE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
+INFERRED_RESOLUTION = 256  # convolutional weights do not fix the image size; only attention placement
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """``torch.save`` ``state`` to ``path`` atomically: a crash leaves the previous file intact."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint dict on the CPU without running any pickled code (UserError if bad)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist" if not path.exists()
+                        else f"checkpoint {path} is not a file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError / RuntimeError / EOFError / ... here
+        if "weights_only" in str(e) or "Weights only load failed" in str(e):
+            raise UserError(
+                f"checkpoint {path} holds pickled objects other than tensors and plain data; "
+                "radiovae refuses to unpickle them (torch.load weights_only=True), since loading "
+                "could run arbitrary code") from None
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path} is not a readable PyTorch checkpoint ({first})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"checkpoint {path} holds a {type(state).__name__}, not a dict of weights")
+    return state
+
+
+def _strip(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _autoencoder_state(ckpt: dict[str, Any], ema: bool, path: Path) -> dict[str, torch.Tensor]:
+    """The autoencoder's tensors (encoder/decoder/quant convs) out of any known layout."""
+    source = None
+    if ema and isinstance(ckpt.get("ema"), dict):
+        source = _strip(ckpt["ema"], "ema_model.")
+    if not source:
+        if ema and "ema" in ckpt:
+            warnings.warn(f"{path}: no EMA weights (ema_model.*) found; using the online weights",
+                          stacklevel=3)
+        for key in ("model", "state_dict"):  # ours / RadioDiff's, latent-diffusion's Lightning
+            if isinstance(ckpt.get(key), dict):
+                source = ckpt[key]
+                break
+        else:
+            source = ckpt  # a bare state dict
+    source = {re.sub(r"^(module\.|_orig_mod\.)+", "", k): v for k, v in source.items()}
+    state = {k: v for k, v in source.items()
+             if k.startswith(AE_PREFIXES) and isinstance(v, torch.Tensor)}
+    if not state:
+        raise UserError(f"{path} holds no autoencoder weights (no encoder.* / decoder.* tensors); "
+                        "is it a radiovae or RadioDiff first-stage checkpoint?")
+    return state
+
+
+def _config_from(ckpt: dict[str, Any]) -> dict | None:
+    cfg = ckpt.get("config")
+    if isinstance(cfg, dict) and isinstance(cfg.get("model"), dict):
+        cfg = cfg["model"]
+    if isinstance(cfg, dict) and "ddconfig" in cfg and "embed_dim" in cfg:
+        return {"embed_dim": cfg["embed_dim"], "ddconfig": cfg["ddconfig"]}
+    return None
+
+
+def infer_config(state: dict[str, torch.Tensor]) -> dict:
+    """``{"embed_dim", "ddconfig"}`` read off the weight shapes of an AutoencoderKL state dict."""
+    try:
+        conv_in = state["encoder.conv_in.weight"]
+        ch, in_channels = conv_in.shape[0], conv_in.shape[1]
+        levels = sorted({int(m.group(1)) for k in state
+                         if (m := re.match(r"encoder\.down\.(\d+)\.", k))})
+        ch_mult = [state[f"encoder.down.{i}.block.0.conv1.weight"].shape[0] // ch for i in levels]
+        num_res_blocks = len({k.split(".")[4] for k in state
+                              if k.startswith("encoder.down.0.block.")})
+        z_channels = state["decoder.conv_in.weight"].shape[1]
+        double_z = state["encoder.conv_out.weight"].shape[0] == 2 * z_channels
+        attn_resolutions = [INFERRED_RESOLUTION // 2 ** i for i in levels
+                            if any(k.startswith(f"encoder.down.{i}.attn.") for k in state)]
+        ddconfig = {
+            **DDCONFIG_DEFAULTS, "double_z": double_z, "z_channels": int(z_channels),
+            "resolution": INFERRED_RESOLUTION, "in_channels": int(in_channels),
+            "out_ch": int(state["decoder.conv_out.weight"].shape[0]), "ch": int(ch),
+            "ch_mult": ch_mult, "num_res_blocks": num_res_blocks,
+            "attn_resolutions": attn_resolutions, "dropout": 0.0,
+        }
+        return {"embed_dim": int(state["post_quant_conv.weight"].shape[1]), "ddconfig": ddconfig}
+    except (KeyError, IndexError, ZeroDivisionError) as e:
+        raise UserError(f"cannot infer the autoencoder's architecture from its weights "
+                        f"(missing or odd tensor {e}); pass the training config") from None
+
+
+def load_autoencoder(path: str | os.PathLike, ema: bool = True, config: dict | None = None
+                     ) -> AutoencoderKL:
+    """An :class:`AutoencoderKL` (eval mode, CPU) from a radiovae or RadioDiff checkpoint.
+
+    ``ema``: use the EMA weights when the checkpoint has them (the ones to evaluate with).
+    ``config``: ``{"embed_dim", "ddconfig"}`` or a full training config (``model.*``); default:
+    the checkpoint's own ``config`` entry, else the architecture read off the weight shapes.
+    """
+    path = Path(path)
+    ckpt = load_checkpoint(path)
+    state = _autoencoder_state(ckpt, ema, path)
+    arch = (_config_from({"config": config}) if config is not None else None) or _config_from(ckpt)
+    if config is not None and arch is None:
+        raise UserError("config must hold embed_dim and ddconfig (or model.embed_dim, model.ddconfig)")
+    arch = arch or infer_config(state)
+    try:
+        model = AutoencoderKL(arch["ddconfig"], arch["embed_dim"])
+    except (TypeError, ValueError) as e:
+        raise UserError(f"bad autoencoder config for {path}: {e}") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        detail = " ".join(str(e).split())[:400]
+        raise UserError(f"the weights in {path} do not match the autoencoder config: {detail}"
+                        ) from None
+    return model.eval()
