@@ -100,6 +100,36 @@ def test_real_run_facts(which, request):
     assert s["time"]["steps_per_s"] == pytest.approx(5.45, rel=0.02)
 
 
+def test_real_run_discriminator_never_trained(csv_summary, log_summary):
+    """The real run has no discriminator terms after the switch and g_loss does not move: the
+    discriminator was never stepped (RadioDiff's train_vae.py with gradient_accumulate_every 1)."""
+    (d,) = ids(csv_summary)["discriminator_untrained"]
+    assert d["severity"] == "warning" and d["metric"] == "train/g_loss"
+    assert d["evidence"]["vae_gan_rows"] == 999 and d["evidence"]["first_step"] == 50100
+    assert abs(d["evidence"]["g_loss_shift_in_mads"]) < 2
+    assert "discriminator_untrained" not in ids(log_summary)   # these logs carry disc lines
+
+
+def test_discriminator_untrained_names_the_accumulation_defect(real, tmp_path):
+    import copy
+
+    from logfactory import RADIODIFF_CONFIG, write_log
+
+    config = copy.deepcopy(RADIODIFF_CONFIG)
+    config["trainer"]["gradient_accumulate_every"] = 1
+    s = analyze(load_run(write_log(tmp_path / "train.log", real, config)))
+    (d,) = ids(s)["discriminator_untrained"]
+    assert d["severity"] == "warning" and d["evidence"]["gradient_accumulate_every"] == 1
+    assert "accumulation index" in d["message"]
+    # without the config and with g_loss moving after the switch, there is no evidence either way
+    moving = real.copy()
+    gan = moving["train/disc_factor"] > 0
+    moving.loc[gan, "train/g_loss"] = np.linspace(-0.5, 2.0, int(gan.sum()))
+    s = analyze(load_run(write_log(tmp_path / "moving.log", moving, None)))
+    (d,) = ids(s)["discriminator_untrained"]
+    assert d["severity"] == "info" and "cannot be judged" in d["message"]
+
+
 def test_csv_without_config_cannot_tell_why_lr_is_zero(csv_summary):
     (lr,) = ids(csv_summary)["lr_zero"]
     assert lr["severity"] == "warning" and "print precision" in lr["message"]

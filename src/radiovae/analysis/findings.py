@@ -213,6 +213,62 @@ def weight_saturated(table: pd.DataFrame, config: dict, phases: list[dict]) -> l
     return [finding("weight_saturated", "warning", name, msg, **ev)]
 
 
+def discriminator_untrained(table: pd.DataFrame, config: dict, phases: list[dict]) -> list[dict]:
+    """The VAE-GAN phase runs, but nothing shows the discriminator being trained.
+
+    RadioDiff's train_vae.py steps the discriminator only at gradient-accumulation index >= 1 and
+    logs its terms (disc_loss, logits_real, logits_fake) only then: with
+    ``gradient_accumulate_every: 1`` (its published config) the discriminator keeps its random
+    initialisation for the whole VAE-GAN phase, and g_loss (-mean logit of that fixed network on
+    the reconstructions) hardly moves across the switch.
+    """
+    gan = next((p for p in phases if p["name"] == "vae_gan"), None)
+    if gan is None:
+        return []
+    step = table["step"].to_numpy()
+    in_gan = step >= gan["start_step"]
+    if in_gan.sum() < 5:
+        return []
+    disc_cols = [c for c in (find(table.columns, r) for r in ("disc_loss", "logits_real",
+                                                               "logits_fake")) if c]
+    if any(np.isfinite(table[c].to_numpy(dtype="float64")[in_gan]).any() for c in disc_cols):
+        return []   # the discriminator's own terms are there: its progress can be judged
+    ev: dict[str, Any] = {"vae_gan_rows": int(in_gan.sum()), "first_step": int(step[in_gan][0]),
+                          "last_step": int(step[in_gan][-1]), "disc_columns": disc_cols}
+    reasons = []
+    accumulate = config.get("gradient_accumulate_every")
+    if accumulate is not None:
+        ev["gradient_accumulate_every"] = accumulate
+        if int(accumulate) == 1:
+            reasons.append("the config sets gradient_accumulate_every = 1, and RadioDiff's "
+                           "train_vae.py steps the discriminator only at accumulation index >= 1, "
+                           "so its optimizer never runs")
+    g = _col(table, find(table.columns, "g_loss"))
+    if g is not None:
+        before, after = g[~in_gan & np.isfinite(g)], g[in_gan & np.isfinite(g)]
+        if len(before) >= 5 and len(after) >= 5:
+            b, a = float(np.median(before)), float(np.median(after[-max(5, len(after) // 5):]))
+            spread = float(np.median(np.abs(before - b))) or abs(b) or 1.0
+            ev.update(g_loss_median_vae=b, g_loss_median_late_vae_gan=a,
+                      g_loss_shift_in_mads=(a - b) / spread)
+            if abs(a - b) <= 2 * spread:
+                reasons.append(f"g_loss, the generator's score from the discriminator, has the same "
+                               f"median before the switch ({_n(b)}) and at the end of the VAE-GAN "
+                               f"phase ({_n(a)}): the discriminator it comes from is not changing")
+    severity = "warning" if reasons else "info"
+    msg = (f"the VAE-GAN phase has {ev['vae_gan_rows']:,} records (steps "
+           f"{_n(ev['first_step'])}-{_n(ev['last_step'])}) but no discriminator loss or logits "
+           "in any of them")
+    if reasons:
+        msg += ("; " + "; ".join(reasons) + ". The discriminator is most likely never trained: the "
+                "adversarial term d_weight*g_loss then pushes the decoder against a fixed random "
+                "network, not a learned critic.")
+    else:
+        msg += ": the discriminator's own progress cannot be judged from these records."
+    return [finding("discriminator_untrained", severity, find(table.columns, "g_loss")
+                    or find(table.columns, "disc_factor"), msg, **ev)]
+
+
 # -- frozen / lr --------------------------------------------------------------------------------
 
 def frozen_metrics(table: pd.DataFrame, phases: list[dict]) -> list[dict]:

@@ -48,6 +48,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     found += F.spikes(table, phases, config)
     found += F.lr_zero(table, config, formats)
     found += F.weight_saturated(table, config, phases)
+    found += F.discriminator_untrained(table, config, phases)
     found += F.frozen_metrics(table, phases)
     found += F.negative_total_loss(table, config)
     found += F.plateau(table, progress)

@@ -593,10 +593,12 @@ def _disc_section(f: Facts, title: str, figures: dict[str, str], marks: str) -> 
                              f"{num(k)} (gap {num(r - k)}; a hinge discriminator that cannot tell "
                              "them apart has a gap near 0 and a loss near 1).")
     else:
+        untrained = f.with_id("discriminator_untrained")
         items.append("These records have **no discriminator loss** (`train/disc_loss`, "
-                     "`train/logits_real`, `train/logits_fake`): RadioDiff logs them on a second "
-                     "line per step, which this export does not contain. The discriminator's own "
-                     "progress cannot be judged; the adversarial terms that were logged follow.")
+                     "`train/logits_real`, `train/logits_fake`)"
+                     + (": " + sentence(untrained[0].get("message")) if untrained else
+                        ". The discriminator's own progress cannot be judged; the adversarial "
+                        "terms that were logged follow."))
     meaning = []
     if f.has("g_loss"):
         gan = f.phase_rows("vae_gan")
@@ -846,6 +848,11 @@ def _recommendation(f: Facts, x: dict) -> str | None:
                 + "or check the clamp: with d_weight pinned at 1e4·disc_weight the generator term "
                 "is as large as the clamp allows. Log ‖∇nll‖ and ‖∇g_loss‖ at the last layer to "
                 "see which one is off.")
+    if kind == "discriminator_untrained":
+        return ("Make sure the discriminator is stepped and logged every step: in RadioDiff's "
+                "train_vae.py the discriminator update runs only at accumulation index >= 1, so "
+                "with gradient_accumulate_every = 1 it never trains (radiovae's trainer updates "
+                "both every step). Log disc_loss, logits_real and logits_fake to confirm.")
     if kind == "non_finite":
         return (f"Inspect {code(metric)}{_where(x)}: find the first non-finite step, resume "
                 "from the checkpoint before it, and check AMP loss scaling / the learning rate.")

@@ -18,8 +18,10 @@ _PLACES: dict[str, list[tuple[str, ...]]] = {
     "lr": [("trainer", "lr"), ("trainer", "train_lr"), ("lr",)],
     "min_lr": [("trainer", "min_lr"), ("min_lr",)],
     "batch_size": [("data", "batch_size"), ("trainer", "batch_size"), ("batch_size",)],
+    "gradient_accumulate_every": [("trainer", "gradient_accumulate_every"),
+                                  ("gradient_accumulate_every",)],
 }
-_INTS = {"disc_start", "total_steps", "log_freq", "batch_size"}
+_INTS = {"disc_start", "total_steps", "log_freq", "batch_size", "gradient_accumulate_every"}
 
 
 def flatten_config(raw: dict[str, Any] | None) -> dict[str, Any]:
