@@ -273,3 +273,16 @@ def test_lr_zero_in_full_precision_records_is_not_print_precision(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (lr,) = ids(analyze(load_run(path)))["lr_zero"]
     assert "full-precision" in lr["message"] and "print precision" not in lr["message"]
+
+
+def test_opening_transient_of_a_fresh_run_is_no_spike_but_a_later_one_is():
+    rng = np.random.default_rng(0)
+    step = np.arange(0, 1000, 5)
+    rec = 0.05 + 0.002 * rng.standard_normal(len(step))
+    rec[0] = 0.15                         # a fresh model's first batch: 3x what follows
+    table = pd.DataFrame({"step": step, "train/rec_loss": rec})
+    assert "spike" not in ids(analyze(Run(table=table), total_steps=1000))
+    rec = rec.copy()
+    rec[100] = 0.5                        # a real spike, mid-run
+    (spike,) = ids(analyze(Run(table=table.assign(**{"train/rec_loss": rec}))))["spike"]
+    assert [e["step"] for e in spike["evidence"]["spikes"]] == [500]

@@ -481,8 +481,19 @@ def outliers(v: np.ndarray, z_limit: float, floor: float, two_sided: bool = Fals
     return np.concatenate(rows), np.concatenate(meds), np.concatenate(zs)
 
 
+def _opening_transient_end(step: np.ndarray, config: dict) -> int | None:
+    """First step after the opening transient of a run recorded from its start: the first few
+    records of a fresh model sit far above what follows by nature, which is no spike."""
+    if not len(step):
+        return None
+    planned = config.get("total_steps") or int(step[-1]) or 1
+    if step[0] > 0.01 * planned:
+        return None                     # a resumed run: its first records are no transient
+    return int(step[min(len(step) - 1, max(5, len(step) // 50))])
+
+
 def _spike_rows(step: np.ndarray, y: np.ndarray, phases: list[dict], z_limit: float,
-                signed: bool) -> tuple[list[dict], str] | None:
+                signed: bool, skip_before: int | None = None) -> tuple[list[dict], str] | None:
     """Outliers of one metric, judged within each phase (the switch to VAE-GAN moves every loss
     by design, and a block straddling it is not noise).
 
@@ -521,7 +532,8 @@ def _spike_rows(step: np.ndarray, y: np.ndarray, phases: list[dict], z_limit: fl
                                 scale=to)
         items += [{"step": int(s[a + i]), "value": float(v[a + i]),
                    "local_median": float(back(m)), "z": float(zi)}
-                  for i, m, zi in zip(rows, med, z, strict=True)]
+                  for i, m, zi in zip(rows, med, z, strict=True)
+                  if skip_before is None or s[a + i] >= skip_before]
     items.sort(key=lambda e: -abs(e["z"]))
     return items, name
 
@@ -540,8 +552,10 @@ def spikes(table: pd.DataFrame, phases: list[dict] | None = None, config: dict |
     out = []
     step = table["step"].to_numpy()
     spiked: dict[str, set[int]] = {}
+    skip = _opening_transient_end(step, config)
     for name in _watched(table):
-        found = _spike_rows(step, table[name].to_numpy(dtype="float64"), phases, z_limit, False)
+        found = _spike_rows(step, table[name].to_numpy(dtype="float64"), phases, z_limit, False,
+                            skip)
         if not found or not found[0]:
             continue
         items, scale = found
@@ -556,13 +570,15 @@ def spikes(table: pd.DataFrame, phases: list[dict] | None = None, config: dict |
             "or AMP.", count=len(items), spikes=items[:10], log_scale=scale == "log10"))
     total = find(table.columns, "total")
     if total is not None:
-        out += _total_spikes(table, total, step, phases, config, spiked, z_limit)
+        out += _total_spikes(table, total, step, phases, config, spiked, z_limit, skip)
     return out
 
 
 def _total_spikes(table: pd.DataFrame, name: str, step: np.ndarray, phases: list[dict],
-                  config: dict, spiked: dict[str, set[int]], z_limit: float) -> list[dict]:
-    found = _spike_rows(step, table[name].to_numpy(dtype="float64"), phases, z_limit, True)
+                  config: dict, spiked: dict[str, set[int]], z_limit: float,
+                  skip_before: int | None = None) -> list[dict]:
+    found = _spike_rows(step, table[name].to_numpy(dtype="float64"), phases, z_limit, True,
+                        skip_before)
     if not found or not found[0]:
         return []
     items, scale = found
