@@ -1,0 +1,38 @@
+"""CLI handlers: ``radiovae train``, ``radiovae eval``, ``radiovae demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def train(args: argparse.Namespace) -> int:
+    """Exit status 0 when done, 3 when non-finite losses stopped the run (checkpoint written)."""
+    from radiovae.train.trainer import EXIT_DIVERGED, TrainingDiverged, train
+
+    try:
+        train(args.config, args.run_dir, max_steps=args.max_steps)
+    except TrainingDiverged as exc:
+        sys.stderr.write(f"radiovae: training stopped: {exc}\n")
+        return EXIT_DIVERGED
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from radiovae.train.evaluate import evaluate
+
+    result = evaluate(args.checkpoint, data=args.data, split=args.split, out=args.out)
+    print(f"{result['split']} split, {result['n_images']} maps, step {result['step']} "
+          f"({'EMA' if result['ema'] else 'online'} weights): NMSE {result['nmse']:.6f}  "
+          f"RMSE {result['rmse']:.6f}  SSIM {result['ssim']:.4f}  PSNR {result['psnr']:.2f} dB\n"
+          f"latent {result['latent']['shape']}: mean {result['latent']['mean']:.4f}, "
+          f"std {result['latent']['std']:.4f} -> scale_factor {result['scale_factor']:.6g}\n"
+          f"grid: {result['grid']}; results: evaluation.json")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from radiovae.train.demo import run_demo
+
+    run_demo(args.out)
+    return 0

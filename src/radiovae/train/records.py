@@ -1,0 +1,132 @@
+"""A run dir's records: config.yaml, metrics.jsonl, train.log, tb/, samples/.
+
+metrics.jsonl is the primary record (one JSON object per logged step, every term at full
+precision, NaN / Infinity as JSON tokens, flushed per line so ``radiovae watch`` sees it live);
+train.log (RadioDiff's line shape) and tb/ (TensorBoard) hold the same numbers for RadioDiff's tools
+and TensorBoard. On resume from a checkpoint at step k, the rows of steps >= k in every record are
+dropped (they belong to the abandoned continuation and are recomputed), so a run dir always holds
+one consistent history. Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from radiovae.io import atomic_path, atomic_write_text
+from radiovae.train.config import dump_config
+
+# Terms RadioDiff logs on its discriminator line; every other term goes on the generator line.
+DISC_TERMS = ("train/disc_loss", "train/logits_real", "train/logits_fake")
+_LOG_STEP = re.compile(r"\[Train Step\]\s+(\d+)/")
+
+
+def _truncate_jsonl(path: Path, before_step: int) -> None:
+    """Keep the rows of steps < before_step (and drop a half-written last line)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] < before_step:
+            kept.append(line)
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def _truncate_log(path: Path, before_step: int) -> None:
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _LOG_STEP.search(line)
+        if m is None or int(m.group(1)) < before_step:
+            kept.append(line)
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+class Records:
+    """Writes a run's records; ``start_step`` > 0 means resuming from a checkpoint at that step."""
+
+    def __init__(self, run_dir: Path, config: dict, total_steps: int, start_step: int = 0):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.dir = Path(run_dir)
+        self.total_steps = total_steps
+        for sub in ("checkpoints", "samples", "tb"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.dir / "config.yaml", dump_config(config))
+        self.metrics_path, self.log_path = self.dir / "metrics.jsonl", self.dir / "train.log"
+        _truncate_jsonl(self.metrics_path, start_step)
+        _truncate_log(self.log_path, start_step)
+        self._metrics = open(self.metrics_path, "a", encoding="utf-8")
+        self._log = open(self.log_path, "a", encoding="utf-8")
+        if start_step == 0:
+            self._log.write(f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3]
+                            + f" radiovae training config: {config!r}\n")   # RadioDiff logs its cfg dict so
+            self._log.flush()
+        self.tb = SummaryWriter(str(self.dir / "tb"), purge_step=start_step or None)
+
+    def log(self, step: int, terms: dict[str, float], when: datetime | None = None) -> None:
+        """One logged step into metrics.jsonl, train.log and tb/."""
+        from radiovae.runlog.radiodiff_log import format_radiodiff_lines
+
+        when = when or datetime.now()
+        row = {"step": step, "time": when.timestamp(), **{k: float(v) for k, v in terms.items()}}
+        self._metrics.write(json.dumps(row, allow_nan=True) + "\n")
+        self._metrics.flush()
+        disc = {k: v for k, v in terms.items() if k in DISC_TERMS}
+        gen = {k: v for k, v in terms.items() if k not in DISC_TERMS and k != "skipped"}
+        if disc and "lr" in terms:
+            disc["lr"] = terms["lr"]
+        for line in format_radiodiff_lines(step, self.total_steps, gen, disc or None, when):
+            self._log.write(line.rstrip("\n") + "\n")
+        self._log.flush()
+        for k, v in terms.items():
+            if math.isfinite(v):                 # TensorBoard draws NaN as a gap anyway
+                self.tb.add_scalar(k, v, step)
+
+    def samples(self, step: int, inputs: np.ndarray, recons: np.ndarray) -> Path:
+        return save_grid(self.dir / "samples" / f"step-{step:07d}.png", inputs, recons)
+
+    def close(self) -> None:
+        self._metrics.close()
+        self._log.close()
+        self.tb.close()
+
+
+ERROR_FULL_SCALE = 0.1   # |error| of 0.1 (10% of the [0, 1] range) is drawn at full brightness
+
+
+def save_grid(path: Path, inputs: np.ndarray, recons: np.ndarray, pad: int = 2) -> Path:
+    """PNG grid, one column per map: input / reconstruction / |error| (inferno, x10), atomic.
+
+    ``inputs`` and ``recons`` are (N, H, W) arrays in [0, 1].
+    """
+    from matplotlib import colormaps
+
+    inputs, recons = np.clip(inputs, 0, 1), np.clip(recons, 0, 1)
+    n, h, w = inputs.shape
+    err = np.abs(recons - inputs) / ERROR_FULL_SCALE
+    rows = [np.repeat(inputs[..., None], 3, -1), np.repeat(recons[..., None], 3, -1),
+            colormaps["inferno"](np.clip(err, 0, 1))[..., :3]]
+    header = 14
+    grid = np.ones((header + 3 * h + 4 * pad, n * w + (n + 1) * pad, 3))
+    for r, row in enumerate(rows):
+        y = header + pad + r * (h + pad)
+        for i in range(n):
+            x = pad + i * (w + pad)
+            grid[y:y + h, x:x + w] = row[i]
+    image = Image.fromarray(np.rint(grid * 255).astype(np.uint8))
+    ImageDraw.Draw(image).text((pad, 1), "input / reconstruction / |error| x10", fill=(0, 0, 0))
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+    return Path(path)

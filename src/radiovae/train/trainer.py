@@ -1,0 +1,344 @@
+"""Train RadioDiff's first-stage VAE: ``radiovae train --config F --run-dir D [--max-steps N]``.
+
+One loop, read top to bottom (after nanoGPT's train.py):
+
+    for step in range(start, last):
+        micro-batches -> VAEGANStep (G update, and D update from disc_start on)
+        LR schedule, EMA, records every log_freq steps, checkpoint every save_and_sample_every
+
+What differs from RadioDiff's train_vae.py, on purpose:
+  * ``logvar`` trains (it is in the autoencoder's AdamW);
+  * ``min_lr`` is a floor on the learning rate itself: lr(s) = max(lr * (1 - s/N)^0.95, min_lr)
+    (RadioDiff floors the *factor* at min_lr, i.e. at lr * min_lr, 1e-5 x smaller than meant);
+  * ``gradient_accumulate_every`` really accumulates micro-batches (RadioDiff reuses the
+    counter to alternate G and D updates on the same batch);
+  * a checkpoint holds everything the next step depends on (weights, EMA, optimizers, schedulers,
+    scaler, every RNG, the data position), so a resumed run repeats an uninterrupted one exactly;
+  * non-finite steps are skipped and recorded; ``max_nonfinite_in_a_row`` of them stop the run.
+
+Steps are numbered as RadioDiff numbers them: step s (0-based) is logged when s % log_freq == 0
+(and the last step of a run, so the records reach its end);
+a checkpoint taken after s steps is ``checkpoints/model-<s>.pt`` with ``"step": s`` (the next step
+to run). Multi-GPU / multi-node: launch with ``torchrun`` or ``accelerate launch -m radiovae train``;
+both set RANK / WORLD_SIZE / LOCAL_RANK, which start torch.distributed (DDP) here; without them the
+run is a single process. Only rank 0 writes records and checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as torch_dist
+from rich.progress import TextColumn
+
+from radiovae import __version__
+from radiovae.errors import UserError
+from radiovae.model import AutoencoderKL, VAEGANLoss, load_checkpoint, save_checkpoint
+from radiovae.progress import make_progress
+from radiovae.train.config import load_config, resolve_config
+from radiovae.train.datasets import batches, build_dataset, fit_size
+from radiovae.train.ema import EMA
+from radiovae.train.records import Records
+from radiovae.train.step import VAEGANStep, amp_dtype_for
+
+EXIT_DIVERGED = 3   # `radiovae train` exit status when non-finite losses stop a run
+
+
+class TrainingDiverged(RuntimeError):
+    """Too many non-finite steps in a row; a checkpoint of the last good weights was written."""
+
+
+def lr_at(step: int, lr: float, min_lr: float, total_steps: int) -> float:
+    """RadioDiff's polynomial decay (1 - step/N)^0.95, floored at ``min_lr`` (an absolute LR)."""
+    return max(lr * max(1.0 - step / total_steps, 0.0) ** 0.95, min_lr)
+
+
+# -- processes and devices ------------------------------------------------------------------------
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str = "auto") -> Dist:
+    """Single process, or DDP from torchrun's / accelerate's RANK, WORLD_SIZE, LOCAL_RANK."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available() and device != "cpu"
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise UserError(f"trainer.device must be auto, cpu or cuda[:N], got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"trainer.device is {device!r} but no CUDA device is available")
+    if world > 1:
+        dev = torch.device("cuda", local) if cuda else torch.device("cpu")
+        if cuda:
+            torch.cuda.set_device(dev)
+        if not torch_dist.is_initialized():
+            torch_dist.init_process_group("nccl" if cuda else "gloo")
+    else:
+        dev = torch.device(device if device.startswith("cuda") else "cuda") if cuda else \
+            torch.device("cpu")
+    return Dist(rank, world, local, dev)
+
+
+# -- model, RNG, checkpoints ----------------------------------------------------------------------
+
+def build_model(cfg: dict) -> tuple[AutoencoderKL, VAEGANLoss]:
+    model = cfg["model"]
+    return AutoencoderKL(model["ddconfig"], model["embed_dim"]), VAEGANLoss(**model["lossconfig"])
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),
+        "numpy": {"bit_generator": np_state["bit_generator"],
+                  "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                  "gauss": float(np_state["gauss"])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
+    n = state["numpy"]
+    np.random.set_state({"bit_generator": n["bit_generator"], "has_gauss": n["has_gauss"],
+                         "gauss": n["gauss"],
+                         "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]}})
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """``checkpoints/model-<step>.pt`` of a run dir, newest (highest step) first."""
+    found = []
+    for p in (Path(run_dir) / "checkpoints").glob("model-*.pt"):
+        stem = p.stem.removeprefix("model-")
+        if stem.isdigit():
+            found.append((int(stem), p))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[Path | None, dict | None]:
+    """The newest checkpoint that loads (a damaged newer one is reported and passed over)."""
+    for path in checkpoints(run_dir):
+        try:
+            return path, load_checkpoint(path)
+        except UserError as exc:
+            print(f"radiovae: warning: skipping {path}: {exc}", flush=True)
+    return None, None
+
+
+class _DDPStep(VAEGANStep):
+    """DDP averages the autoencoder's gradients; this averages the loss's own (logvar, D).
+
+    Caveat: if a loss is non-finite on some processes only, they leave the step early while the
+    others wait here; E's VAEGANStep would need to agree on finiteness across processes first.
+    """
+
+    def _unscale_and_clip(self, opt: torch.optim.Optimizer) -> bool:
+        own = {id(p) for p in self.autoencoder.parameters()}
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if id(p) in own:
+                    continue
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                torch_dist.all_reduce(p.grad)
+                p.grad.div_(torch_dist.get_world_size())
+        return super()._unscale_and_clip(opt)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
+          max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) the run in ``run_dir``; returns {step, checkpoint, stopped, run_dir}.
+
+    ``config``: a resolved or user config dict, or a YAML path / shipped config name.
+    ``max_steps``: stop after that many steps in total (with a checkpoint), else at
+    ``trainer.train_num_steps``. Raises :class:`TrainingDiverged` after too many non-finite steps.
+    """
+    cfg = resolve_config(config) if isinstance(config, dict) else load_config(config)
+    run_dir = Path(run_dir)
+    tr, data_cfg = cfg["trainer"], cfg["data"]
+    dist = setup_distributed(tr["device"])
+    total = tr["train_num_steps"]
+    last = min(total, max_steps) if max_steps else total
+
+    # Resume from the newest checkpoint of this run dir, if there is one.
+    ckpt_path, ckpt = latest_checkpoint(run_dir)
+    if ckpt is not None:
+        old = ckpt.get("config", {}).get("model", {})
+        for key in ("embed_dim", "ddconfig"):
+            if old.get(key) != cfg["model"][key]:
+                raise UserError(f"{run_dir} was trained with a different model.{key} "
+                                f"({old.get(key)} vs {cfg['model'][key]}); use a new --run-dir")
+    start = int(ckpt["step"]) if ckpt else 0
+    if start >= last:
+        print(f"{run_dir}: already at step {start} (target {last}); nothing to do")
+        return {"step": start, "checkpoint": ckpt_path, "stopped": "done", "run_dir": run_dir}
+
+    # Data: the training split, and a fixed held-out batch for the sample grids.
+    train_set = build_dataset(data_cfg, "train", progress=progress and dist.main)
+    sample_set = build_dataset(data_cfg, "val", progress=progress and dist.main)
+    n_samples = min(tr["num_samples"], len(sample_set))
+    sample_batch = torch.stack([sample_set[i]["image"] for i in range(n_samples)])
+    sample_batch = fit_size(sample_batch, data_cfg["size"]).to(dist.device)
+
+    # Model, optimizers (logvar trains with the autoencoder), schedulers, EMA, AMP.
+    random.seed(tr["seed"])
+    np.random.seed(tr["seed"])
+    torch.manual_seed(tr["seed"])
+    autoencoder, loss = build_model(cfg)
+    if ckpt is None and cfg["model"]["ckpt_path"]:
+        from radiovae.model import load_autoencoder
+        autoencoder.load_state_dict(load_autoencoder(cfg["model"]["ckpt_path"], ema=False,
+                                                     config=cfg).state_dict())
+    autoencoder.to(dist.device)
+    loss.to(dist.device)
+    opt_ae = torch.optim.AdamW(list(autoencoder.parameters()) + loss.generator_parameters(),
+                               lr=tr["lr"], weight_decay=tr["weight_decay"])
+    opt_disc = torch.optim.AdamW(loss.discriminator.parameters(), lr=tr["lr"],
+                                 weight_decay=tr["weight_decay"])
+
+    def factor(s: int) -> float:
+        return lr_at(s, tr["lr"], tr["min_lr"], total) / tr["lr"]
+
+    sched_ae = torch.optim.lr_scheduler.LambdaLR(opt_ae, factor)
+    sched_disc = torch.optim.lr_scheduler.LambdaLR(opt_disc, factor)
+    ema = EMA(autoencoder, tr["ema_decay"], tr["ema_update_every"]) if dist.main else None
+    amp_dtype = amp_dtype_for(dist.device, tr["amp"] or tr["fp16"], tr["fp16"])
+    scaler = torch.amp.GradScaler(dist.device.type) if amp_dtype == torch.float16 else None
+
+    epoch = index = 0
+    if ckpt is not None:
+        model_state = ckpt["model"]
+        autoencoder.load_state_dict({k: v for k, v in model_state.items()
+                                     if not k.startswith("loss.")})
+        loss.load_state_dict({k[5:]: v for k, v in model_state.items() if k.startswith("loss.")})
+        opt_ae.load_state_dict(ckpt["opt_ae"])
+        opt_disc.load_state_dict(ckpt["opt_disc"])
+        sched_ae.load_state_dict(ckpt["lr_scheduler_ae"])
+        sched_disc.load_state_dict(ckpt["lr_scheduler_disc"])
+        if ema is not None:
+            ema.load_state_dict(ckpt["ema"])
+        if scaler is not None and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+        epoch, index = int(ckpt["data"]["epoch"]), int(ckpt["data"]["index"])
+        set_rng_state(ckpt["rng"])
+    if dist.world_size > 1:   # each process draws its own posterior noise
+        torch.manual_seed(tr["seed"] * 7919 + dist.rank * 104729 + start)
+
+    net = autoencoder
+    step_cls = VAEGANStep
+    if dist.world_size > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            autoencoder, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+        step_cls = _DDPStep
+    step_fn = step_cls(net, loss, opt_ae, opt_disc, amp_dtype=amp_dtype,
+                       grad_clip=tr["grad_clip"], scaler=scaler)
+    stream = batches(train_set, data_cfg["batch_size"], seed=data_cfg["seed"], epoch=epoch,
+                     index=index, rank=dist.rank, world_size=dist.world_size,
+                     num_workers=data_cfg["num_workers"])
+    records = Records(run_dir, cfg, total, start) if dist.main else None
+
+    def save(done: int) -> Path | None:
+        """Checkpoint after ``done`` steps (rank 0) and a sample grid from the EMA weights."""
+        path = None
+        if dist.main:
+            path = run_dir / "checkpoints" / f"model-{done}.pt"
+            save_checkpoint(path, {
+                "step": done,
+                "model": {**autoencoder.state_dict(),
+                          **{f"loss.{k}": v for k, v in loss.state_dict().items()}},
+                "ema": ema.state_dict(),
+                "opt_ae": opt_ae.state_dict(), "lr_scheduler_ae": sched_ae.state_dict(),
+                "opt_disc": opt_disc.state_dict(), "lr_scheduler_disc": sched_disc.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "rng": rng_state(),
+                "data": {"epoch": epoch, "index": index, "seed": data_cfg["seed"]},
+                "config": cfg, "world_size": dist.world_size, "radiovae": __version__,
+            })
+            with torch.no_grad():
+                recon = ema.ema_model(sample_batch, sample_posterior=False)[0]
+            records.samples(done, ((sample_batch + 1) / 2)[:, 0].float().cpu().numpy(),
+                            ((recon + 1) / 2)[:, 0].float().cpu().numpy())
+        if dist.world_size > 1:
+            torch_dist.barrier()
+        return path
+
+    info = TextColumn("{task.fields[info]}")
+    bad_in_a_row, stopped, saved = 0, "done", ckpt_path
+    try:
+        with make_progress(info, disable=not (progress and dist.main)) as bar:
+            task = bar.add_task("training", total=last, completed=start, info="")
+            for step in range(start, last):
+                # One optimizer step over gradient_accumulate_every micro-batches.
+                micro = []
+                for _ in range(tr["gradient_accumulate_every"]):
+                    images, epoch, index = next(stream)
+                    micro.append(fit_size(images, data_cfg["size"]))
+                lr = opt_ae.param_groups[0]["lr"]
+                terms = step_fn(micro, step)
+                with warnings.catch_warnings():   # opt_disc does not step in phase 1
+                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+                    sched_ae.step()
+                    sched_disc.step()
+                skipped = terms.pop("nonfinite", 0.0) > 0
+                bad_in_a_row = bad_in_a_row + 1 if skipped else 0
+                if not skipped and ema is not None:
+                    ema.update(autoencoder, step)
+                terms["lr"] = lr
+                if skipped:
+                    terms["skipped"] = 1.0
+                done = step + 1
+                if records is not None and (step % tr["log_freq"] == 0 or skipped or done == last):
+                    records.log(step, terms)   # + the last step, so the records reach the end
+                bar.update(task, completed=done, info=_short(terms))
+
+                if bad_in_a_row >= tr["max_nonfinite_in_a_row"]:
+                    saved, stopped = save(done), "diverged"
+                    bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
+                    raise TrainingDiverged(
+                        f"{bad_in_a_row} non-finite steps in a row (last at step {step}: "
+                        f"{', '.join(f'{k}={v}' for k, v in bad.items()) or 'gradient norm'}); "
+                        f"stopped; the last good weights are in {saved} "
+                        f"(lower trainer.lr, or raise trainer.max_nonfinite_in_a_row)")
+                if done % tr["save_and_sample_every"] == 0 or done == last:
+                    saved = save(done)
+    finally:
+        if records is not None:
+            records.close()
+    if dist.main and progress:
+        print(f"trained to step {last}/{total}; checkpoint {saved}; records in {run_dir}",
+              flush=True)
+    stopped = "max_steps" if last < total else stopped
+    return {"step": last, "checkpoint": saved, "stopped": stopped, "run_dir": run_dir,
+            "time": time.time()}
+
+
+_SHOWN = (("train/rec_loss", "rec"), ("train/kl_loss", "kl"), ("train/logvar", "logvar"),
+          ("train/d_weight", "d_w"), ("train/disc_loss", "disc"))
+
+
+def _short(terms: dict[str, float]) -> str:
+    return " ".join(f"{label} {terms[k]:.4g}" for k, label in _SHOWN if k in terms)
