@@ -222,3 +222,31 @@ def test_html_figures_are_re_encoded_only_when_redrawn(tmp_path):
     atomic_write_bytes(png, b"second, redrawn")               # watch redraws atomically
     assert base64.b64decode(read("figures/a.png").split(",", 1)[1]) == b"second, redrawn"
     assert read("figures/missing.png") is None
+
+
+def test_radiovae_records_with_learned_logvar_and_late_discriminator_terms(tmp_path):
+    """A radiovae run: logvar trains (the NLL goes negative), the discriminator's terms appear only
+    from disc_start, and one skipped step is flagged. None of that may crash the report, count as
+    missing values, or turn the flag into a metric."""
+    rows = []
+    for i, step in enumerate(range(0, 400, 5)):
+        logvar = -0.01 * i
+        rec = 0.05 * np.exp(-i / 40) + 0.01
+        row = {"step": step, "time": 1.7e9 + step, "train/rec_loss": rec, "train/logvar": logvar,
+               "train/nll_loss": 4096 * (rec / np.exp(logvar) + logvar), "train/kl_loss": 50 + i,
+               "train/disc_factor": float(step >= 200), "lr": 1e-4}
+        if step >= 200:
+            row.update({"train/disc_loss": 1.0 - 0.001 * i, "train/logits_real": 0.01 * i,
+                        "train/logits_fake": -0.01 * i})
+        rows.append(row)
+    rows[50].update({"train/rec_loss": float("nan"), "skipped": 1.0})
+    log = tmp_path / "run" / "metrics.jsonl"
+    log.parent.mkdir()
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = make_report([log.parent], tmp_path / "out", progress=False)
+    assert "skipped" not in summary["metrics"]
+    assert summary["metrics"]["train/disc_loss"]["n_nonfinite"] == 0
+    assert summary["metrics"]["train/disc_loss"]["first"] == pytest.approx(0.96)
+    assert summary["metrics"]["train/rec_loss"]["n_nonfinite"] == 1
+    assert min(r["train/nll_loss"] for r in rows) < 0
+    assert "no fixed multiple of rec_loss" in (tmp_path / "out" / "report.md").read_text()

@@ -108,6 +108,11 @@ def stability_cv(y: np.ndarray) -> float | None:
 
 def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     finite = np.isfinite(y)
+    if not finite.all():
+        # NaN before a metric's first value is a term not logged yet (the discriminator's before
+        # disc_start), not a non-finite value; from its first value on, every NaN counts
+        start = int(np.argmax(finite | np.isinf(y))) if (finite | np.isinf(y)).any() else len(y)
+        step, y, finite = step[start:], y[start:], finite[start:]
     v = y if finite.all() else y[finite]
     first, last = (float(y[0]), float(y[-1])) if len(y) else (math.nan, math.nan)
     change = ((last - first) / abs(first) * 100.0

@@ -551,11 +551,18 @@ def _rec_meaning(f: Facts) -> list[str]:
                    f"that 2-unit range" + (f", down {pct(m.get('change_pct'))} from the first "
                                            f"record" if (m.get('change_pct') or 0) < 0 else "")
                    + ".")
-    if f.has("nll") and f.has("rec"):
+    logvar = f.col("logvar") if f.has("logvar") else None
+    finite_logvar = logvar[np.isfinite(logvar)] if logvar is not None else np.array([])
+    logvar_moves = len(finite_logvar) > 1 and float(np.ptp(finite_logvar)) > 0
+    if f.has("nll") and f.has("rec") and logvar_moves:
+        out.append("The NLL is (rec_loss / exp(logvar) + logvar) summed over each map's pixels, "
+                   "with a learned logvar: it is no fixed multiple of rec_loss, and it turns "
+                   "negative once logvar does. Judge reconstruction by rec_loss.")
+    elif f.has("nll") and f.has("rec"):
         rec, nll = f.sampled("rec"), f.sampled("nll")
         ok = np.isfinite(rec) & np.isfinite(nll) & (rec > 0)
-        if ok.sum() >= 3:
-            ratio = float(np.median(nll[ok] / rec[ok]))
+        ratio = float(np.median(nll[ok] / rec[ok])) if ok.sum() >= 3 else float("nan")
+        if ratio > 0:
             side = math.sqrt(ratio)
             text = f"The NLL is {num(ratio)} × rec_loss (median over records)"
             if abs(side - round(side)) / side < 0.01:

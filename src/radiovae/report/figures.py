@@ -281,8 +281,10 @@ def fig_overview(p: Painter, plt):
             p.panel(ax, role, title, YLABELS.get(role, role), legend=False, xlabel=bottom)
         else:
             _missing(ax, f"{title}: not in these records")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles[:2], ["raw", "rolling median"], loc="upper right", ncol=2)
+    handles = next((h for ax in axes.flat if len(h := ax.get_legend_handles_labels()[0]) >= 2),
+                   None)
+    if handles:   # the first drawn panel's raw and smoothed lines stand for all four
+        fig.legend(handles[:2], ["raw", "rolling median"], loc="upper right", ncol=2)
     fig.suptitle("Training overview", x=0.01, ha="left", fontsize=13, fontweight="bold")
     fig.subplots_adjust(left=0.07, right=0.98, top=0.91, bottom=0.07, hspace=0.25, wspace=0.18)
     return fig

@@ -210,12 +210,17 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
                evaluation=evaluation, resumes=resumes)
 
 
+FLAGS = ("skipped",)
+
+
 def _tidy(table: pd.DataFrame) -> pd.DataFrame:
     """``step`` first, then ``time`` (always present, NaN when unknown), then metrics as found.
     Copies only what is out of place (a follower calls this on every poll)."""
     if "time" not in table.columns:
         table = table.assign(time=np.nan)
-    cols = ["step", "time"] + [c for c in table.columns if c not in ("step", "time")]
+    # radiovae's trainer marks a skipped (non-finite) step with "skipped": 1 - a flag, not a metric;
+    # the non-finite values of that row speak for themselves
+    cols = ["step", "time"] + [c for c in table.columns if c not in ("step", "time", *FLAGS)]
     if list(table.columns) != cols:
         table = table[cols]
     if not isinstance(table.index, pd.RangeIndex) or table.index.start != 0:
