@@ -17,3 +17,14 @@ def real_run_csv() -> Path:
     if not REAL_RUN_CSV.is_file():
         pytest.fail(f"missing {REAL_RUN_CSV}: the tests expect ../shared/data beside the repository")
     return REAL_RUN_CSV
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: one thread is ~10x cheaper than two spinning on a shared 2-core machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

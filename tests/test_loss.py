@@ -12,13 +12,7 @@ from radiovae.model.loss import adopt_weight, hinge_d_loss, vanilla_d_loss
 TINY = {"resolution": 32, "ch": 16, "ch_mult": [1, 2], "num_res_blocks": 1, "z_channels": 3}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is ~10x cheaper than two spinning on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_disc_factor_boundary():

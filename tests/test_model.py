@@ -22,13 +22,7 @@ TINY = {"resolution": 32, "ch": 16, "ch_mult": [1, 2], "num_res_blocks": 1, "z_c
         "in_channels": 1, "out_ch": 1, "attn_resolutions": [16]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is ~10x cheaper than two spinning on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(**kw) -> AutoencoderKL:

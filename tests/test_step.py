@@ -17,13 +17,7 @@ PHASE1 = {"train/total_loss", "train/logvar", "train/kl_loss", "train/nll_loss",
 PHASE2 = PHASE1 | {"train/disc_loss", "train/logits_real", "train/logits_fake"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is ~10x cheaper than two spinning on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make(disc_start=3, lr=1e-3, seed=0, opt=torch.optim.AdamW, **step_kw):
