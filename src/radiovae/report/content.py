@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radiovae.analysis.findings import recompute_total
 from radiovae.report.document import Bullets, Document, Figure, Paragraph, Section, Table, code
 from radiovae.report.fmt import duration, num, pct, when
 from radiovae.report.marks import finding_range, finding_steps
@@ -123,15 +124,9 @@ class Facts:
             return v, "config"
         if not all(self.has(r) for r in ("total", "nll", "kl")):
             return None, ""
-        rest = self.sampled("total") - self.sampled("nll")
-        if self.has("g_loss") and self.has("d_weight") and self.has("disc_factor"):
-            rest = rest - self.sampled("d_weight") * self.sampled("disc_factor") * self.sampled("g_loss")
-        kl = self.sampled("kl")
-        ok = np.isfinite(rest) & np.isfinite(kl) & (kl > 0)
-        if ok.sum() < 3:
-            return None, ""
-        w = float(np.median(rest[ok] / kl[ok]))
-        if not w > 0:
+        loss = recompute_total(self.t, {}, adversarial_optional=True)   # the analysis' estimate
+        w = loss["kl_weight"] if loss is not None else None
+        if w is None or not w > 0:
             return None, ""
         return float(f"{w:.2g}"), "inferred"
 
@@ -450,11 +445,8 @@ def _decomposition_residual(f: Facts) -> float | None:
     kw, _ = f.kl_weight
     if kw is None or not all(f.has(r) for r in ("total", "nll", "kl")):
         return None
-    total = f.col("total")
-    rebuilt = f.col("nll") + kw * f.col("kl")
-    if f.has("g_loss") and f.has("d_weight") and f.has("disc_factor"):
-        rebuilt = rebuilt + f.col("d_weight") * f.col("disc_factor") * f.col("g_loss")
-    diff = np.abs(total - rebuilt)
+    loss = recompute_total(f.t, {"kl_weight": kw}, adversarial_optional=True)
+    diff = np.abs(loss["total"] - loss["model"])
     diff = diff[np.isfinite(diff)]
     return float(diff.max()) if len(diff) else None
 
