@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from radiovae.analysis.findings import recompute_total
+from radiovae.fmt import duration, num, pct, when
 from radiovae.report.document import Bullets, Document, Figure, Paragraph, Section, Table, code
-from radiovae.report.fmt import duration, num, pct, when
 from radiovae.report.marks import finding_range, finding_steps
 from radiovae.report.series import resolve_roles
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from radiovae.fmt import fmt_step, num
 from radiovae.io import atomic_path
-from radiovae.report.fmt import fmt_step, num
 from radiovae.report.marks import POINT_EVENTS, Marks, finding_range, finding_steps
 from radiovae.report.series import LABELS, Curve, Curves
 

@@ -40,6 +40,9 @@ class Run:
     # where training restarted: {"step", "previous_last_step", "overlap_steps", "gap_s", "time",
     # "source"}; from the order of the segments and from steps going backwards inside one file
     resumes: list[dict[str, Any]] = field(default_factory=list)
+    # what kind of training wrote these records: "vae" (first-stage VAE / VAE-GAN), "ldm" (a
+    # stage-2 latent diffusion run such as RadioDiff's train_cond_ldm.py) or "unknown"
+    kind: str = "vae"
 
     @property
     def metrics(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""Numbers, steps, durations and times as the report writes them (text and figures alike)."""
+"""Numbers, steps, durations and times as radiovae writes them: analysis, report text and figures alike."""
 
 from __future__ import annotations
 

@@ -1,0 +1,39 @@
+"""The smoothing matches TensorBoard's debiased EMA, computed the way its dashboard does."""
+
+import numpy as np
+import pytest
+
+from radiovae.analysis.smoothing import ema_smooth
+
+
+def _tensorboard(y, w):
+    # TensorBoard's scalar-card smoothing, transcribed as a plain loop
+    last, k, out = 0.0, 0, []
+    for v in y:
+        if not np.isfinite(v):
+            out.append(v)
+            continue
+        last = last * w + (1 - w) * v
+        k += 1
+        out.append(last / (1 - w ** k))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("w", [0.0, 0.6, 0.9, 0.999])
+def test_matches_tensorboard_loop(w):
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500).cumsum()
+    y[[3, 40, 41]] = [np.nan, np.inf, np.nan]
+    got = ema_smooth(y, w)
+    want = _tensorboard(y, w) if w else y
+    np.testing.assert_allclose(got, want, rtol=1e-9, equal_nan=True)
+
+
+def test_first_point_is_not_pulled_to_zero_and_constant_is_kept():
+    assert ema_smooth(np.array([10.0, 10.0, 10.0])).tolist() == [10.0, 10.0, 10.0]
+    assert ema_smooth(np.array([10.0, 20.0]))[0] == pytest.approx(10.0)
+
+
+def test_bad_weight_is_refused():
+    with pytest.raises(ValueError):
+        ema_smooth(np.ones(3), 1.0)
