@@ -58,7 +58,8 @@ def test_summary_shape_is_the_contract(csv_summary):
         assert m["trend"] in ("decreasing", "increasing", "flat", "mixed")
         assert m["status"] in ("ok", "info", "warning", "critical")
     for f in s["findings"]:
-        assert set(f) == {"id", "severity", "metric", "message", "evidence"}
+        assert set(f) == {"id", "severity", "metric", "message", "evidence", "steps", "span",
+                          "recommendation"}
         assert f["severity"] in ("info", "warning", "critical") and f["message"]
     assert "raw" not in s["config"]
 
@@ -164,7 +165,7 @@ def test_planted_nan_is_critical(real, tmp_path):
     assert s["metrics"]["train/rec_loss"]["status"] == "critical"
     # the same NaN written by RadioDiff's logger ("nan") survives the text path
     s2 = analyze(load_run(write_single_log(None, tmp_path / "nan.log", frame=df)))
-    assert ids(s2)["non_finite"][0]["evidence"]["steps"] == [100000]
+    assert ids(s2)["non_finite"][0]["steps"] == [100000]
 
 
 def test_planted_spike_is_found_at_its_step(real, tmp_path):

@@ -32,3 +32,16 @@ def find(columns: Iterable[str], role: str) -> str | None:
 
 def role_of(column: str) -> str | None:
     return next((role for role, names in ROLES.items() if column in names), None)
+
+
+def watched(columns: Iterable[str]) -> list[str]:
+    """Reconstruction-side losses: expected to fall smoothly (adversarial terms are not)."""
+    out = []
+    for name in columns:
+        if name in ("step", "time"):
+            continue
+        role = role_of(name)
+        if role in ("rec", "nll", "kl") or (role is None and "loss" in name.lower()
+                                             and not any(a in name for a in ADVERSARIAL)):
+            out.append(name)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -135,3 +136,55 @@ def _f(v: Any) -> float | None:
         return None
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def outliers(v: np.ndarray, z_limit: float, floor: float, two_sided: bool = False,
+             scale: Callable[[np.ndarray], np.ndarray] = np.asarray, max_blocks: int = 2000
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows far from their block's median on ``scale`` (a monotone map such as log10):
+    (rows, their block medians on that scale, z).
+
+    Blocks of 25 rows (the rest joins the last block); the noise is 1.4826 x the typical (median)
+    within-block MAD, so ordinary batch-to-batch noise sets its own bar, taken over at most
+    ``max_blocks`` evenly spaced blocks (a median of medians: more blocks do not change it
+    materially, and a 1M-row log would otherwise pay for 40k of them on every watch refresh).
+    A row is an outlier when it is more than ``max(z_limit * noise, floor)`` above (or, two-sided,
+    away from) its block median. Only a block whose range exceeds that bar can hold one, and the
+    scale is monotone, so the range comes from the raw block min / max and the scale is applied
+    to the sampled and the candidate blocks alone.
+    """
+    none = (np.array([], dtype=int), np.array([]), np.array([]))
+    n = len(v)
+    w = 25 if n >= 250 else max(5, n // 10)
+    k = n // w
+    if k < 1:
+        return none
+    blocks = v[: k * w].reshape(k, w)
+    some = scale(blocks if k <= max_blocks else
+                 blocks[np.linspace(0, k - 1, max_blocks).astype(int)])
+    med = np.median(some, axis=1)
+    noise = 1.4826 * float(np.median(np.median(np.abs(some - med[:, None]), axis=1)))
+    if not noise > 0:
+        return none
+    bar = max(z_limit * noise, floor)
+    starts = np.arange(k) * w
+    hi, lo = blocks.max(axis=1), blocks.min(axis=1)
+    if n > k * w:   # the rest joins the last block
+        hi[-1], lo[-1] = max(hi[-1], v[k * w:].max()), min(lo[-1], v[k * w:].min())
+    spread = scale(hi) - scale(lo)
+    cand = np.flatnonzero(spread > bar)
+    rows, meds, zs = [], [], []
+    for group in (cand[cand < k - 1], cand[cand == k - 1]):   # full blocks; the last one
+        if not len(group):
+            continue
+        idx = starts[group][:, None] + np.arange(w if group[0] < k - 1 else n - starts[-1])
+        seg = scale(v[idx])
+        m = np.median(seg, axis=1)
+        r = seg - m[:, None]
+        hb, hr = np.nonzero((np.abs(r) if two_sided else r) > bar)
+        rows.append(idx[hb, hr])
+        meds.append(m[hb])
+        zs.append(r[hb, hr] / noise)
+    if not rows:
+        return none
+    return np.concatenate(rows), np.concatenate(meds), np.concatenate(zs)

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from radiovae.analysis import findings as F
-from radiovae.analysis.names import find
+from radiovae.analysis.findings import SEVERITY, Context, detect_all
+from radiovae.analysis.phases import phases as find_phases
 from radiovae.analysis.stats import metric_stats, trend
 from radiovae.runlog.run import Run
 
@@ -27,7 +27,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     first, last = (int(step[0]), int(step[-1])) if len(step) else (None, None)
     progress = (last / planned) if planned and last is not None else None
 
-    phases = _phases(table, first, last, disc_start)
+    phases = find_phases(table, disc_start)
     time = _time(table, run.resumes, planned, last)
     metrics = {}
     for name in run.metrics:
@@ -41,23 +41,13 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
                 if b > a:
                     m["trend_by_phase"][p["name"]] = trend(step[a:b], y[a:b])[0]
 
-    formats = {s.format for s in run.segments}
-    found: list[dict] = []
-    found += F.non_finite(table)
-    found += F.divergence(table)
-    found += F.spikes(table, phases, config)
-    found += F.lr_zero(table, config, formats)
-    found += F.weight_saturated(table, config, phases)
-    found += F.discriminator_untrained(table, config, phases)
-    found += F.frozen_metrics(table, phases)
-    found += F.negative_total_loss(table, config)
-    found += F.plateau(table, progress)
-    found += F.phase_change(phases, table)
-    found += F.resumed(run.resumes)
-    found.sort(key=lambda f: -F.SEVERITY[f["severity"]])   # stable: detection order within a level
+    ctx = Context(table=table, config=config, phases=phases, progress=progress,
+                  formats={s.format for s in run.segments}, resumes=run.resumes, kind=run.kind,
+                  evaluation=run.evaluation)
+    found = [f.as_dict() for f in detect_all(ctx)]
 
     for name, m in metrics.items():
-        worst = max((F.SEVERITY[f["severity"]] for f in found if f["metric"] == name), default=None)
+        worst = max((SEVERITY[f["severity"]] for f in found if f["metric"] == name), default=None)
         m["status"] = "ok" if worst is None else ["info", "warning", "critical"][worst]
     verdict, reason = _verdict(found)
     summary = {
@@ -92,46 +82,6 @@ def _verdict(found: list[dict]) -> tuple[str, str]:
     if warn:
         return "attention", f"no critical findings; {len(warn)} warning(s): {names(warn)}"
     return "healthy", "no warnings or critical findings in the records"
-
-
-def _phases(table, first: int | None, last: int | None, disc_start: int | None) -> list[dict]:
-    if first is None:
-        return []
-    name = find(table.columns, "disc_factor")
-    step = table["step"].to_numpy()
-    if name is not None:
-        f = table[name].to_numpy(dtype="float64")
-        on = np.isfinite(f) & (f > 0)
-        off = np.isfinite(f) & (f == 0)
-        if on.any() and off.any():
-            i = int(np.argmax(on))           # first GAN row
-            if off[:i].any():
-                j = int(np.flatnonzero(off[:i])[-1])
-                return [
-                    {"name": "vae", "start_step": first, "end_step": int(step[j]),
-                     "configured_start": disc_start, "source": "disc_factor"},
-                    {"name": "vae_gan", "start_step": int(step[i]), "end_step": last,
-                     "configured_start": disc_start, "source": "disc_factor"},
-                ]
-        if on.any() and not off.any():
-            return [{"name": "vae_gan", "start_step": first, "end_step": last,
-                     "configured_start": disc_start, "source": "disc_factor"}]
-        if off.any() and not on.any():
-            return [{"name": "vae", "start_step": first, "end_step": last,
-                     "configured_start": disc_start, "source": "disc_factor"}]
-    if disc_start is not None:
-        out = []
-        if first < disc_start:
-            end = int(step[step < disc_start][-1])
-            out.append({"name": "vae", "start_step": first, "end_step": end,
-                        "configured_start": disc_start, "source": "config"})
-        if last >= disc_start:
-            start = int(step[step >= disc_start][0])
-            out.append({"name": "vae_gan", "start_step": start, "end_step": last,
-                        "configured_start": disc_start, "source": "config"})
-        return out
-    return [{"name": "vae", "start_step": first, "end_step": last, "configured_start": None,
-             "source": "unknown"}]
 
 
 def _time(table, resumes: list[dict], planned: int | None, last: int | None) -> dict[str, Any]:

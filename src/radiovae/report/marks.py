@@ -25,7 +25,15 @@ def _as_int(value: Any) -> int | None:
 
 
 def finding_range(finding: dict[str, Any]) -> tuple[int, int] | None:
-    """(first, last) when the evidence names a range of steps (``first_step``/``last_step``)."""
+    """(first, last): the finding's ``span``; for a finding written by hand without one, the
+    evidence's ``first_step`` / ``last_step``."""
+    if "span" in finding:
+        span = finding.get("span")
+        if isinstance(span, (list, tuple)) and len(span) == 2:
+            lo, hi = _as_int(span[0]), _as_int(span[1])
+            if lo is not None and hi is not None:
+                return lo, hi
+        return None
     ev = finding.get("evidence")
     if isinstance(ev, dict):
         for lo_key, hi_key in _RANGE_KEYS:
@@ -36,8 +44,11 @@ def finding_range(finding: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def finding_steps(finding: dict[str, Any]) -> list[int]:
-    """Every single step a finding's evidence names: ``step``, ``*_step`` keys (except a range's
-    ends) and ``steps`` / ``*_steps`` lists; sorted."""
+    """The single steps a finding names: its ``steps``; for a finding written by hand without
+    them, every ``step`` / ``*_step`` / ``steps`` its evidence names; sorted."""
+    if "steps" in finding:
+        return sorted({s for s in map(_as_int, (finding.get("steps") or [])[:MAX_MARKS])
+                       if s is not None})
     evidence = finding.get("evidence")
     found: set[int] = set()
     if isinstance(evidence, dict):

@@ -141,7 +141,7 @@ def panel(watcher: Watcher, update: Update, recent: list[dict[str, Any]]):
     from rich.table import Table
     from rich.text import Text
 
-    from radiovae.report.content import duration, num
+    from radiovae.fmt import duration, num
     from radiovae.report.series import resolve_roles
 
     title = f"radiovae watch → {watcher.out / 'report.html'}"

@@ -7,6 +7,7 @@ previous complete report in place.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,12 +16,27 @@ from typing import Any
 from radiovae.analysis import jsonable
 from radiovae.io import atomic_path, atomic_write_bytes
 from radiovae.progress import make_progress
-from radiovae.report.content import build_document, relpath, run_dir_of
+from radiovae.report.content import build_document
 from radiovae.report.figures import FIGURES, draw_figures
 from radiovae.report.render import file_reader, to_html, to_markdown
 from radiovae.runlog.run import Run
 
 FIGURE_DIR = "figures"
+
+
+def run_dir_of(summary: dict[str, Any]) -> Path | None:
+    """The radiovae run dir the records came from (the folder of metrics.jsonl), if any."""
+    for seg in summary.get("segments") or []:
+        src = Path(str(seg.get("source", "")))
+        if src.is_dir():
+            return src
+        if src.name == "metrics.jsonl" or (src.parent / "evaluation.json").is_file():
+            return src.parent
+    return None
+
+
+def relpath(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
 
 
 def write_summary(summary: dict[str, Any], out: Path, fsync: bool = True) -> Path:

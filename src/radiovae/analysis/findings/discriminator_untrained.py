@@ -1,0 +1,74 @@
+"""``discriminator_untrained``: the VAE-GAN phase runs, but nothing shows the discriminator being
+trained.
+
+RadioDiff's train_vae.py steps the discriminator only at gradient-accumulation index >= 1 and
+logs its terms (disc_loss, logits_real, logits_fake) only then: with
+``gradient_accumulate_every: 1`` (its published config) the discriminator keeps its random
+initialisation for the whole VAE-GAN phase, and g_loss (-mean logit of that fixed network on
+the reconstructions) hardly moves across the switch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from radiovae.analysis.findings.base import Context, Finding, finding
+from radiovae.fmt import num
+
+ID = "discriminator_untrained"
+
+
+def detect(ctx: Context) -> list[Finding]:
+    gan = ctx.phase("vae_gan")
+    if gan is None:
+        return []
+    step = ctx.step
+    in_gan = step >= gan["start_step"]
+    if in_gan.sum() < 5:
+        return []
+    disc_cols = [c for c in (ctx.name(r) for r in ("disc_loss", "logits_real", "logits_fake")) if c]
+    if any(np.isfinite(ctx.col(c)[in_gan]).any() for c in disc_cols):
+        return []   # the discriminator's own terms are there: its progress can be judged
+    ev: dict[str, Any] = {"vae_gan_rows": int(in_gan.sum()), "first_step": int(step[in_gan][0]),
+                          "last_step": int(step[in_gan][-1]), "disc_columns": disc_cols}
+    reasons = []
+    accumulate = ctx.config.get("gradient_accumulate_every")
+    if accumulate is not None:
+        ev["gradient_accumulate_every"] = accumulate
+        if int(accumulate) == 1:
+            reasons.append("the config sets gradient_accumulate_every = 1, and RadioDiff's "
+                           "train_vae.py steps the discriminator only at accumulation index >= 1, "
+                           "so its optimizer never runs")
+    g = ctx.col("g_loss")
+    if g is not None:
+        before, after = g[~in_gan & np.isfinite(g)], g[in_gan & np.isfinite(g)]
+        if len(before) >= 5 and len(after) >= 5:
+            b, a = float(np.median(before)), float(np.median(after[-max(5, len(after) // 5):]))
+            spread = float(np.median(np.abs(before - b))) or abs(b) or 1.0
+            ev.update(g_loss_median_vae=b, g_loss_median_late_vae_gan=a,
+                      g_loss_shift_in_mads=(a - b) / spread)
+            if abs(a - b) <= 2 * spread:
+                reasons.append(f"g_loss, the generator's score from the discriminator, has the same "
+                               f"median before the switch ({num(b)}) and at the end of the VAE-GAN "
+                               f"phase ({num(a)}): the discriminator it comes from is not changing")
+    severity = "warning" if reasons else "info"
+    msg = (f"the VAE-GAN phase has {ev['vae_gan_rows']:,} records (steps "
+           f"{num(ev['first_step'])}-{num(ev['last_step'])}) but no discriminator loss or logits "
+           "in any of them")
+    if reasons:
+        msg += ("; " + "; ".join(reasons) + ". The discriminator is most likely never trained: the "
+                "adversarial term d_weight*g_loss then pushes the decoder against a fixed random "
+                "network, not a learned critic.")
+    else:
+        msg += ": the discriminator's own progress cannot be judged from these records."
+    return [finding(ID, severity, ctx.name("g_loss") or ctx.name("disc_factor"), msg,
+                    span=(ev["first_step"], ev["last_step"]), **ev)]
+
+
+def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
+    return ("Make sure the discriminator is stepped and logged every step: in RadioDiff's "
+            "train_vae.py the discriminator update runs only at accumulation index >= 1, so "
+            "with gradient_accumulate_every = 1 it never trains (radiovae's trainer updates "
+            "both every step). Log disc_loss, logits_real and logits_fake to confirm.")

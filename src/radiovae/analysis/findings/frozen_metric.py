@@ -1,0 +1,71 @@
+"""``frozen_metric``: a logged quantity that never changes (RadioDiff's logvar, left out of the
+autoencoder's optimizer, is the common case)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from radiovae.analysis.findings.base import Context, Finding, finding
+from radiovae.analysis.names import role_of
+from radiovae.fmt import num
+
+ID = "frozen_metric"
+
+
+def detect(ctx: Context) -> list[Finding]:
+    out = []
+    step = ctx.step
+    for name in ctx.metric_columns:
+        role = role_of(name)
+        if role in ("lr", "disc_factor", "d_weight"):
+            continue   # lr_zero, the phases and weight_saturated say more
+        y = ctx.col(name)
+        if len(y) < 5 or y[0] != y[-1]:        # cheap reject first: most metrics move
+            continue
+        fin = np.isfinite(y)
+        if fin.sum() < 5 or np.ptp(y[fin]) != 0:
+            continue
+        value = float(y[fin][0])
+        ev = {"value": value, "rows": int(fin.sum()), "first_step": int(step[fin][0]),
+              "last_step": int(step[fin][-1])}
+        span = (ev["first_step"], ev["last_step"])
+        if role == "logvar":
+            msg = (f"{name} is {num(value)} in every one of {ev['rows']:,} rows (steps "
+                   f"{num(ev['first_step'])}-{num(ev['last_step'])}): the learned log-variance is "
+                   "not being optimized, so the NLL is a fixed multiple of the reconstruction "
+                   "loss. (RadioDiff's train_vae.py gives its autoencoder optimizer only the "
+                   "encoder, decoder and quant_conv parameters, not loss.logvar.)")
+            ratio = _nll_over_rec(ctx)
+            if ratio is not None:
+                ev["nll_over_rec"] = ratio
+                msg += f" (nll / rec = {num(ratio)} in the median row"
+                side = math.sqrt(ratio) if ratio > 0 else 0
+                msg += (f" = {int(round(side))}x{int(round(side))} pixels)" if
+                        abs(side - round(side)) < 0.01 * side else ")")
+            out.append(finding(ID, "warning", name, msg, span=span, **ev))
+        else:
+            out.append(finding(ID, "warning", name,
+                               f"{name} never changes: {num(value)} in all {ev['rows']:,} rows; "
+                               "it is not being updated, or not being logged correctly.",
+                               span=span, **ev))
+    return out
+
+
+def _nll_over_rec(ctx: Context) -> float | None:
+    nll, rec = ctx.col("nll"), ctx.col("rec")
+    if nll is None or rec is None:
+        return None
+    some = slice(None, None, max(1, len(nll) // 20_000))   # a median of a ratio needs no more rows
+    nll, rec = nll[some], rec[some]
+    ok = np.isfinite(nll) & np.isfinite(rec) & (rec > 0)
+    return float(np.median(nll[ok] / rec[ok])) if ok.any() else None
+
+
+def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
+    if role_of(f.metric or "") == "logvar":
+        return ("Put the loss's `logvar` in the autoencoder optimizer (e.g. "
+                "`list(model.parameters()) + [loss.logvar]`), or drop it from the NLL if a fixed "
+                "weighting is intended — then the log should not suggest it is learned.")
+    return f"Check that `{f.metric}` is computed from live values: it never changes."

@@ -1,0 +1,66 @@
+"""``negative_total_loss``: the total loss below 0, and which term of it makes it so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from radiovae.analysis.findings.base import Context, Finding, finding
+from radiovae.analysis.lossmodel import recompute_total
+from radiovae.fmt import num
+
+ID = "negative_total_loss"
+
+
+def detect(ctx: Context) -> list[Finding]:
+    name = ctx.name("total")
+    total = ctx.col(name)
+    if total is None:
+        return []
+    neg = np.isfinite(total) & (total < 0)
+    if not neg.any():
+        return []
+    step = ctx.step
+    ev: dict[str, Any] = {"rows": int(neg.sum()), "of_rows": int(np.isfinite(total).sum()),
+                          "first_step": int(step[neg][0]), "last_step": int(step[neg][-1])}
+    span = (ev["first_step"], ev["last_step"])
+    base = (f"{name} is negative in {ev['rows']:,} of {ev['of_rows']:,} rows "
+            f"(steps {num(ev['first_step'])}-{num(ev['last_step'])})")
+    loss = recompute_total(ctx.table, ctx.config)
+    if loss is None:
+        return [finding(ID, "warning", name,
+                        base + "; the records lack the terms (nll, d_weight, g_loss) that would "
+                        "explain it.", span=span, **ev)]
+    nll, kl, dw, df, g, adv, model, tol, kw = (loss[k] for k in (
+        "nll", "kl", "d_weight", "disc_factor", "g_loss", "adversarial", "model", "tol",
+        "kl_weight"))
+    ev["kl_weight_estimated" if loss["kl_weight_estimated"] else "kl_weight"] = kw
+    resid = total - model
+    explained = np.abs(resid) <= tol
+    rows = np.flatnonzero(neg)
+    share = float(explained[rows].mean())
+    picks = rows[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
+    ev["samples"] = [{"step": int(step[i]), "total": float(total[i]), "nll": float(nll[i]),
+                      "kl": float(kl[i]), "d_weight": float(dw[i]), "disc_factor": float(df[i]),
+                      "g_loss": float(g[i]), "d_weight_x_g_loss": float(adv[i]),
+                      "recomputed_total": float(model[i]), "residual": float(resid[i])}
+                     for i in picks]
+    ev["explained_share"] = share
+    ev["median_adversarial_term"] = float(np.median(adv[rows]))
+    ev["median_nll"] = float(np.median(nll[rows]))
+    if share >= 0.95:
+        msg = (f"{base}. This is arithmetic, not a better model: total = nll + kl_weight*kl + "
+               f"d_weight*disc_factor*g_loss reproduces {share:.0%} of those rows, and the "
+               f"adversarial term d_weight*g_loss (median {num(ev['median_adversarial_term'])}) "
+               f"outweighs the reconstruction NLL (median {num(ev['median_nll'])}). Judge progress "
+               "by rec_loss / nll_loss, not by the total.")
+        return [finding(ID, "info", name, msg, span=span, **ev)]
+    msg = (f"{base}, and nll + kl_weight*kl + d_weight*disc_factor*g_loss explains only "
+           f"{share:.0%} of those rows: some term of the total is not in the records.")
+    return [finding(ID, "warning", name, msg, span=span, **ev)]
+
+
+def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
+    return ("Track rec_loss / nll_loss and the evaluation metrics (NMSE, SSIM, PSNR) as the "
+            "quality signal; the total loss mixes in the adversarial term.")

@@ -1,0 +1,89 @@
+"""The comparison figures and what they show."""
+
+from __future__ import annotations
+
+from radiovae.fmt import num, pct
+from radiovae.report.document import Figure, Paragraph, Section, code
+from radiovae.report.facts import (
+    Facts,
+)
+
+
+def _figure_section(key: str, title: str, figures: dict[str, str], caption: str,
+                    text: list[str]) -> Section:
+    sec = Section(title, key.replace("_", "-"))
+    if key in figures:
+        sec.add(Figure(figures[key], caption))
+    sec.add(*[Paragraph(p) for p in text])
+    return sec
+
+
+def _trend_groups(f: Facts) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for role in ("total", "kl", "rec", "nll", "disc_loss", "g_loss"):
+        m = f.m(role)
+        if m:
+            groups.setdefault(str(m.get("trend") or "unknown"), []).append(
+                f"{code(f.name(role))} ({pct(m.get('change_pct'))})")
+    return groups
+
+
+def _overview_text(f: Facts) -> list[str]:
+    groups = _trend_groups(f)
+    if not groups:
+        return []
+    return ["Trends: " + "; ".join(f"**{k}**: {', '.join(v)}" for k, v in groups.items()) + "."]
+
+
+def _normalized_text(f: Facts) -> list[str]:
+    out = _overview_text(f)
+    if f.switch is not None:
+        out.append(f"Read the curves against the switch at step {f.switch:,}: a curve that jumps "
+                   "there responds to the discriminator, not to training progress.")
+    return out
+
+
+def _multi_axis_text(f: Facts) -> list[str]:
+    parts, mags = [], []
+    for role in ("total", "kl", "rec", "disc_loss", "g_loss"):
+        m = f.m(role)
+        if m and m.get("min") is not None:
+            parts.append(f"{code(f.name(role))} {num(m['min'])} … {num(m['max'])}")
+            big = max(abs(float(m["min"])), abs(float(m["max"])))
+            if big > 0:
+                mags.append(big)
+    if not parts:
+        return []
+    text = "Ranges: " + "; ".join(parts) + "."
+    if len(mags) >= 2 and min(mags) > 0:
+        text += (f" The largest is {max(mags) / min(mags):.2g} × the smallest — which is why they "
+                 "need separate axes; what each contributes to the total is set by its weight "
+                 "(kl_weight, d_weight), not by its size.")
+    return [text]
+
+
+def overview(f: Facts, figures: dict[str, str]) -> list[Section]:
+    return [_figure_section(
+        "overview", "Training overview", figures,
+        "The four losses side by side (raw and rolling median, same marks as above).",
+        _overview_text(f))]
+
+
+def normalized(f: Facts, figures: dict[str, str]) -> list[Section]:
+    return [_figure_section(
+        "normalized", "Normalized comparison", figures,
+        "Each loss scaled to [0, 1] over its own 0.5–99.5 % range: compare shapes and timing, "
+        "not sizes.", _normalized_text(f))]
+
+
+def multi_axis(f: Facts, figures: dict[str, str]) -> list[Section]:
+    return [_figure_section(
+        "multi_axis", "Multi-axis analysis", figures,
+        "Rolling medians of each loss on its own y-axis (right-hand axes offset), so that curves "
+        "of very different magnitude can be read together.", _multi_axis_text(f))]
+
+
+def dashboard(f: Facts, figures: dict[str, str]) -> list[Section]:
+    return [_figure_section("dashboard", "Complete dashboard", figures,
+                            "Losses, learning rate, d_weight, phases and every finding on one page.",
+                            [])]
