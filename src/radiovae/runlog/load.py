@@ -13,7 +13,8 @@ import yaml
 
 from radiovae.errors import UserError
 from radiovae.runlog.config import flatten_config
-from radiovae.runlog.radiodiff_log import MARK, parse_radiodiff
+from radiovae.runlog.kind import detect_kind
+from radiovae.runlog.radiodiff_log import is_radiodiff_log, parse_radiodiff
 from radiovae.runlog.records import Records, by_column, merge_ordered_rows
 from radiovae.runlog.run import Run, Segment
 from radiovae.runlog.tabular import parse_csv, parse_jsonl
@@ -109,7 +110,7 @@ def detect_format(path: Path, quiet: bool = False) -> str | None:
         raise UserError(f"{path}: binary data, not a {_WHAT}")
     text = head.decode("utf-8", "replace")
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if MARK in head:
+    if is_radiodiff_log(head):
         return "radiodiff_log"
     if first.startswith("{") and '"step"' in text:
         return "jsonl"
@@ -207,7 +208,8 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
             config["total_steps"] = int(totals[-1])
     return Run(table=table, segments=segments, config=config,
                skipped_lines=sum(r.skipped_lines for _, _, r in sources),
-               evaluation=evaluation, resumes=resumes)
+               evaluation=evaluation, resumes=resumes,
+               kind=detect_kind([c for c in table.columns if c not in ("step", "time")], config))
 
 
 FLAGS = ("skipped",)

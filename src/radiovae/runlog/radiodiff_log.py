@@ -7,6 +7,16 @@ RadioDiff's ``train_vae.py`` logs through Python logging (``'%(asctime)-15s %(me
     2025-08-15 20:41:07,125 [Train Step] 35000/150000: train/disc_loss: 0.00000, ..., lr: 0.00000,
 
 two lines per logged step (generator terms, then discriminator terms), values as ``{:.5f}``.
+RadioDiff's stage-2 ``train_cond_ldm.py`` logs one line per logged step in the same shape
+(``loss_simple, loss_vlb, total_loss, lr``) and its config as a multi-line ``CfgNode`` dump.
+
+Its logger also has a console handler without a format, so a console capture
+(``python train_vae.py > out.txt 2>&1``) holds the same records as bare messages, between tqdm's
+progress bars: each redraw starts with ``\r``, the bar's description is the last record again
+(stage 2: the record of *every* step, logged or not), and the next record is glued to the last
+bar of its line; block-buffered ``print`` output lands in 8 KiB chunks anywhere between. Such a
+line is read as a terminal shows it: only what follows its last ``\r``, and in that only the
+last ``[Train Step]`` record that runs to the line's end (a bar's description never does).
 
 Reading 300k such lines one by one with a regex costs seconds, so the reader never builds a dict
 per line. Lines of one *shape* (the same keys in the same order) differ only in their numbers, so
@@ -28,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from radiovae.runlog.records import Records, empty_table, merge_ordered_rows, step_resumes
 
@@ -69,8 +80,28 @@ def format_radiodiff_lines(
     return lines
 
 
+# greedy ".*": the last "[Train Step]" of a line (earlier ones are a tqdm bar's description)
 _LINE_RE = re.compile(
-    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)?.*?\[Train Step\] (\d+)/(\d+): (.*)$")
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+)?.*\[Train Step\] (\d+)/(\d+): (.*)$")
+_CONSOLE_MARK = re.compile(rb"(^|[\n\r\]])\[Train Step\] \d+/\d+: ")
+
+
+def is_radiodiff_log(head: bytes) -> bool:
+    """The first bytes of a RadioDiff log: a file log's stamped records, or a console capture's
+    bare ones (at a line's start, or glued to a tqdm bar's ``... it/s]``)."""
+    return MARK in head or _CONSOLE_MARK.search(head) is not None
+
+
+def drop_redraws(data: bytes) -> bytes:
+    """Each line as a terminal leaves it: what follows its last ``\r`` (tqdm redraws before it
+    are overwritten); ``\r\n`` is a line end."""
+    if b"\r" not in data:
+        return data
+    data = data.replace(b"\r\n", b"\n")
+    if b"\r" not in data:
+        return data
+    return b"\n".join(line[line.rfind(b"\r") + 1:] if b"\r" in line else line
+                      for line in data.split(b"\n"))
 
 
 def parse_line(line: bytes) -> tuple[float, int, int, dict[str, float]] | None:
@@ -111,8 +142,7 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
     The unterminated last line (a write in progress, or cut by a crash) is not parsed; it is
     counted as skipped when ``final`` (a follower passes False and reads it once complete).
     """
-    if b"\r" in data:  # CRLF files and tqdm's carriage-return redraws: each \r ends a line
-        data = data.replace(b"\r", b"\n")
+    data = drop_redraws(data)   # CRLF, and tqdm's redraws in console captures
     body, tail = split_complete(data)
     skipped = 1 if final and tail.strip() else 0
     arr = np.frombuffer(body, dtype=np.uint8)
@@ -123,6 +153,7 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
     # lines without the standard prefix: config dict, records printed differently, noise
     config = None
     rows: list[tuple[int, float, int, int, dict[str, float]]] = []   # (line, time, step, total, terms)
+    other: list[int] = []
     for i in np.flatnonzero(~fast & (ends > starts)):
         line = body[starts[i]:ends[i]]
         if b"[Train Step]" in line:
@@ -134,7 +165,11 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
             config = cfg
             continue
         if line.strip():
-            skipped += 1
+            other.append(int(i))
+    if config is None and other:
+        config, used = _cfgnode_config([body[starts[i]:ends[i]] for i in other], other)
+        skipped -= used
+    skipped += len(other)
 
     fast_lines = np.flatnonzero(fast)
     frame, slow_lines = _fast_parse(body, starts, ends, fast_lines, times)
@@ -202,6 +237,56 @@ def _config_of(line: bytes) -> dict[str, Any] | None:
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return None
     return value if isinstance(value, dict) else None
+
+
+_STAMP_RE = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
+_TOP_KEY = re.compile(rb"^[A-Za-z_]\w*:( .*)?$")
+_NESTED = re.compile(rb"^\s+\S")
+
+
+def _cfgnode_config(lines: list[bytes], index: list[int]) -> tuple[dict[str, Any] | None, int]:
+    """RadioDiff's stage 2 logs ``logger.info(cfg)`` of an fvcore ``CfgNode``: YAML-like lines
+    (``data:`` / ``  batch_size: 66`` ...), the first one stamped. Returns (config, lines used)."""
+    k = 0
+    while k < len(lines):
+        first = _STAMP_RE.sub(b"", lines[k].rstrip(b"\r"), count=1)
+        if not _TOP_KEY.match(first):
+            k += 1
+            continue
+        block, j = [first], k + 1
+        while j < len(lines) and index[j] == index[j - 1] + 1 and (
+                _NESTED.match(lines[j]) or _TOP_KEY.match(lines[j].rstrip(b"\r"))):
+            block.append(lines[j].rstrip(b"\r"))
+            j += 1
+        if len(block) > 1:
+            try:
+                value = yaml.safe_load(b"\n".join(block).decode("utf-8", "replace"))
+            except yaml.YAMLError:
+                value = None
+            if isinstance(value, dict) and ({"model", "trainer"} & set(value)):
+                return _plain(value), len(block)
+        k = j
+    return None, 0
+
+
+def _plain(value: Any) -> Any:
+    """str() of a CfgNode prints None as ``None`` and floats as ``5e-05``, which YAML 1.1 reads
+    as strings: give them back their Python values."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        if value == "None":
+            return None
+        try:
+            return float(value) if _FLOAT_RE.match(value) else value
+        except ValueError:
+            return value
+    return value
+
+
+_FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
