@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "total": ("train/total_loss", "total_loss", "train/loss", "loss"),
+    # aeloss / discloss: what latent-diffusion's and taming's Lightning modules log besides
+    # the loss's own dict (the same values as total_loss / disc_loss)
+    "total": ("train/total_loss", "total_loss", "train/loss", "loss", "train/aeloss", "aeloss"),
     "logvar": ("train/logvar", "logvar"),
     "kl": ("train/kl_loss", "kl_loss"),
     "nll": ("train/nll_loss", "nll_loss"),
@@ -14,8 +16,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "d_weight": ("train/d_weight", "d_weight"),
     "disc_factor": ("train/disc_factor", "disc_factor"),
     "g_loss": ("train/g_loss", "g_loss"),
-    "lr": ("lr", "Learning_Rate", "learning_rate", "train/lr"),
-    "disc_loss": ("train/disc_loss", "disc_loss"),
+    # lr-Adam: Lightning's LearningRateMonitor (the generator's optimizer comes first)
+    "lr": ("lr", "Learning_Rate", "learning_rate", "train/lr", "lr-Adam", "lr-AdamW"),
+    "disc_loss": ("train/disc_loss", "disc_loss", "train/discloss", "discloss"),
     "logits_real": ("train/logits_real", "logits_real"),
     "logits_fake": ("train/logits_fake", "logits_fake"),
 }

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-# flattened key -> where RadioDiff's config (first_radio.yaml, printed by logger.info(cfg)) keeps it
+# flattened key -> where RadioDiff's config (first_radio.yaml, printed by logger.info(cfg)) keeps it;
+# model.params.* / lightning.trainer.*: latent-diffusion's and taming's project configs
 _PLACES: dict[str, list[tuple[str, ...]]] = {
     "disc_start": [("model", "lossconfig", "disc_start"), ("model", "lossconfig", "params", "disc_start"),
-                   ("lossconfig", "disc_start"), ("loss", "disc_start"), ("disc_start",)],
+                   ("lossconfig", "disc_start"), ("loss", "disc_start"), ("disc_start",),
+                   ("model", "params", "lossconfig", "params", "disc_start")],
     "kl_weight": [("model", "lossconfig", "kl_weight"), ("model", "lossconfig", "params", "kl_weight"),
-                  ("lossconfig", "kl_weight"), ("loss", "kl_weight"), ("kl_weight",)],
+                  ("lossconfig", "kl_weight"), ("loss", "kl_weight"), ("kl_weight",),
+                  ("model", "params", "lossconfig", "params", "kl_weight")],
     "disc_weight": [("model", "lossconfig", "disc_weight"),
                     ("model", "lossconfig", "params", "disc_weight"), ("lossconfig", "disc_weight"),
-                    ("loss", "disc_weight"), ("disc_weight",)],
-    "total_steps": [("trainer", "train_num_steps"), ("train_num_steps",), ("total_steps",)],
+                    ("loss", "disc_weight"), ("disc_weight",),
+                    ("model", "params", "lossconfig", "params", "disc_weight")],
+    "total_steps": [("trainer", "train_num_steps"), ("train_num_steps",), ("total_steps",),
+                    ("lightning", "trainer", "max_steps")],
     "log_freq": [("trainer", "log_freq"), ("log_freq",)],
     "lr": [("trainer", "lr"), ("trainer", "train_lr"), ("lr",)],
     "min_lr": [("trainer", "min_lr"), ("min_lr",)],
-    "batch_size": [("data", "batch_size"), ("trainer", "batch_size"), ("batch_size",)],
+    "batch_size": [("data", "batch_size"), ("trainer", "batch_size"), ("batch_size",),
+                   ("data", "params", "batch_size")],
     "gradient_accumulate_every": [("trainer", "gradient_accumulate_every"),
-                                  ("gradient_accumulate_every",)],
+                                  ("gradient_accumulate_every",),
+                                  ("lightning", "trainer", "accumulate_grad_batches")],
 }
 _INTS = {"disc_start", "total_steps", "log_freq", "batch_size", "gradient_accumulate_every"}
 

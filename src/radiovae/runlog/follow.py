@@ -3,7 +3,8 @@
 A RadioDiff log or a JSONL / CSV file is read from its last complete line on; a line still being
 written waits for the next poll. A new file appearing in a followed directory is a resume (a new
 segment); a file that shrinks or is replaced (truncation, rotation) is read again from its start.
-TensorBoard event files are re-read whole when they change (they are binary and small per step).
+TensorBoard event files, Lightning / W&B files are re-read whole when they change (Lightning
+rewrites its CSV whenever a new key is logged).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from radiovae.errors import UserError
+from radiovae.runlog import loggers
 from radiovae.runlog.load import FORMATS, _read_json, _read_yaml, assemble, detect_format
 from radiovae.runlog.radiodiff_log import parse_radiodiff
 from radiovae.runlog.records import Records, by_column, empty_table, merge_ordered_rows
@@ -116,6 +118,9 @@ class RunFollower:
             return 0
         if s.fmt == "tensorboard":
             s.records, s.offset = parse_tensorboard(s.path), st.st_size
+            return 1
+        if s.fmt in loggers.FILE_FORMATS:   # Lightning rewrites its CSV when a key appears
+            s.records, s.offset = loggers.parse_file(s.path, s.fmt), st.st_size
             return 1
         with open(s.path, "rb") as fh:
             fh.seek(s.offset)

@@ -12,17 +12,20 @@ import pandas as pd
 import yaml
 
 from radiovae.errors import UserError
+from radiovae.runlog import loggers
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.kind import detect_kind
 from radiovae.runlog.radiodiff_log import is_radiodiff_log, parse_radiodiff
 from radiovae.runlog.records import Records, by_column, merge_ordered_rows
 from radiovae.runlog.run import Run, Segment
+from radiovae.runlog.streams import split_streams
 from radiovae.runlog.tabular import parse_csv, parse_jsonl
 from radiovae.runlog.tensorboard import is_event_file, parse_tensorboard
 
-FORMATS = ("radiodiff_log", "csv", "jsonl", "tensorboard")
+FORMATS = ("radiodiff_log", *loggers.FILE_FORMATS, "csv", "jsonl", "tensorboard")
 _HEAD = 1 << 16
-_WHAT = "RadioDiff text log, CSV or JSONL with a 'step' field, or TensorBoard events"
+_WHAT = ("RadioDiff text log, CSV or JSONL with a 'step' field, TensorBoard events, or a "
+         "Lightning / W&B / MLflow log")
 
 
 def load_run(path_or_paths: str | Path | Sequence[str | Path]) -> Run:
@@ -61,6 +64,9 @@ def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | Non
         fmt, records = read_file(d / "metrics.jsonl")
         return [(d / "metrics.jsonl", fmt, records)], _read_yaml(d / "config.yaml"), \
             _read_json(d / "evaluation.json")
+    logged = loggers.read_logger_dir(d)
+    if logged is not None:
+        return logged, None, None
     by_format: dict[str, list[Path]] = {}
     for f in sorted(p for p in d.rglob("*") if p.is_file() and not p.name.startswith(".")):
         fmt = detect_format(f, quiet=True)
@@ -107,11 +113,13 @@ def detect_format(path: Path, quiet: bool = False) -> str | None:
     if _looks_binary(head):
         if quiet:
             return None
-        raise UserError(f"{path}: binary data, not a {_WHAT}")
+        raise UserError(loggers.binary_message(path) or f"{path}: binary data, not a {_WHAT}")
     text = head.decode("utf-8", "replace")
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     if is_radiodiff_log(head):
         return "radiodiff_log"
+    if (fmt := loggers.detect_file(path, text, first)) is not None:
+        return fmt
     if first.startswith("{") and '"step"' in text:
         return "jsonl"
     if "," in first and "step" in [c.strip().strip('"') for c in first.split(",")]:
@@ -144,6 +152,8 @@ def _parse(path: Path, fmt: str) -> Records:
             return parse_tensorboard(path)
         except Exception as e:  # corrupt event file: the user's input, not our bug
             raise UserError(f"{path}: unreadable TensorBoard event file ({e})") from None
+    if fmt in loggers.FILE_FORMATS:
+        return loggers.parse_file(path, fmt)
     data = path.read_bytes()
     if fmt == "radiodiff_log":
         return parse_radiodiff(data)
@@ -196,6 +206,7 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
     table = merge_ordered_rows(pd.concat(tables, ignore_index=True)) if len(tables) > 1 else \
         (tables[0] if tables else pd.DataFrame({"step": []}))
     table = _tidy(table)
+    table, validation, epoch_means = split_streams(table)
 
     raw_config = extra_config
     for _, _, rec in sources:
@@ -209,7 +220,8 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
     return Run(table=table, segments=segments, config=config,
                skipped_lines=sum(r.skipped_lines for _, _, r in sources),
                evaluation=evaluation, resumes=resumes,
-               kind=detect_kind([c for c in table.columns if c not in ("step", "time")], config))
+               kind=detect_kind([c for c in table.columns if c not in ("step", "time")], config),
+               validation=validation, epoch_means=epoch_means)
 
 
 FLAGS = ("skipped",)

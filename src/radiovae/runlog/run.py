@@ -13,7 +13,8 @@ class Segment:
     """One source file (or TensorBoard run) of a run; resumes make several."""
 
     source: str                 # path as given / found
-    format: str                 # "radiodiff_log" | "csv" | "jsonl" | "tensorboard"
+    format: str                 # "radiodiff_log" | "csv" | "jsonl" | "tensorboard" | "lightning_csv"
+                                # | "wandb_history" | "wandb_csv" | "mlflow"
     first_step: int | None
     last_step: int | None
     first_time: float | None = None   # unix seconds of its first record, if known
@@ -43,6 +44,11 @@ class Run:
     # what kind of training wrote these records: "vae" (first-stage VAE / VAE-GAN), "ldm" (a
     # stage-2 latent diffusion run such as RadioDiff's train_cond_ldm.py) or "unknown"
     kind: str = "vae"
+    # validation / test results (``val/rec_loss``, ...) and per-epoch means (Lightning's
+    # ``aeloss_epoch``): step, time and their columns, kept out of ``table`` so that nothing
+    # reads them as training values per step; None when the records have none
+    validation: pd.DataFrame | None = None
+    epoch_means: pd.DataFrame | None = None
 
     @property
     def metrics(self) -> list[str]:

@@ -1,0 +1,159 @@
+"""Weights & Biases, read offline: a run folder's history / config, and CSV exports.
+
+A run folder (``wandb/run-<time>-<id>/files/``) holds ``wandb-history.jsonl`` (one JSON object per
+``wandb.log`` call: ``_step`` counting the calls, ``_timestamp`` unix seconds, ``_runtime``, the
+logged keys; media as ``{"_type": ...}`` objects), ``wandb-summary.json`` (last values) and
+``config.yaml`` (``wandb_version: 1`` then each key as ``{desc: ..., value: ...}``). The binary
+``run-<id>.wandb`` of newer clients cannot be read without W&B's own tools.
+
+Exports: ``run.history().to_csv()`` (columns ``_step``, ``_runtime``, ``_timestamp`` and the
+metrics, often a leading unnamed index column) and a chart's "Export CSV" (``Step``, then
+``<run name> - <metric>`` with ``__MIN`` / ``__MAX`` companions for the sampled range).
+
+The step is Lightning's ``trainer/global_step`` when WandbLogger logged it (``_step`` counts
+calls: LearningRateMonitor's, the training step's and the validation's), else ``_step``. Calls of
+one step are merged; validation and epoch means are told apart when the run is assembled.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radiovae.errors import UserError
+from radiovae.runlog.lightning_csv import read_yaml_lenient
+from radiovae.runlog.records import Records, empty_table, merge_ordered_rows, step_resumes
+
+HISTORY, SUMMARY, CONFIG = "wandb-history.jsonl", "wandb-summary.json", "config.yaml"
+GLOBAL_STEP = "trainer/global_step"
+_BOOKKEEPING = {"_step", "_runtime", "_timestamp", "_wandb", GLOBAL_STEP, "epoch", "Step"}
+
+
+def looks_like_history_line(obj: Any) -> bool:
+    return isinstance(obj, dict) and "_step" in obj and ("_timestamp" in obj or "_runtime" in obj)
+
+
+def looks_like_export(columns: list[str]) -> bool:
+    """``run.history()`` CSV (``_step`` + ``_timestamp`` / ``_runtime``) or a chart export
+    (``Step`` then ``<run> - <metric>``)."""
+    cols = [c.strip().strip('"') for c in columns]
+    if "_step" in cols and ("_timestamp" in cols or "_runtime" in cols):
+        return True
+    return bool(cols) and cols[0] == "Step" and any(" - " in c for c in cols[1:])
+
+
+def parse_history(data: bytes, config: dict | None = None) -> Records:
+    """``wandb-history.jsonl``: numeric values of each call; media and text are not metrics."""
+    end = data.rfind(b"\n") + 1
+    body, tail = data[:end], data[end:]
+    skipped = 1 if tail.strip() else 0
+    rows: list[dict[str, Any]] = []
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            skipped += 1
+            continue
+        if not looks_like_history_line(obj):
+            skipped += 1
+            continue
+        rows.append(obj)
+    if not rows:
+        return Records(empty_table(), config=config, skipped_lines=skipped)
+    return _records(pd.DataFrame.from_records(rows), skipped, config)
+
+
+def parse_export(data: bytes) -> Records:
+    """A CSV export of one run (history or a chart); a chart export of several runs is refused."""
+    try:
+        df = pd.read_csv(io.BytesIO(data), skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"unreadable W&B CSV export ({str(e).splitlines()[0]})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.drop(columns=[c for c in df.columns if c.startswith("Unnamed:")])
+    if "Step" in df.columns and "_step" not in df.columns:
+        metric_cols = [c for c in df.columns if " - " in c
+                       and not c.endswith(("__MIN", "__MAX"))]
+        runs = sorted({c.split(" - ", 1)[0] for c in metric_cols})
+        if len(runs) > 1:
+            raise UserError(f"W&B chart export holds {len(runs)} runs ({', '.join(runs[:4])}"
+                            f"{', …' if len(runs) > 4 else ''}); export one run per file and "
+                            "give each as its own RUN to `radiovae compare`")
+        df = df[["Step", *metric_cols]].rename(
+            columns={c: c.split(" - ", 1)[1] for c in metric_cols} | {"Step": "_step"})
+    return _records(df, 0, None)
+
+
+def _records(df: pd.DataFrame, skipped: int, config: dict | None) -> Records:
+    step_col = GLOBAL_STEP if GLOBAL_STEP in df.columns else "_step"
+    if step_col not in df.columns:
+        raise UserError("W&B records without a step column (`_step`)")
+    step = pd.to_numeric(df[step_col], errors="coerce")
+    if step_col == GLOBAL_STEP:
+        # calls without trainer/global_step (media, custom wandb.log) have no place on its axis
+        metric_cols = [c for c in df.columns if c not in _BOOKKEEPING]
+        orphan = step.isna().to_numpy() & _numeric(df[metric_cols]).notna().any(axis=1).to_numpy()
+        skipped += int(orphan.sum())
+    good = step.notna().to_numpy()
+    df, step = df[good], step[good]
+    out: dict[str, np.ndarray] = {"step": step.astype("int64").to_numpy()}
+    t = pd.to_numeric(df["_timestamp"], errors="coerce") if "_timestamp" in df.columns else None
+    out["time"] = t.to_numpy(dtype="float64") if t is not None else np.full(len(df), np.nan)
+    for col in df.columns:
+        if col in _BOOKKEEPING or col.startswith("_"):
+            continue
+        values = _numeric(df[[col]])[col]
+        if values.notna().any():
+            out[col] = values.to_numpy(dtype="float64")
+    raw = pd.DataFrame(out)
+    resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
+    return Records(merge_ordered_rows(raw), config, None, skipped, len(raw), resumes)
+
+
+def _numeric(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers stay, NaN / Infinity included; media dicts, strings and booleans become NaN."""
+    def num(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            if isinstance(v, str):
+                try:
+                    return float(v)
+                except ValueError:
+                    return math.nan
+            return math.nan
+        return float(v)
+    return df.apply(lambda s: s.map(num) if s.dtype == object else
+                    pd.to_numeric(s, errors="coerce"))
+
+
+def unwrap_config(raw: dict | None) -> dict | None:
+    """W&B's ``config.yaml`` -> the plain config: ``{key: {desc, value}}`` -> ``{key: value}``,
+    without ``wandb_version`` and W&B's own ``_wandb`` entry."""
+    if not isinstance(raw, dict):
+        return None
+    out = {}
+    for key, entry in raw.items():
+        if key in ("wandb_version", "_wandb"):
+            continue
+        out[key] = entry["value"] if isinstance(entry, dict) and "value" in entry else entry
+    return out or None
+
+
+def run_files(d: Path) -> Path | None:
+    """The folder holding a run's history: ``d/files`` or ``d`` itself."""
+    for candidate in (d / "files", d):
+        if (candidate / HISTORY).is_file():
+            return candidate
+    return None
+
+
+def read_run_folder(files: Path) -> Records:
+    config = unwrap_config(read_yaml_lenient(files / CONFIG))
+    return parse_history((files / HISTORY).read_bytes(), config)
