@@ -153,3 +153,17 @@ def test_a_csv_of_neither_kind_is_unknown(tmp_path):
     p = tmp_path / "m.csv"
     p.write_text("step,loss,accuracy\n0,1.0,0.1\n10,0.5,0.5\n20,0.4,0.6\n")
     assert load_run(p).kind == "unknown"
+
+
+@pytest.mark.parametrize(("values", "decimals"), [
+    ([1916.70959, -0.44393, 143662.89062, 0.0, 5000.0], 5),     # RadioDiff's {:.5f}
+    ([0.0, 1.0, 5000.0], 0),
+    ([3.9e-06, 0.1], None),                                     # a real lr: full precision
+    ([np.float32(0.02924).item(), 1.0], None),                  # TensorBoard's float32
+    ([np.nan, np.inf, 0.125], 3),                               # non-finite values say nothing
+])
+def test_print_decimals(values, decimals):
+    from radiovae.runlog.precision import print_decimals
+
+    table = pd.DataFrame({"step": range(len(values)), "time": np.nan, "x": values})
+    assert print_decimals(table) == decimals

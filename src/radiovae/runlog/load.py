@@ -15,6 +15,7 @@ from radiovae.errors import UserError
 from radiovae.runlog import loggers
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.kind import detect_kind
+from radiovae.runlog.precision import print_decimals
 from radiovae.runlog.radiodiff_log import is_radiodiff_log, parse_radiodiff
 from radiovae.runlog.records import Records, by_column, merge_ordered_rows
 from radiovae.runlog.run import Run, Segment
@@ -198,7 +199,8 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
         steps = rec.table["step"]
         segments.append(Segment(source=str(src), format=fmt, first_step=int(steps.iloc[0]),
                                 last_step=int(steps.iloc[-1]), first_time=_first_time(rec.table),
-                                records=rec.records, skipped_lines=rec.skipped_lines))
+                                records=rec.records, skipped_lines=rec.skipped_lines,
+                                decimals=print_decimals(rec.table)))
         resumes += [{**r, "source": str(src)} for r in rec.resumes]
         if k:
             resumes.append(_resume_between([s[2].table for s in sources[:k]], rec.table, str(src)))

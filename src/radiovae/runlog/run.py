@@ -20,6 +20,9 @@ class Segment:
     first_time: float | None = None   # unix seconds of its first record, if known
     records: int = 0            # rows read from this segment (before the merge)
     skipped_lines: int = 0      # lines that were not records (tqdm, warnings, cut last line, ...)
+    # decimals every value was printed with (RadioDiff's text and parsed CSV: 5, so any value
+    # below 5e-6 reads 0); None: full precision (JSONL / TensorBoard of the real values)
+    decimals: int | None = None
 
 
 @dataclass
