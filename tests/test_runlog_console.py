@@ -158,7 +158,7 @@ def test_a_csv_of_neither_kind_is_unknown(tmp_path):
 @pytest.mark.parametrize(("values", "decimals"), [
     ([1916.70959, -0.44393, 143662.89062, 0.0, 5000.0], 5),     # RadioDiff's {:.5f}
     ([0.0, 1.0, 5000.0], 0),
-    ([3.9e-06, 0.1], None),                                     # a real lr: full precision
+    ([3.906172837e-06, 0.1], None),                             # a real lr: full precision
     ([np.float32(0.02924).item(), 1.0], None),                  # TensorBoard's float32
     ([np.nan, np.inf, 0.125], 3),                               # non-finite values say nothing
 ])
