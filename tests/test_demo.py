@@ -11,7 +11,7 @@ from radiovae.train.demo import demo_config
 
 
 def test_demo_config_is_the_real_one_shortened():
-    full, short = demo_config(), demo_config(steps=6)
+    full, short = demo_config().as_dict(), demo_config(steps=6).as_dict()
     assert full["model"] == {**short["model"], "lossconfig": full["model"]["lossconfig"]}
     assert short["model"]["lossconfig"]["disc_start"] == 3 and short["trainer"]["train_num_steps"] == 6
     assert 1 < full["model"]["lossconfig"]["disc_start"] < full["trainer"]["train_num_steps"]

@@ -84,9 +84,10 @@ def test_yaml_files(tmp_path):
 
 
 def test_shipped_configs():
-    paper = load_config("radiodiff_first_stage")
+    paper = load_config("radiodiff_first_stage", ["data.root=/data/RadioMapSeer"])
     m, t, d = paper["model"], paper["trainer"], paper["data"]
-    assert m["ddconfig"]["resolution"] == 256 and d["size"] == 256
+    assert m["ddconfig"]["resolution"] == [320, 320] and d["size"] == 256
+    assert t["gradient_accumulate_every"] == 2       # configs/first_radio.yaml: one G + one D update
     assert m["ddconfig"]["ch"] == 128 and m["ddconfig"]["ch_mult"] == [1, 2, 4]
     assert m["ddconfig"]["z_channels"] == 3 and m["embed_dim"] == 3
     assert m["lossconfig"]["disc_start"] == 50001 and m["lossconfig"]["kl_weight"] == 1e-6
@@ -123,7 +124,7 @@ def test_lr_schedule_polynomial_with_absolute_floor():
 def test_ema_average_and_state_dict_layout():
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 2)
-    ema = EMA(net, decay=0.5, update_every=2)
+    ema = EMA(net, decay=0.5, update_every=2, schedule="tf_warmup")   # radiovae's old schedule
     w0 = net.weight.detach().clone()
     with torch.no_grad():
         net.weight.add_(1.0)
@@ -133,7 +134,7 @@ def test_ema_average_and_state_dict_layout():
     assert torch.allclose(ema.ema_model.weight, 0.1 * w0 + 0.9 * (w0 + 1))
     state = ema.state_dict()
     assert {"ema_model.weight", "ema_model.bias", "step", "initted"} <= set(state)
-    other = EMA(torch.nn.Linear(2, 2))
+    other = EMA(torch.nn.Linear(2, 2), schedule="tf_warmup")
     other.load_state_dict(state)
     assert torch.equal(other.ema_model.weight, ema.ema_model.weight) and other.updates == 1
 

@@ -125,6 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True, metavar="D")
     p.add_argument("--max-steps", type=_positive_int, metavar="N",
                    help="stop after step N with a checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override one config value (dotted key, YAML value), e.g. "
+                        "--set data.root=/data/RadioMapSeer --set trainer.lr=1e-5; repeatable")
+
+    p = command("export", "radiovae.train.commands:export",
+                "Write a checkpoint in another trainer's format (RadioDiff's model-N.pt).")
+    p.add_argument("checkpoint", metavar="CKPT", help="a radiovae checkpoint (or run dir)")
+    p.add_argument("out", metavar="OUT", help="output file (.pt) or directory (gets model-N.pt)")
+    p.add_argument("--format", required=True, choices=["radiodiff"])
+    p.add_argument("--perceptual-from", metavar="PT",
+                   help="a RadioDiff model-N.pt whose LPIPS weights (loss.perceptual_loss.*) to "
+                        "include: RadioDiff's strict Trainer.load needs them")
 
     p = command("eval", "radiovae.train.commands:evaluate",
                 "Evaluate a checkpoint: NMSE / RMSE / SSIM / PSNR, grids, latent statistics.")

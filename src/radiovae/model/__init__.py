@@ -1,11 +1,25 @@
-"""RadioDiff's first-stage model: KL autoencoder, PatchGAN discriminator, VAE-GAN loss, checkpoints."""
+"""RadioDiff's first-stage model: KL autoencoder, PatchGAN discriminator, VAE-GAN loss, checkpoints.
 
-from radiovae.model.autoencoder import AutoencoderKL, Decoder, DiagonalGaussianDistribution, Encoder
-from radiovae.model.checkpoint import load_autoencoder, load_checkpoint, save_checkpoint
-from radiovae.model.discriminator import NLayerDiscriminator
-from radiovae.model.loss import VAEGANLoss
+Names are imported on first use (PEP 562), so ``radiovae.model.config`` (the config dataclasses)
+can be read without importing torch.
+"""
 
-__all__ = [
-    "AutoencoderKL", "Encoder", "Decoder", "DiagonalGaussianDistribution", "NLayerDiscriminator",
-    "VAEGANLoss", "load_autoencoder", "save_checkpoint", "load_checkpoint",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "AutoencoderKL": "autoencoder", "Encoder": "autoencoder", "Decoder": "autoencoder",
+    "DiagonalGaussianDistribution": "autoencoder", "NLayerDiscriminator": "discriminator",
+    "VAEGANLoss": "loss", "load_autoencoder": "checkpoint", "save_checkpoint": "checkpoint",
+    "load_checkpoint": "checkpoint", "DDConfig": "config", "LossConfig": "config",
+}
+
+__all__ = list(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module 'radiovae.model' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"radiovae.model.{_NAMES[name]}"), name)

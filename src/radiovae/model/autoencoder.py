@@ -14,19 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# The ddconfig keys RadioDiff's first_radio.yaml uses, with latent-diffusion's defaults.
-DDCONFIG_DEFAULTS = {
-    "double_z": True,
-    "z_channels": 3,
-    "resolution": 256,
-    "in_channels": 1,
-    "out_ch": 1,
-    "ch": 128,
-    "ch_mult": [1, 2, 4],
-    "num_res_blocks": 2,
-    "attn_resolutions": [],
-    "dropout": 0.0,
-}
+from radiovae.model.config import DDConfig
 
 
 def Normalize(channels: int) -> nn.GroupNorm:
@@ -41,13 +29,24 @@ def _pair(resolution: int | Sequence[int]) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def _wants_attn(res: tuple[int, int], attn_resolutions: Sequence, int_resolution: bool) -> bool:
-    """Attention at a level whose size is listed: int sides when ``resolution`` is an int
-    (latent-diffusion), [H, W] pairs when it is a pair (RadioDiff compares tuples, so an int
-    entry never matches there and it builds no attention)."""
-    if int_resolution:
-        return any(isinstance(a, int) and res == (a, a) for a in attn_resolutions)
-    return any(not isinstance(a, int) and tuple(a) == res for a in attn_resolutions)
+def _wants_attn(res: tuple[int, int], attn_resolutions: Sequence, resolution: int | Sequence[int],
+                first_encoder_level: bool) -> bool:
+    """Whether a level builds attention blocks, exactly as the reference code decides it.
+
+    ``resolution`` an int (latent-diffusion): every level whose side is listed in
+    ``attn_resolutions``. ``resolution`` a list (RadioDiff, encoder_decoder.py): RadioDiff tests
+    ``curr_res in attn_resolutions`` where ``curr_res`` is the config's list at the encoder's
+    first level but a tuple everywhere else (lines 407, 429, 499, 542), and a tuple never equals a
+    YAML list; so attention is built only in ``encoder.down.0``, and only if the full
+    ``[H, W]`` is listed. Reproduced here so that such checkpoints load with their own config.
+    """
+    if isinstance(resolution, int):
+        return any(isinstance(a, int) and not isinstance(a, bool) and res == (a, a)
+                   for a in attn_resolutions)
+    if isinstance(resolution, tuple):   # from Python code: tuples compare equal at every level
+        return any(isinstance(a, tuple) and a == res for a in attn_resolutions)
+    return first_encoder_level and any(isinstance(a, list) and list(a) == list(resolution)
+                                       for a in attn_resolutions)
 
 
 class ResnetBlock(nn.Module):
@@ -143,7 +142,7 @@ class Encoder(nn.Module):
             for _ in range(num_res_blocks):
                 blocks.append(ResnetBlock(block_in, ch * mult, dropout))
                 block_in = ch * mult
-                if _wants_attn(res, attn_resolutions, isinstance(resolution, int)):
+                if _wants_attn(res, attn_resolutions, resolution, i == 0):
                     attns.append(AttnBlock(block_in))
             level = _level(blocks, attns)
             if i != self.num_resolutions - 1:
@@ -190,7 +189,7 @@ class Decoder(nn.Module):
             for _ in range(num_res_blocks + 1):
                 blocks.append(ResnetBlock(block_in, ch * ch_mult[i], dropout))
                 block_in = ch * ch_mult[i]
-                if _wants_attn(res, attn_resolutions, isinstance(resolution, int)):
+                if _wants_attn(res, attn_resolutions, resolution, False):
                     attns.append(AttnBlock(block_in))
             level = _level(blocks, attns)
             if i != 0:
@@ -253,7 +252,7 @@ class AutoencoderKL(nn.Module):
 
     def __init__(self, ddconfig: dict, embed_dim: int):
         super().__init__()
-        ddconfig = {**DDCONFIG_DEFAULTS, **ddconfig}
+        ddconfig = {**DDConfig().as_dict(), **ddconfig}
         if not ddconfig["double_z"]:
             raise ValueError("AutoencoderKL needs ddconfig.double_z = true (mean and log-variance)")
         self.ddconfig = ddconfig

@@ -25,7 +25,8 @@ import torch
 
 from radiovae.errors import UserError
 from radiovae.io import atomic_path
-from radiovae.model.autoencoder import DDCONFIG_DEFAULTS, AutoencoderKL
+from radiovae.model.autoencoder import AutoencoderKL
+from radiovae.model.config import DDConfig
 
 AE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
 INFERRED_RESOLUTION = 256  # convolutional weights do not fix the image size; only attention placement
@@ -87,6 +88,18 @@ def _autoencoder_state(ckpt: dict[str, Any], ema: bool, path: Path) -> dict[str,
     return state
 
 
+def loss_state(ckpt: dict[str, Any], ema: bool = True) -> tuple[dict[str, torch.Tensor], str]:
+    """The loss module's tensors (``logvar``, ``discriminator.*``; ``loss.`` stripped) and which
+    weights they are ("EMA" or "online"), as RadioDiff's init_from_ckpt would take them."""
+    if ema and isinstance(ckpt.get("ema"), dict):
+        state = _strip(_strip(ckpt["ema"], "ema_model."), "loss.")
+        if any(k.startswith(AE_PREFIXES) for k in _strip(ckpt["ema"], "ema_model.")):
+            return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}, "EMA"
+    model = ckpt.get("model") if isinstance(ckpt.get("model"), dict) else {}
+    return {k: v for k, v in _strip(model, "loss.").items() if isinstance(v, torch.Tensor)}, \
+        "online"
+
+
 def _config_from(ckpt: dict[str, Any]) -> dict | None:
     cfg = ckpt.get("config")
     if isinstance(cfg, dict) and isinstance(cfg.get("model"), dict):
@@ -108,11 +121,17 @@ def infer_config(state: dict[str, torch.Tensor]) -> dict:
                               if k.startswith("encoder.down.0.block.")})
         z_channels = state["decoder.conv_in.weight"].shape[1]
         double_z = state["encoder.conv_out.weight"].shape[0] == 2 * z_channels
-        attn_resolutions = [INFERRED_RESOLUTION // 2 ** i for i in levels
-                            if any(k.startswith(f"encoder.down.{i}.attn.") for k in state)]
+        attn_resolutions: list = [INFERRED_RESOLUTION // 2 ** i for i in levels
+                                  if any(k.startswith(f"encoder.down.{i}.attn.") for k in state)]
+        resolution: int | list[int] = INFERRED_RESOLUTION
+        if attn_resolutions == [INFERRED_RESOLUTION] and not any(
+                k.startswith("decoder.up.") and ".attn." in k for k in state):
+            # RadioDiff's placement with a list resolution: attention in encoder.down.0 only
+            resolution = [INFERRED_RESOLUTION, INFERRED_RESOLUTION]
+            attn_resolutions = [resolution]
         ddconfig = {
-            **DDCONFIG_DEFAULTS, "double_z": double_z, "z_channels": int(z_channels),
-            "resolution": INFERRED_RESOLUTION, "in_channels": int(in_channels),
+            **DDConfig().as_dict(), "double_z": double_z, "z_channels": int(z_channels),
+            "resolution": resolution, "in_channels": int(in_channels),
             "out_ch": int(state["decoder.conv_out.weight"].shape[0]), "ch": int(ch),
             "ch_mult": ch_mult, "num_res_blocks": num_res_blocks,
             "attn_resolutions": attn_resolutions, "dropout": 0.0,

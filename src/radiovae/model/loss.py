@@ -6,6 +6,15 @@
     g    = -mean(D(x_hat))
     d_weight = disc_weight * clamp(|grad_last nll| / (|grad_last g| + 1e-4), 0, 1e4)   (detached)
     loss_G = nll + kl_weight * kl + d_weight * disc_factor * g
+
+Why d_weight sits at its cap on small maps: nll is a SUM over the C*H*W pixels (per sample), g a
+MEAN over discriminator patches, so |grad nll| / |grad g| grows with the pixel count; with 1e4 as
+the cap, a model whose per-pixel error gradient is more than ~1e4 / (C*H*W) of the GAN gradient
+pins d_weight at disc_weight * 1e4 (5,000) and the GAN term is weaker than disc_weight x NLL.
+``adaptive_weight="per_pixel"`` (radiovae's option) compares the per-pixel mean nll instead and
+multiplies the GAN term back by C*H*W: below the cap the update is the same, and the cap applies
+on the scale it was chosen for (the logged d_weight is then on that per-pixel scale).
+``d_weight_max`` is the cap (latent-diffusion's 1e4).
     loss_D = disc_factor * hinge(D(x), D(x_hat.detach()))       (or "vanilla": softplus)
 
 ``disc_factor`` is 0 for ``step < disc_start`` and ``disc_factor`` (1.0) from ``disc_start`` on,
@@ -58,10 +67,14 @@ class VAEGANLoss(nn.Module):
                  disc_loss: str = "hinge", perceptual_weight: float = 0.0,
                  pixelloss_weight: float = 1.0, disc_num_layers: int = 3, disc_ndf: int = 64,
                  use_actnorm: bool = False, disc_conditional: bool = False,
+                 adaptive_weight: str = "radiodiff", d_weight_max: float = 1e4,
                  perceptual: nn.Module | None = None):
         super().__init__()
         if disc_loss not in D_LOSSES:
             raise UserError(f"lossconfig.disc_loss must be 'hinge' or 'vanilla', not {disc_loss!r}")
+        if adaptive_weight not in ("radiodiff", "per_pixel"):
+            raise UserError("lossconfig.adaptive_weight must be 'radiodiff' or 'per_pixel', "
+                            f"not {adaptive_weight!r}")
         if disc_conditional:
             raise UserError("lossconfig.disc_conditional = true is not supported (RadioDiff uses false)")
         if perceptual_weight > 0 and perceptual is None:
@@ -72,6 +85,8 @@ class VAEGANLoss(nn.Module):
         self.kl_weight = kl_weight
         self.disc_weight = disc_weight
         self.disc_factor = disc_factor
+        self.per_pixel = adaptive_weight == "per_pixel"
+        self.d_weight_max = float(d_weight_max)
         self.pixel_weight = pixelloss_weight
         self.perceptual_weight = perceptual_weight
         self.perceptual = perceptual
@@ -104,8 +119,10 @@ class VAEGANLoss(nn.Module):
         return nll, kl, rec.detach().mean()
 
     def adaptive_weight(self, nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
-                        grad_scale: float = 1.0) -> torch.Tensor:
-        """disc_weight * clamp(|grad nll| / (|grad g| + 1e-4), 0, 1e4), detached, in fp32.
+                        grad_scale: float = 1.0, pixels: int = 1) -> torch.Tensor:
+        """disc_weight * clamp(|grad nll| / pixels / (|grad g| + 1e-4), 0, d_weight_max), detached.
+
+        ``pixels`` is 1 for RadioDiff's weight and C*H*W for the per-pixel one.
 
         ``grad_scale`` (an fp16 GradScaler's scale) keeps small half-precision gradients from
         underflowing; it is divided out before the norms are compared. If the scaled gradients
@@ -119,8 +136,8 @@ class VAEGANLoss(nn.Module):
             if grad_scale <= 1.0 or bool(torch.isfinite(nll_norm + g_norm)):
                 break
             grad_scale = max(grad_scale / 16.0, 1.0)
-        ratio = nll_norm / (g_norm + 1e-4)
-        return ratio.clamp(0.0, 1e4).detach() * self.disc_weight
+        ratio = nll_norm / pixels / (g_norm + 1e-4)
+        return ratio.clamp(0.0, self.d_weight_max).detach() * self.disc_weight
 
     def generator_loss(self, x: torch.Tensor, x_hat: torch.Tensor,
                        posterior: DiagonalGaussianDistribution, step: int,
@@ -144,8 +161,9 @@ class VAEGANLoss(nn.Module):
                 g_loss = -self.discriminator(x_hat).float().mean()
             if last_layer is None:
                 raise ValueError("generator_loss needs last_layer once the discriminator is on")
-            d_weight = self.adaptive_weight(nll, g_loss, last_layer, grad_scale)
-            loss = loss + d_weight * disc_factor * g_loss
+            pixels = x[0].numel() if self.per_pixel else 1
+            d_weight = self.adaptive_weight(nll, g_loss, last_layer, grad_scale, pixels)
+            loss = loss + d_weight * pixels * disc_factor * g_loss
         log = {
             "train/total_loss": loss.detach(), "train/logvar": self.logvar.detach(),
             "train/kl_loss": kl.detach(), "train/nll_loss": nll.detach(),

@@ -1,4 +1,4 @@
-"""CLI handlers: ``radiovae train``, ``radiovae eval``, ``radiovae demo``."""
+"""CLI handlers: ``radiovae train``, ``export``, ``eval``, ``demo``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,21 @@ def train(args: argparse.Namespace) -> int:
     from radiovae.train.trainer import EXIT_DIVERGED, TrainingDiverged, train
 
     try:
-        train(args.config, args.run_dir, max_steps=args.max_steps)
+        train(args.config, args.run_dir, max_steps=args.max_steps,
+              overrides=getattr(args, "overrides", ()))
     except TrainingDiverged as exc:
         sys.stderr.write(f"radiovae: training stopped: {exc}\n")
         return EXIT_DIVERGED
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from radiovae.train.export import export_radiodiff
+
+    path, note = export_radiodiff(args.checkpoint, args.out, perceptual_from=args.perceptual_from)
+    print(f"wrote {path}")
+    if note:
+        sys.stderr.write(f"radiovae: notice: {note}\n")
     return 0
 
 

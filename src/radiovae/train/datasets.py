@@ -21,6 +21,27 @@ from radiovae.errors import UserError
 SPLIT_SEED = {"train": 0, "val": 1_000_003, "test": 2_000_006}
 
 
+def resolve_simulation(data: dict) -> str | None:
+    """``data.simulation: auto``: RadioDiff's DPM when the root has it, else the one simulation
+    there (``radiovae data synth`` writes SYN); a note saying which, or None if nothing to pick."""
+    if data["name"] != "radiomapseer" or data["simulation"] != "auto":
+        return None
+    gain = Path(data["root"]).expanduser() / "gain"
+    prefix = "cars" if data["cars"] else ""
+    found = sorted(p.name[len(prefix):] for p in gain.iterdir()
+                   if p.is_dir() and p.name.startswith(prefix)
+                   and (prefix or not p.name.startswith("cars"))) if gain.is_dir() else []
+    if "DPM" in found:
+        pick = "DPM"
+    elif len(found) == 1:
+        pick = found[0]
+    else:
+        raise UserError(f"data.simulation auto: {gain} holds {', '.join(found) or 'no simulations'}"
+                        "; say which with --set data.simulation=NAME")
+    data["simulation"] = pick
+    return f"data.simulation auto -> {pick} (of {', '.join(found)} under {gain})"
+
+
 def build_dataset(data: dict, split: str = "train", progress: bool = True) -> Dataset:
     """The dataset of one split for a resolved ``data`` config section."""
     from radiovae import data as rd
@@ -36,6 +57,7 @@ def build_dataset(data: dict, split: str = "train", progress: bool = True) -> Da
     if not root.is_dir():
         raise UserError(f"data.root is not a directory: {root}")
     if name in ("radiomapseer", "radio"):
+        resolve_simulation(data)
         return rd.RadioMapSeer(root, split=split, simulation=data["simulation"], cars=data["cars"],
                                scheme=data["split_scheme"], size=data["size"])
     if name == "folder":

@@ -1,10 +1,26 @@
-"""Exponential moving average of the autoencoder's weights, the weights evaluation uses.
+"""Exponential moving average of the weights: the weights evaluation and RadioDiff's stage 2 use.
 
-Every ``update_every`` steps: ema <- d * ema + (1 - d) * online, with the warm-up
-d = min(decay, (1 + n) / (10 + n)) after n updates, so that early weights are not frozen in for the
-~1 / (1 - decay) updates a plain average would keep them. Buffers are copied. ``state_dict()`` uses
-the key layout of RadioDiff's ``EMA`` (``ema_model.<param>``, ``step``, ``initted``), so its tools
-read ours and :func:`radiovae.load_autoencoder` reads both.
+``schedule="radiodiff"`` (the default) is RadioDiff's ``denoising_diffusion_pytorch/ema.py``
+(``EMA.update`` lines 141-156, ``get_current_decay`` lines 132-139) with the defaults its
+train_vae.py Trainer passes (``beta = ema_decay = 0.995``, ``update_every = 10``,
+``update_after_step = 100``, ``inv_gamma = 1``, ``power = 2/3``): :meth:`EMA.update` is called once
+per training step and counts its calls c = 0, 1, 2, ...; on every ``update_every``-th call
+(c = 0, 10, 20, ...) the EMA weights are copied from the online ones while c <= ``update_after_step``
+(and once more at the first call after it, ``initted``), and after that averaged,
+ema <- d * ema + (1 - d) * online, with
+
+    d = min(1 - (1 + n / inv_gamma) ** -power, decay),  n = c - update_after_step
+
+(ema.py counts n from the incremented counter): d is about 0.8 at step 110 and about 0.995 from
+~2.8k steps on. Floating-point buffers are averaged the same way, other buffers are left as they are
+(ema.py lines 84-85).
+
+``schedule="tf_warmup"`` is radiovae's earlier one: d = min(decay, (1 + u) / (10 + u)) after u
+averaging updates, from the first (about 0.995 only after ~18k updates).
+
+``loss``: also average the loss module (``logvar``, the discriminator), as RadioDiff's EMA of the
+whole model does. ``state_dict()`` uses RadioDiff's layout (``ema_model.<autoencoder param>``,
+``ema_model.loss.<loss param>``, ``step`` and ``initted`` of shape [1]).
 """
 
 from __future__ import annotations
@@ -14,38 +30,90 @@ import copy
 import torch
 from torch import nn
 
+SCHEDULES = ("radiodiff", "tf_warmup")
+
 
 class EMA:
-    def __init__(self, model: nn.Module, decay: float = 0.995, update_every: int = 10):
-        self.decay, self.update_every = decay, update_every
+    def __init__(self, model: nn.Module, decay: float = 0.995, update_every: int = 10,
+                 loss: nn.Module | None = None, schedule: str = "radiodiff",
+                 update_after_step: int = 100, power: float = 2 / 3, inv_gamma: float = 1.0):
+        if schedule not in SCHEDULES:
+            raise ValueError(f"EMA schedule must be one of {SCHEDULES}, not {schedule!r}")
+        self.decay, self.update_every, self.schedule = decay, update_every, schedule
+        self.update_after_step, self.power, self.inv_gamma = update_after_step, power, inv_gamma
         self.ema_model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.updates = 0
+        self.ema_loss = copy.deepcopy(loss).eval().requires_grad_(False) if loss is not None \
+            else None
+        self.calls = 0        # RadioDiff's ``step``: update() calls so far
+        self.initted = False  # RadioDiff's ``initted``: averaging has begun
+        self.updates = 0      # averaging updates so far (tf_warmup)
 
     def current_decay(self) -> float:
-        return min(self.decay, (1 + self.updates) / (10 + self.updates))
+        """The decay the next averaging update uses (0 means: copy)."""
+        if self.schedule == "tf_warmup":
+            return min(self.decay, (1 + self.updates) / (10 + self.updates))
+        n = max(self.calls - self.update_after_step - 1, 0)
+        if n <= 0:
+            return 0.0
+        return min(max(1 - (1 + n / self.inv_gamma) ** -self.power, 0.0), self.decay)
+
+    def _pairs(self, model: nn.Module, loss: nn.Module | None):
+        pairs = [(self.ema_model, model)]
+        if self.ema_loss is not None and loss is not None:
+            pairs.append((self.ema_loss, loss))
+        return pairs
 
     @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        """Call after optimizer step ``step`` (0-based); averages every ``update_every`` steps."""
-        if (step + 1) % self.update_every:
+    def update(self, model: nn.Module, step: int | None = None, loss: nn.Module | None = None
+               ) -> None:
+        """Call once after each optimizer step (``step``, 0-based, is for the tf_warmup cadence)."""
+        calls = self.calls
+        self.calls += 1
+        if self.schedule == "tf_warmup":
+            if ((step if step is not None else calls) + 1) % self.update_every:
+                return
+            self._blend(model, loss, self.current_decay())
+            self.updates += 1
             return
-        d = self.current_decay()
-        ema_params = dict(self.ema_model.named_parameters())
-        for name, p in model.named_parameters():
-            ema_params[name].lerp_(p.detach().to(ema_params[name].dtype), 1.0 - d)
-        ema_buffers = dict(self.ema_model.named_buffers())
-        for name, b in model.named_buffers():
-            ema_buffers[name].copy_(b)
+        if calls % self.update_every:
+            return
+        if calls <= self.update_after_step or not self.initted:
+            self._blend(model, loss, 0.0)        # ema.py: copy, and copy once more when initting
+            if calls <= self.update_after_step:
+                return
+            self.initted = True
+        self._blend(model, loss, self.current_decay())   # decay of the incremented counter
         self.updates += 1
+
+    def _blend(self, model: nn.Module, loss: nn.Module | None, d: float) -> None:
+        for ema_mod, online in self._pairs(model, loss):
+            ema_t = {**dict(ema_mod.named_parameters()), **dict(ema_mod.named_buffers())}
+            for name, t in [*online.named_parameters(), *online.named_buffers()]:
+                target = ema_t[name]
+                if not target.is_floating_point():
+                    continue
+                src = t.detach().to(target.dtype)
+                if d == 0.0:
+                    target.copy_(src)
+                else:
+                    target.lerp_(src, 1.0 - d)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = {f"ema_model.{k}": v for k, v in self.ema_model.state_dict().items()}
-        state["step"] = torch.tensor(self.updates)
-        state["initted"] = torch.tensor(True)
+        if self.ema_loss is not None:
+            state.update({f"ema_model.loss.{k}": v for k, v in self.ema_loss.state_dict().items()})
+        state["step"] = torch.tensor([self.calls])
+        state["initted"] = torch.tensor([float(self.initted)])
+        state["updates"] = torch.tensor([self.updates])
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        prefix = "ema_model."
-        self.ema_model.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                        if k.startswith(prefix)})
-        self.updates = int(state.get("step", torch.tensor(0)))
+        own = {k[len("ema_model."):]: v for k, v in state.items() if k.startswith("ema_model.")}
+        self.ema_model.load_state_dict({k: v for k, v in own.items() if not k.startswith("loss.")})
+        if self.ema_loss is not None:
+            loss_state = {k[5:]: v for k, v in own.items() if k.startswith("loss.")}
+            if loss_state:
+                self.ema_loss.load_state_dict(loss_state)
+        self.calls = int(state.get("step", torch.tensor([0])).reshape(-1)[0])
+        self.initted = bool(state.get("initted", torch.tensor([0.0])).reshape(-1)[0])
+        self.updates = int(state.get("updates", state.get("step", torch.tensor([0]))).reshape(-1)[0])

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from radiovae.io import atomic_path, atomic_write_text
-from radiovae.train.config import dump_config
+from radiovae.train.config import TrainConfig, dump_config
 
 # Terms RadioDiff logs on its discriminator line; every other term goes on the generator line.
 DISC_TERMS = ("train/disc_loss", "train/logits_real", "train/logits_fake")
@@ -56,22 +56,28 @@ def _truncate_log(path: Path, before_step: int) -> None:
 class Records:
     """Writes a run's records; ``start_step`` > 0 means resuming from a checkpoint at that step."""
 
-    def __init__(self, run_dir: Path, config: dict, total_steps: int, start_step: int = 0):
+    def __init__(self, run_dir: Path, config: TrainConfig | dict, total_steps: int,
+                 start_step: int = 0, notes: list[str] | None = None):
         from torch.utils.tensorboard import SummaryWriter
 
         self.dir = Path(run_dir)
         self.total_steps = total_steps
         for sub in ("checkpoints", "samples", "tb"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.dir / "config.yaml", dump_config(config))
+        notes = list(notes if notes is not None else getattr(config, "notes", []))
+        plain = config.as_dict() if isinstance(config, TrainConfig) else config
+        head = "".join(f"# {n}\n" for n in notes)
+        atomic_write_text(self.dir / "config.yaml", head + dump_config(plain))
         self.metrics_path, self.log_path = self.dir / "metrics.jsonl", self.dir / "train.log"
         _truncate_jsonl(self.metrics_path, start_step)
         _truncate_log(self.log_path, start_step)
         self._metrics = open(self.metrics_path, "a", encoding="utf-8")
         self._log = open(self.log_path, "a", encoding="utf-8")
         if start_step == 0:
-            self._log.write(f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3]
-                            + f" radiovae training config: {config!r}\n")   # RadioDiff logs its cfg dict so
+            stamp = f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3]
+            for note in notes:   # what was mapped or ignored, first
+                self._log.write(f"{stamp} radiovae config note: {note}\n")
+            self._log.write(f"{stamp} radiovae training config: {plain!r}\n")   # RadioDiff logs its cfg dict so
             self._log.flush()
         self.tb = SummaryWriter(str(self.dir / "tb"), purge_step=start_step or None)
 

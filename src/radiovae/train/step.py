@@ -12,8 +12,13 @@ RadioDiff instead runs the autoencoder twice per step (once per optimizer), runs
 and two autograd.grad calls in phase 1 only to multiply them by 0, and steps its discriminator
 optimizer with zero gradients (so AdamW's weight decay still shrinks it) during phase 1.
 
-Gradients are accumulated over the micro-batches (each loss / n), clipped to ``grad_clip`` per
-optimizer, then both optimizers step once. A non-finite loss (or, without an fp16 scaler, a
+``gradient_accumulate_every`` has RadioDiff's meaning (train_vae.py lines 213-241): pass 0 updates
+the autoencoder, passes 1 .. gae-1 the discriminator, each loss divided by gae; so 2 is one G and
+one D update per step, and 1 never steps the discriminator (the G loss still has its GAN term from
+disc_start on, as in RadioDiff). Extra D passes (gae > 2) reuse the step's reconstruction.
+
+Gradients are accumulated over the micro-batches (radiovae's ``micro_batches``: each loss / n),
+clipped to ``grad_clip`` per optimizer, then both optimizers step once. A non-finite loss (or, without an fp16 scaler, a
 non-finite gradient norm) steps nothing: gradients are dropped and ``"nonfinite": 1`` is returned.
 The LR schedule, EMA and logging are the trainer's.
 
@@ -55,20 +60,25 @@ def amp_dtype_for(device: torch.device | str, amp: bool = True, fp16: bool = Fal
 
 
 def build_optimizers(autoencoder: nn.Module, loss: VAEGANLoss, lr: float,
-                     weight_decay: float = 0.01, betas: tuple[float, float] = (0.9, 0.999)
+                     weight_decay: float = 0.01, betas: tuple[float, float] = (0.9, 0.999),
+                     train_logvar: bool = True
                      ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """AdamW for the autoencoder + ``logvar``, AdamW for the discriminator (RadioDiff: both lr).
+    """AdamW for the autoencoder (+ ``logvar``), AdamW for the discriminator (RadioDiff: both lr).
 
-    ``logvar`` is a learned noise level, not a weight: it gets no weight decay. The fused AdamW
+    ``logvar`` is a learned noise level, not a weight: it gets no weight decay.
+    ``train_logvar=False`` leaves it out, as RadioDiff's train_vae.py does (lines 126-130: only
+    encoder, decoder, quant_conv, post_quant_conv), so it stays at logvar_init. The fused AdamW
     kernel (same math, one kernel per step instead of ~10 ops per tensor) is used on CPU and CUDA;
     on CPU it makes the optimizer step ~10x faster, a sizeable share of a training step.
     """
     devices = {p.device.type for p in [*autoencoder.parameters(), *loss.parameters()]}
     fused = devices <= {"cpu", "cuda"}
-    opt_ae = torch.optim.AdamW(
-        [{"params": list(autoencoder.parameters())},
-         {"params": loss.generator_parameters(), "weight_decay": 0.0}],
-        lr=lr, betas=betas, weight_decay=weight_decay, fused=fused)
+    groups: list[dict] = [{"params": list(autoencoder.parameters())}]
+    if train_logvar:
+        groups.append({"params": loss.generator_parameters(), "weight_decay": 0.0})
+    else:
+        loss.logvar.requires_grad_(False)
+    opt_ae = torch.optim.AdamW(groups, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused)
     opt_disc = torch.optim.AdamW(loss.discriminator.parameters(), lr=lr, betas=betas,
                                  weight_decay=weight_decay, fused=fused)
     return opt_ae, opt_disc
@@ -85,7 +95,7 @@ class VAEGANStep:
                  opt_ae: torch.optim.Optimizer, opt_disc: torch.optim.Optimizer,
                  amp_dtype: torch.dtype | None = None, grad_clip: float | None = 1.0,
                  scaler: torch.amp.GradScaler | None = None, sample_posterior: bool = True,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, gradient_accumulate_every: int = 2):
         self.autoencoder = autoencoder
         self.loss = loss
         self.opt_ae = opt_ae
@@ -94,6 +104,10 @@ class VAEGANStep:
         self.grad_clip = grad_clip
         self.sample_posterior = sample_posterior
         self.generator = generator
+        if gradient_accumulate_every < 1:
+            raise ValueError("gradient_accumulate_every must be >= 1")
+        self.disc_updates = gradient_accumulate_every - 1
+        self.loss_scale = 1.0 / gradient_accumulate_every
         self.device = next(autoencoder.parameters()).device
         if amp_dtype == torch.float16 and scaler is None:
             scaler = torch.amp.GradScaler(self.device.type)
@@ -110,13 +124,15 @@ class VAEGANStep:
 
     def __call__(self, micro_batches: Sequence[torch.Tensor], step: int) -> dict[str, float]:
         n = len(micro_batches)
-        gan = self.loss.gan_active(step)
+        gan = self.loss.gan_active(step) and self.disc_updates > 0   # a D update this step
+        scale = self.loss_scale / n
         grad_scale = self.scaler.get_scale() if self.scaler is not None else 1.0
         self.opt_ae.zero_grad(set_to_none=True)
         if gan:
             self.opt_disc.zero_grad(set_to_none=True)
 
         logs: list[dict[str, torch.Tensor]] = []
+        fakes: list[tuple[torch.Tensor, torch.Tensor]] = []
         for i, x in enumerate(micro_batches):
             x = x.to(self.device, non_blocking=True)
             sync = i == n - 1 or not hasattr(self.autoencoder, "no_sync")  # DDP: reduce once
@@ -125,12 +141,14 @@ class VAEGANStep:
                     x_hat, posterior = self.autoencoder(x, self.sample_posterior, self.generator)
                     loss_g, log = self.loss.generator_loss(
                         x, x_hat, posterior, step, self._ae.get_last_layer(), grad_scale)
-                self._backward(loss_g / n)
+                self._backward(loss_g * scale)
             if gan:  # the discriminator sees the reconstruction we already have
                 with self._autocast():
                     loss_d, log_d = self.loss.discriminator_loss(x, x_hat.detach(), step)
-                self._backward(loss_d / n)
+                self._backward(loss_d * scale)
                 log.update(log_d)
+                if self.disc_updates > 1:
+                    fakes.append((x, x_hat.detach()))
             logs.append(log)
 
         names = list(logs[0])
@@ -146,11 +164,25 @@ class VAEGANStep:
                 self.scaler.step(opt) if self.scaler is not None else opt.step()
             if self.scaler is not None:
                 self.scaler.update()
+            for _ in range(self.disc_updates - 1 if gan else 0):   # RadioDiff's passes 2..gae-1
+                self._extra_disc_update(fakes, step, scale)
         else:  # drop whatever was accumulated; nothing is stepped
             self.opt_ae.zero_grad(set_to_none=True)
             self.opt_disc.zero_grad(set_to_none=True)
         record["nonfinite"] = 0.0 if finite else 1.0
         return record
+
+    def _extra_disc_update(self, fakes: list[tuple[torch.Tensor, torch.Tensor]], step: int,
+                           scale: float) -> None:
+        self.opt_disc.zero_grad(set_to_none=True)
+        for x, x_hat in fakes:
+            with self._autocast():
+                loss_d, _ = self.loss.discriminator_loss(x, x_hat, step)
+            self._backward(loss_d * scale)
+        if self._unscale_and_clip(self.opt_disc):
+            self.scaler.step(self.opt_disc) if self.scaler is not None else self.opt_disc.step()
+            if self.scaler is not None:
+                self.scaler.update()
 
     @staticmethod
     def _all_agree(flag: bool) -> bool:

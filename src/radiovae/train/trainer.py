@@ -6,12 +6,12 @@ One loop, read top to bottom (after nanoGPT's train.py):
         micro-batches -> VAEGANStep (G update, and D update from disc_start on)
         LR schedule, EMA, records every log_freq steps, checkpoint every save_and_sample_every
 
-What differs from RadioDiff's train_vae.py, on purpose:
-  * ``logvar`` trains (it is in the autoencoder's AdamW);
+What differs from RadioDiff's train_vae.py, on purpose (README: every deviation and its switch):
+  * ``logvar`` trains (``trainer.train_logvar``; RadioDiff leaves it out of every optimizer);
   * ``min_lr`` is a floor on the learning rate itself: lr(s) = max(lr * (1 - s/N)^0.95, min_lr)
-    (RadioDiff floors the *factor* at min_lr, i.e. at lr * min_lr, 1e-5 x smaller than meant);
-  * ``gradient_accumulate_every`` really accumulates micro-batches (RadioDiff reuses the
-    counter to alternate G and D updates on the same batch);
+    (``trainer.min_lr_mode: radiodiff`` floors the *factor* at min_lr, as RadioDiff does);
+  * ``gradient_accumulate_every`` keeps RadioDiff's meaning (one G and gae - 1 D updates per batch);
+    ``trainer.micro_batches`` is radiovae's true accumulation;
   * a checkpoint holds everything the next step depends on (weights, EMA, optimizers, schedulers,
     scaler, every RNG, the data position), so a resumed run repeats an uninterrupted one exactly;
   * non-finite steps are skipped and recorded; ``max_nonfinite_in_a_row`` of them stop the run.
@@ -43,11 +43,11 @@ from radiovae import __version__
 from radiovae.errors import UserError
 from radiovae.model import AutoencoderKL, VAEGANLoss, load_checkpoint, save_checkpoint
 from radiovae.progress import make_progress
-from radiovae.train.config import load_config, resolve_config
-from radiovae.train.datasets import batches, build_dataset, fit_size
+from radiovae.train.config import TrainConfig, load_config, resolve_config
+from radiovae.train.datasets import batches, build_dataset, fit_size, resolve_simulation
 from radiovae.train.ema import EMA
 from radiovae.train.records import Records
-from radiovae.train.step import VAEGANStep, amp_dtype_for
+from radiovae.train.step import VAEGANStep, amp_dtype_for, build_optimizers
 
 EXIT_DIVERGED = 3   # `radiovae train` exit status when non-finite losses stop a run
 
@@ -56,9 +56,13 @@ class TrainingDiverged(RuntimeError):
     """Too many non-finite steps in a row; a checkpoint of the last good weights was written."""
 
 
-def lr_at(step: int, lr: float, min_lr: float, total_steps: int) -> float:
-    """RadioDiff's polynomial decay (1 - step/N)^0.95, floored at ``min_lr`` (an absolute LR)."""
-    return max(lr * max(1.0 - step / total_steps, 0.0) ** 0.95, min_lr)
+def lr_at(step: int, lr: float, min_lr: float, total_steps: int, mode: str = "absolute") -> float:
+    """RadioDiff's polynomial decay (1 - step/N)^0.95, floored at ``min_lr`` (an absolute LR), or
+    with ``mode="radiodiff"`` at ``lr * min_lr`` (train_vae.py line 133 floors the factor)."""
+    factor = max(1.0 - step / total_steps, 0.0) ** 0.95
+    if mode == "radiodiff":
+        return lr * max(factor, min_lr)
+    return max(lr * factor, min_lr)
 
 
 # -- processes and devices ------------------------------------------------------------------------
@@ -98,9 +102,33 @@ def setup_distributed(device: str = "auto") -> Dist:
 
 # -- model, RNG, checkpoints ----------------------------------------------------------------------
 
-def build_model(cfg: dict) -> tuple[AutoencoderKL, VAEGANLoss]:
+def build_model(cfg: TrainConfig | dict) -> tuple[AutoencoderKL, VAEGANLoss]:
     model = cfg["model"]
-    return AutoencoderKL(model["ddconfig"], model["embed_dim"]), VAEGANLoss(**model["lossconfig"])
+    return (AutoencoderKL(dict(model["ddconfig"]), model["embed_dim"]),
+            VAEGANLoss(**dict(model["lossconfig"])))
+
+
+def init_from_checkpoint(path: str, autoencoder: AutoencoderKL, loss: VAEGANLoss, use_ema: bool
+                         ) -> str:
+    """``model.ckpt_path``: RadioDiff's ``init_from_ckpt`` (encoder_decoder.py lines 925-952).
+
+    With ``use_ema`` and an ``ema`` entry: the EMA weights, the loss's (logvar, discriminator)
+    included; else the online ones. The autoencoder must match exactly; loss tensors are taken
+    when present. Returns one line saying what was loaded.
+    """
+    from radiovae.model import load_autoencoder
+    from radiovae.model.checkpoint import loss_state
+
+    ckpt = load_checkpoint(path)
+    ae = load_autoencoder(path, ema=use_ema, config={"embed_dim": autoencoder.embed_dim,
+                                                     "ddconfig": autoencoder.ddconfig})
+    autoencoder.load_state_dict(ae.state_dict())
+    state, source = loss_state(ckpt, use_ema)
+    own = loss.state_dict()
+    taken = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
+    loss.load_state_dict({**own, **taken})
+    return (f"model.ckpt_path {path}: autoencoder from its {source} weights"
+            f"{', loss (logvar, discriminator) too' if taken else ', no loss weights in it'}")
 
 
 def rng_state() -> dict[str, Any]:
@@ -169,64 +197,74 @@ class _DDPStep(VAEGANStep):
 
 # -- the run ---------------------------------------------------------------------------------------
 
-def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
-          max_steps: int | None = None, progress: bool = True) -> dict[str, Any]:
+def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.PathLike,
+          max_steps: int | None = None, progress: bool = True,
+          overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Train (or resume) the run in ``run_dir``; returns {step, checkpoint, stopped, run_dir}.
 
-    ``config``: a resolved or user config dict, or a YAML path / shipped config name.
+    ``config``: a resolved config, a user config dict, or a YAML path / shipped config name;
+    ``overrides``: ``--set`` items (``"trainer.lr=1e-4"``).
     ``max_steps``: stop after that many steps in total (with a checkpoint), else at
     ``trainer.train_num_steps``. Raises :class:`TrainingDiverged` after too many non-finite steps.
     """
-    cfg = resolve_config(config) if isinstance(config, dict) else load_config(config)
+    cfg = resolve_config(config, overrides=overrides) if isinstance(config, (dict, TrainConfig)) \
+        else load_config(config, overrides)
     run_dir = Path(run_dir)
-    tr, data_cfg = cfg["trainer"], cfg["data"]
-    dist = setup_distributed(tr["device"])
-    total = tr["train_num_steps"]
+    tr, data_cfg = cfg.trainer, cfg.data
+    dist = setup_distributed(tr.device)
+    total = tr.train_num_steps
     last = min(total, max_steps) if max_steps else total
 
     # Resume from the newest checkpoint of this run dir, if there is one.
     ckpt_path, ckpt = latest_checkpoint(run_dir)
     if ckpt is not None:
         old = ckpt.get("config", {}).get("model", {})
+        new = cfg.model.as_dict()
         for key in ("embed_dim", "ddconfig"):
-            if old.get(key) != cfg["model"][key]:
+            if old.get(key) != new[key]:
                 raise UserError(f"{run_dir} was trained with a different model.{key} "
-                                f"({old.get(key)} vs {cfg['model'][key]}); use a new --run-dir")
+                                f"({old.get(key)} vs {new[key]}); use a new --run-dir")
     start = int(ckpt["step"]) if ckpt else 0
     if start >= last:
         print(f"{run_dir}: already at step {start} (target {last}); nothing to do")
         return {"step": start, "checkpoint": ckpt_path, "stopped": "done", "run_dir": run_dir}
 
     # Data: the training split, and a fixed held-out batch for the sample grids.
+    notes = list(cfg.notes)
+    picked = resolve_simulation(data_cfg)
+    if picked:
+        notes.append(picked)
     train_set = build_dataset(data_cfg, "train", progress=progress and dist.main)
     sample_set = build_dataset(data_cfg, "val", progress=progress and dist.main)
-    n_samples = min(tr["num_samples"], len(sample_set))
+    n_samples = min(tr.num_samples, len(sample_set))
     sample_batch = torch.stack([sample_set[i]["image"] for i in range(n_samples)])
-    sample_batch = fit_size(sample_batch, data_cfg["size"]).to(dist.device)
+    sample_batch = fit_size(sample_batch, data_cfg.size).to(dist.device)
 
     # Model, optimizers (logvar trains with the autoencoder), schedulers, EMA, AMP.
-    random.seed(tr["seed"])
-    np.random.seed(tr["seed"])
-    torch.manual_seed(tr["seed"])
+    random.seed(tr.seed)
+    np.random.seed(tr.seed)
+    torch.manual_seed(tr.seed)
     autoencoder, loss = build_model(cfg)
-    if ckpt is None and cfg["model"]["ckpt_path"]:
-        from radiovae.model import load_autoencoder
-        autoencoder.load_state_dict(load_autoencoder(cfg["model"]["ckpt_path"], ema=False,
-                                                     config=cfg).state_dict())
+    if ckpt is None and cfg.model.ckpt_path:
+        notes.append(init_from_checkpoint(cfg.model.ckpt_path, autoencoder, loss,
+                                          cfg.model.ckpt_use_ema))
+    if dist.main:
+        _announce(notes, progress)
     autoencoder.to(dist.device)
     loss.to(dist.device)
-    opt_ae = torch.optim.AdamW(list(autoencoder.parameters()) + loss.generator_parameters(),
-                               lr=tr["lr"], weight_decay=tr["weight_decay"])
-    opt_disc = torch.optim.AdamW(loss.discriminator.parameters(), lr=tr["lr"],
-                                 weight_decay=tr["weight_decay"])
+    opt_ae, opt_disc = build_optimizers(autoencoder, loss, tr.lr, tr.weight_decay,
+                                        train_logvar=tr.train_logvar)
 
     def factor(s: int) -> float:
-        return lr_at(s, tr["lr"], tr["min_lr"], total) / tr["lr"]
+        return lr_at(s, tr.lr, tr.min_lr, total, tr.min_lr_mode) / tr.lr
 
     sched_ae = torch.optim.lr_scheduler.LambdaLR(opt_ae, factor)
     sched_disc = torch.optim.lr_scheduler.LambdaLR(opt_disc, factor)
-    ema = EMA(autoencoder, tr["ema_decay"], tr["ema_update_every"]) if dist.main else None
-    amp_dtype = amp_dtype_for(dist.device, tr["amp"] or tr["fp16"], tr["fp16"])
+    ema = EMA(autoencoder, tr.ema_decay, tr.ema_update_every,
+              loss=loss if tr.ema_scope == "all" else None, schedule=tr.ema_schedule,
+              update_after_step=tr.ema_update_after_step, power=tr.ema_power,
+              inv_gamma=tr.ema_inv_gamma) if dist.main else None
+    amp_dtype = amp_dtype_for(dist.device, tr.amp or tr.fp16, tr.fp16)
     scaler = torch.amp.GradScaler(dist.device.type) if amp_dtype == torch.float16 else None
 
     epoch = index = 0
@@ -246,7 +284,7 @@ def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
         epoch, index = int(ckpt["data"]["epoch"]), int(ckpt["data"]["index"])
         set_rng_state(ckpt["rng"])
     if dist.world_size > 1:   # each process draws its own posterior noise
-        torch.manual_seed(tr["seed"] * 7919 + dist.rank * 104729 + start)
+        torch.manual_seed(tr.seed * 7919 + dist.rank * 104729 + start)
 
     net = autoencoder
     step_cls = VAEGANStep
@@ -255,11 +293,12 @@ def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
             autoencoder, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
         step_cls = _DDPStep
     step_fn = step_cls(net, loss, opt_ae, opt_disc, amp_dtype=amp_dtype,
-                       grad_clip=tr["grad_clip"], scaler=scaler)
-    stream = batches(train_set, data_cfg["batch_size"], seed=data_cfg["seed"], epoch=epoch,
+                       grad_clip=tr.grad_clip, scaler=scaler,
+                       gradient_accumulate_every=tr.gradient_accumulate_every)
+    stream = batches(train_set, data_cfg.batch_size, seed=data_cfg.seed, epoch=epoch,
                      index=index, rank=dist.rank, world_size=dist.world_size,
-                     num_workers=data_cfg["num_workers"])
-    records = Records(run_dir, cfg, total, start) if dist.main else None
+                     num_workers=data_cfg.num_workers)
+    records = Records(run_dir, cfg, total, start, notes=notes) if dist.main else None
 
     def save(done: int) -> Path | None:
         """Checkpoint after ``done`` steps (rank 0) and a sample grid from the EMA weights."""
@@ -275,8 +314,8 @@ def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
                 "opt_disc": opt_disc.state_dict(), "lr_scheduler_disc": sched_disc.state_dict(),
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "rng": rng_state(),
-                "data": {"epoch": epoch, "index": index, "seed": data_cfg["seed"]},
-                "config": cfg, "world_size": dist.world_size, "radiovae": __version__,
+                "data": {"epoch": epoch, "index": index, "seed": data_cfg.seed},
+                "config": cfg.as_dict(), "world_size": dist.world_size, "radiovae": __version__,
             })
             with torch.no_grad():
                 recon = ema.ema_model(sample_batch, sample_posterior=False)[0]
@@ -294,9 +333,9 @@ def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
             for step in range(start, last):
                 # One optimizer step over gradient_accumulate_every micro-batches.
                 micro = []
-                for _ in range(tr["gradient_accumulate_every"]):
+                for _ in range(tr.micro_batches):
                     images, epoch, index = next(stream)
-                    micro.append(fit_size(images, data_cfg["size"]))
+                    micro.append(fit_size(images, data_cfg.size))
                 lr = opt_ae.param_groups[0]["lr"]
                 terms = step_fn(micro, step)
                 with warnings.catch_warnings():   # opt_disc does not step in phase 1
@@ -306,16 +345,16 @@ def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
                 skipped = terms.pop("nonfinite", 0.0) > 0
                 bad_in_a_row = bad_in_a_row + 1 if skipped else 0
                 if not skipped and ema is not None:
-                    ema.update(autoencoder, step)
+                    ema.update(autoencoder, step, loss)
                 terms["lr"] = lr
                 if skipped:
                     terms["skipped"] = 1.0
                 done = step + 1
-                if records is not None and (step % tr["log_freq"] == 0 or skipped or done == last):
+                if records is not None and (step % tr.log_freq == 0 or skipped or done == last):
                     records.log(step, terms)   # + the last step, so the records reach the end
                 bar.update(task, completed=done, info=_short(terms))
 
-                if bad_in_a_row >= tr["max_nonfinite_in_a_row"]:
+                if bad_in_a_row >= tr.max_nonfinite_in_a_row:
                     saved, stopped = save(done), "diverged"
                     bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
                     raise TrainingDiverged(
@@ -323,7 +362,7 @@ def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
                         f"{', '.join(f'{k}={v}' for k, v in bad.items()) or 'gradient norm'}); "
                         f"stopped; the last good weights are in {saved} "
                         f"(lower trainer.lr, or raise trainer.max_nonfinite_in_a_row)")
-                if done % tr["save_and_sample_every"] == 0 or done == last:
+                if done % tr.save_and_sample_every == 0 or done == last:
                     saved = save(done)
     finally:
         if records is not None:
@@ -334,6 +373,18 @@ def train(config: dict | str | os.PathLike, run_dir: str | os.PathLike,
     stopped = "max_steps" if last < total else stopped
     return {"step": last, "checkpoint": saved, "stopped": stopped, "run_dir": run_dir,
             "time": time.time()}
+
+
+def _announce(notes: list[str], progress: bool) -> None:
+    """The notice line: what of the config was mapped or has no effect (stderr, once)."""
+    import sys
+
+    mapped = [n for n in notes if not n.startswith("trainer.gradient_accumulate_every")]
+    if mapped:
+        sys.stderr.write("radiovae: notice: " + " | ".join(mapped) + "\n")
+    if progress:
+        print(next(n for n in notes if n.startswith("trainer.gradient_accumulate_every")),
+              flush=True)
 
 
 _SHOWN = (("train/rec_loss", "rec"), ("train/kl_loss", "kl"), ("train/logvar", "logvar"),
