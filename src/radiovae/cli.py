@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-refreshes", type=_positive_int, metavar="N",
                    help="stop after N refreshes (default: until Ctrl-C or the end of training)")
 
+    p = command("compare", "radiovae.report.compare:compare_command",
+                "Compare runs aligned by step: overlaid figures, final / lowest values, findings "
+                "and config keys that differ, as report.md / report.html / comparison.json.")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="one run each: what `report` takes (a file or a directory), or the files "
+                        "of one resumed run joined by commas: train_1.log,train_2.log")
+    p.add_argument("--labels", metavar="A,B,...",
+                   help="a name per RUN, comma-separated (default: from the paths)")
+    p.add_argument("--out", default="radiovae-compare", metavar="DIR",
+                   help="output directory (default: %(default)s)")
+
     # -- data ---------------------------------------------------------------------------------
     data = command("data", "", "Radio maps: generate, ray-trace, preview, summarize.")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)

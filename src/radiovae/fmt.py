@@ -32,7 +32,7 @@ def num(v: Any) -> str:
     if a >= 1:
         return f"{f:.3g}"
     if a >= 1e-3:
-        return f"{f:.4f}".rstrip("0")
+        return f"{f:.4f}".rstrip("0").rstrip(".")
     return f"{f:.3g}"
 
 

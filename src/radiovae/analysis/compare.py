@@ -1,0 +1,219 @@
+"""Runs side by side: everything ``radiovae compare`` states, computed once here.
+
+Runs are aligned by training step (not by time or by record index), metric by metric *role*
+(``train/rec_loss`` in one run and ``rec_loss`` in another are the same curve). For each run and
+metric: its final value, the final value of the TensorBoard-style smoothed curve (debiased EMA,
+weight :data:`SMOOTHING_WEIGHT`), the lowest smoothed value and its step for the losses, and the
+smoothed value at the last step every run reached. Then the findings a run has that no other run
+has (matched by finding id and metric role), and the config keys whose values differ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from radiovae.analysis.names import ROLES, find, role_of
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth
+from radiovae.analysis.summary import jsonable
+from radiovae.runlog.run import Run
+
+SMOOTHING_WEIGHT = DEFAULT_WEIGHT
+# losses a run wants low: their lowest smoothed value is reported. Adversarial terms, weights,
+# logvar and the lr have no "better" direction, so only their final values are.
+LOWER_IS_BETTER = ("total", "kl", "nll", "rec")
+MAX_EXTRA = 8          # metrics outside the roles that several runs share (e.g. a stage-2 loss)
+
+
+@dataclass
+class Entry:
+    """One run to compare: its label, records and analysis (``analyze(run)``)."""
+
+    label: str
+    run: Run
+    summary: dict[str, Any]
+
+
+def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[str, Any]:
+    """The comparison as a JSON-serializable dict (the comparison.json of ``radiovae compare``)."""
+    if len(entries) < 2:
+        raise ValueError("compare needs at least two runs")
+    runs = [_run_facts(e) for e in entries]
+    firsts = [r["steps"]["first"] for r in runs if r["steps"]["first"] is not None]
+    lasts = [r["steps"]["last"] for r in runs if r["steps"]["last"] is not None]
+    common = None
+    if len(firsts) == len(entries) and max(firsts) <= min(lasts):
+        common = {"first_step": max(firsts), "last_step": min(lasts)}
+    series = [_series(key, entries, weight, common) for key in series_keys(entries)]
+    return jsonable({
+        "smoothing": {"method": "ema", "weight": weight,
+                      "description": f"TensorBoard's debiased exponential moving average, "
+                                     f"weight {weight:g}"},
+        "runs": runs,
+        "common_steps": common,
+        "series": series,
+        "findings": _findings(entries),
+        "config": _config_diff(entries),
+        "validation": _validation(entries),
+    })
+
+
+def series_keys(entries: Sequence[Entry]) -> list[str]:
+    """The roles any run has (in ROLES order), then up to MAX_EXTRA metrics outside the roles
+    that at least two runs log under the same name."""
+    keys = [role for role in ROLES if any(find(e.run.table.columns, role) for e in entries)]
+    counts: dict[str, int] = {}
+    for e in entries:
+        for c in e.run.metrics:
+            if role_of(c) is None:
+                counts[c] = counts.get(c, 0) + 1
+    keys += [c for c, n in counts.items() if n >= 2][:MAX_EXTRA]
+    return keys
+
+
+def column_of(run: Run, key: str) -> str | None:
+    """The column of ``run`` for a series key (a role, or a metric name)."""
+    if key in ROLES:
+        return find(run.table.columns, key)
+    return key if key in run.table.columns else None
+
+
+def _run_facts(e: Entry) -> dict[str, Any]:
+    s = e.summary
+    switch = next((p for p in s.get("phases") or [] if p.get("name") == "vae_gan"), None)
+    return {
+        "label": e.label,
+        "kind": e.run.kind,
+        "sources": [seg.source for seg in e.run.segments],
+        "formats": sorted({seg.format for seg in e.run.segments}),
+        "steps": s.get("steps") or {},
+        "records": s.get("records"),
+        "switch_step": (switch.get("configured_start") or switch.get("start_step")) if switch
+        else None,
+        "resume_steps": sorted({int(r["step"]) for r in s.get("resumes") or []
+                                if isinstance(r, dict) and r.get("step") is not None}),
+        "verdict": s.get("verdict"),
+        "verdict_reason": s.get("verdict_reason"),
+    }
+
+
+def smoothed(run: Run, column: str, weight: float = SMOOTHING_WEIGHT
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, raw values, EMA-smoothed values) of one column, its finite records only."""
+    step = run.table["step"].to_numpy()
+    y = run.table[column].to_numpy(dtype="float64")
+    ok = np.isfinite(y)
+    return step[ok], y[ok], ema_smooth(y[ok], weight)
+
+
+def _series(key: str, entries: Sequence[Entry], weight: float,
+            common: dict[str, int] | None) -> dict[str, Any]:
+    per_run = []
+    for e in entries:
+        col = column_of(e.run, key)
+        if col is None:
+            per_run.append(None)
+            continue
+        step, raw, sm = smoothed(e.run, col, weight)
+        if not len(step):
+            per_run.append({"column": col, "records": 0})
+            continue
+        facts: dict[str, Any] = {
+            "column": col, "records": int(len(step)),
+            "first_step": int(step[0]), "last_step": int(step[-1]),
+            "final": float(raw[-1]), "final_smoothed": float(sm[-1]),
+            "min": float(raw.min()), "max": float(raw.max()),
+        }
+        if key in LOWER_IS_BETTER:
+            i = int(np.argmin(sm))
+            facts["lowest_smoothed"], facts["lowest_step"] = float(sm[i]), int(step[i])
+        if common is not None:
+            j = int(np.searchsorted(step, common["last_step"], side="right")) - 1
+            if j >= 0 and step[j] >= common["first_step"]:
+                facts["at_common"] = {"step": int(step[j]), "smoothed": float(sm[j])}
+        per_run.append(facts)
+    return {"key": key, "role": key if key in ROLES else None,
+            "lower_is_better": key in LOWER_IS_BETTER, "runs": per_run}
+
+
+def _finding_key(f: dict[str, Any]) -> tuple[str, str | None]:
+    metric = f.get("metric")
+    return str(f.get("id")), (role_of(metric) or metric) if metric else None
+
+
+def _findings(entries: Sequence[Entry]) -> dict[str, Any]:
+    """Per run, its findings whose (id, metric role) no other run has; and those all runs share."""
+    keys = [{_finding_key(f) for f in e.summary.get("findings") or []} for e in entries]
+    only: dict[str, list[dict[str, Any]]] = {}
+    for i, e in enumerate(entries):
+        others = set().union(*(k for j, k in enumerate(keys) if j != i))
+        only[e.label] = [{"id": f.get("id"), "severity": f.get("severity"),
+                          "metric": f.get("metric"), "message": f.get("message")}
+                         for f in e.summary.get("findings") or []
+                         if _finding_key(f) not in others]
+    shared = sorted(set.intersection(*keys), key=lambda k: (k[0], k[1] or ""))
+    return {"only_in": only, "shared": [{"id": i, "metric_role": m} for i, m in shared]}
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif prefix:
+        out[prefix] = d
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
+                                                                           default=str)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def _config_diff(entries: Sequence[Entry]) -> dict[str, Any]:
+    """Keys whose values differ: the analysis keys (disc_start, kl_weight, ... wherever each
+    format keeps them), then every raw key the runs' configs all have."""
+    known = [{k: v for k, v in e.run.config.items() if k != "raw"} for e in entries]
+    raw = [_flat(e.run.config.get("raw") or {}) for e in entries]
+    differ = []
+    for key in sorted(set().union(*known)):
+        values = [k.get(key) for k in known]
+        if not all(_same(v, values[0]) for v in values):
+            differ.append({"key": key, "values": values, "source": "analysis"})
+    everywhere = set.intersection(*(set(r) for r in raw)) if all(raw) else set()
+    for key in sorted(everywhere):
+        values = [r[key] for r in raw]
+        if not all(_same(v, values[0]) for v in values):
+            differ.append({"key": key, "values": values, "source": "raw"})
+    partial = sorted(set().union(*raw) - everywhere)
+    return {"differ": differ, "without_config": [e.label for e, r in zip(entries, raw, strict=True)
+                                                  if not r],
+            "keys_in_some_only": partial}
+
+
+def _validation(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """Each run's validation metrics: evaluations, last value and the lowest, with steps."""
+    out = []
+    for e in entries:
+        val = e.run.validation
+        if val is None:
+            continue
+        step = val["step"].to_numpy()
+        for col in (c for c in val.columns if c not in ("step", "time")):
+            y = val[col].to_numpy(dtype="float64")
+            ok = np.isfinite(y)
+            if not ok.any():
+                continue
+            s, v = step[ok], y[ok]
+            i = int(np.argmin(v))
+            out.append({"label": e.label, "metric": col, "evaluations": int(ok.sum()),
+                        "last": float(v[-1]), "last_step": int(s[-1]),
+                        "lowest": float(v[i]), "lowest_step": int(s[i])})
+    return out

@@ -1,0 +1,251 @@
+"""``radiovae compare``: several runs side by side as report.md / report.html / comparison.json
+and one overlaid figure per metric. What it states comes from :mod:`radiovae.analysis.compare`;
+this module lays it out.
+
+A RUN is what ``radiovae report`` takes for one run: a file or a directory, or the files of one
+resumed run joined by commas (``train_1.log,train_2.log``). A path that exists as written is
+never split, so a file whose name holds a comma still works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from radiovae.analysis.compare import SMOOTHING_WEIGHT, Entry, compare
+from radiovae.errors import UserError
+from radiovae.fmt import fmt_step, num
+from radiovae.io import atomic_write_bytes
+from radiovae.report.compare_figures import color, draw_compare_figures, title
+from radiovae.report.document import Bullets, Document, Figure, Paragraph, Section, Table, code
+from radiovae.report.render import file_reader, to_html, to_markdown
+
+FIGURE_DIR = "figures"
+_GENERIC = {"metrics", "files", "wandb-history", "train", "logs", "csv", "history", "tb", "run"}
+
+
+# -- input --------------------------------------------------------------------------------------
+def split_run_spec(spec: str) -> list[Path]:
+    """``a.log,b.log`` -> the two files of one resumed run; a path that exists stays whole."""
+    if Path(spec).exists() or "," not in spec:
+        return [Path(spec)]
+    parts = [p for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise UserError(f"{spec!r}: no path in this RUN")
+    return [Path(p.strip()) for p in parts]
+
+
+def default_labels(specs: Sequence[Sequence[Path]]) -> list[str]:
+    """A short name per run: the last path part that says something (not ``metrics.csv`` or
+    ``version_0``), with parent folders added until the names differ."""
+    def parts(paths: Sequence[Path]) -> list[str]:
+        p = paths[0].resolve()
+        names = [p.stem if p.is_file() else p.name] + [q.name for q in p.parents if q.name]
+        return names
+
+    chains = [parts(s) for s in specs]
+    extra = [f" (+{len(s) - 1} files)" if len(s) > 1 else "" for s in specs]
+    depth = [next((i for i, n in enumerate(c) if n.lower() not in _GENERIC
+                   and not n.startswith("version_")), 0) + 1 for c in chains]
+
+    def names() -> list[str]:
+        return ["/".join(reversed(c[:d])) + x for c, d, x in zip(chains, depth, extra, strict=True)]
+
+    labels = names()
+    while len(set(labels)) < len(labels):
+        dup = {lb for lb in labels if labels.count(lb) > 1}
+        grow = [d + 1 if lb in dup and d < len(c) else d
+                for lb, d, c in zip(labels, depth, chains, strict=True)]
+        if grow == depth:
+            break
+        depth = grow
+        labels = names()
+    return [lb if labels.count(lb) == 1 else f"{lb} #{i + 1}" for i, lb in enumerate(labels)]
+
+
+def parse_labels(text: str | None, n: int) -> list[str] | None:
+    if text is None:
+        return None
+    labels = [lb.strip() for lb in text.split(",")]
+    if len(labels) != n or not all(labels):
+        raise UserError(f"--labels gives {len(labels)} name(s) for {n} runs "
+                        "(one non-empty name per RUN, comma-separated)")
+    if len(set(labels)) != n:
+        raise UserError("--labels: each run needs its own name")
+    return labels
+
+
+# -- document -----------------------------------------------------------------------------------
+def _steps(r: dict[str, Any]) -> str:
+    s = r.get("steps") or {}
+    text = f"{num(s.get('first'))}–{num(s.get('last'))}"
+    return text + (f" of {num(s['planned'])}" if s.get("planned") else "")
+
+
+def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) -> Document:
+    runs = comparison["runs"]
+    labels = [r["label"] for r in runs]
+    smoothing = comparison["smoothing"]
+    sm_text = f"EMA {smoothing['weight']:g}"
+    common = comparison.get("common_steps")
+
+    overview = Section("Runs", "runs")
+    overview.add(Table(
+        ["run", "records from", "steps", "records", "VAE → VAE-GAN", "resumed at", "verdict"],
+        [[f"**{r['label']}**", ", ".join(code(f) for f in r["formats"]), _steps(r),
+          num(r.get("records")), num(r.get("switch_step")),
+          ", ".join(fmt_step(s) for s in r["resume_steps"]) or "—", str(r.get("verdict"))]
+         for r in runs], [False, False, False, True, True, False, False]))
+    overview.add(Bullets([f"**{r['label']}**: " + ", ".join(code(s) for s in r["sources"])
+                          for r in runs]))
+    if common:
+        overview.add(Paragraph(
+            f"Runs are aligned by training step. Steps {num(common['first_step'])}–"
+            f"{num(common['last_step'])} are covered by every run; the column "
+            f"'at step {num(common['last_step'])}' compares them there."))
+    else:
+        overview.add(Paragraph("Runs are aligned by training step. No step range is covered by "
+                               "every run, so no value is compared at a common step.", "note"))
+
+    values = Section("Final and lowest values", "values")
+    values.add(Paragraph(
+        f"Smoothing: {smoothing['description']} (as TensorBoard's slider at {smoothing['weight']:g}), "
+        "over each run's finite records. **final** is the last finite record; **final "
+        f"({sm_text})** the smoothed curve there; **lowest ({sm_text})** the smoothed curve's "
+        "minimum and its step, given for the losses a run wants low (total, KL, NLL, "
+        "reconstruction) only."))
+    header = ["metric", "run", "column", "last step", "final", f"final ({sm_text})",
+              f"lowest ({sm_text})", "at step"]
+    if common:
+        header.append(f"at step {num(common['last_step'])} ({sm_text})")
+    rows = []
+    for s in comparison["series"]:
+        for label, facts in zip(labels, s["runs"], strict=True):
+            if facts is None:
+                continue
+            if not facts.get("records"):
+                rows.append([title(s["key"]), label, code(facts["column"]), "—",
+                             "no finite record", "—", "—", "—"] + (["—"] if common else []))
+                continue
+            row = [title(s["key"]), label, code(facts["column"]), num(facts["last_step"]),
+                   num(facts["final"]), num(facts["final_smoothed"]),
+                   num(facts.get("lowest_smoothed")), num(facts.get("lowest_step"))]
+            if common:
+                at = facts.get("at_common")
+                row.append(num(at["smoothed"]) if at else "—")
+            rows.append(row)
+    values.add(Table(header, rows, [False, False, False, True, True, True, True, True, True]))
+
+    curves = Section("Curves", "curves")
+    for s in comparison["series"]:
+        if s["key"] in figures:
+            present = [lb for lb, f in zip(labels, s["runs"], strict=True) if f]
+            curves.add(Figure(figures[s["key"]], (
+                f"{title(s['key'])} of {', '.join(present)}. Thin: raw records; thick: smoothed "
+                f"({sm_text}, TensorBoard's debiased EMA); dashed: VAE → VAE-GAN switch; "
+                "dotted: resume; each in its run's colour.")))
+
+    found = Section("Findings only one run has", "findings")
+    only = comparison["findings"]["only_in"]
+    for label in labels:
+        items = [f"**{f['severity']}** {code(f['id'])}"
+                 + (f" on {code(f['metric'])}" if f.get("metric") else "") + f": {f['message']}"
+                 for f in only.get(label) or []]
+        found.add(Paragraph(f"**{label}**" + ("" if items else ": none that the other runs lack.")))
+        if items:
+            found.add(Bullets(items))
+    shared = comparison["findings"]["shared"]
+    found.add(Paragraph("Shared by every run: " + (", ".join(
+        code(f["id"]) + (f" ({f['metric_role']})" if f["metric_role"] else "") for f in shared)
+        if shared else "none") + ". Findings are matched by id and metric role."))
+
+    cfg = Section("Config differences", "config")
+    diff = comparison["config"]
+    if diff["differ"]:
+        cfg.add(Table(["key"] + labels,
+                      [[code(d["key"])] + [_value(v) for v in d["values"]] for d in diff["differ"]]))
+    else:
+        cfg.add(Paragraph("No config key the runs share has different values."))
+    if diff["without_config"]:
+        cfg.add(Paragraph("No config found for: " + ", ".join(diff["without_config"]) + ".", "note"))
+    if diff["keys_in_some_only"]:
+        some = diff["keys_in_some_only"]
+        cfg.add(Paragraph(f"{len(some)} key(s) appear in only some runs' configs (not compared): "
+                          + ", ".join(code(k) for k in some[:12]) + (", …" if len(some) > 12 else ""),
+                          "note"))
+
+    sections = [overview, values, curves, found, cfg]
+    if comparison["validation"]:
+        val = Section("Validation", "validation")
+        val.add(Paragraph("Validation metrics as logged (not smoothed), kept apart from the "
+                          "training values above."))
+        val.add(Table(["run", "metric", "evaluations", "last", "at step", "lowest", "at step"],
+                      [[v["label"], code(v["metric"]), num(v["evaluations"]), num(v["last"]),
+                        num(v["last_step"]), num(v["lowest"]), num(v["lowest_step"])]
+                       for v in comparison["validation"]],
+                      [False, False, True, True, True, True, True]))
+        sections.append(val)
+    subtitle = " vs ".join(labels) + f" · aligned by step · smoothing {sm_text}"
+    return Document(title="Training runs compared", subtitle=subtitle, verdict="comparison",
+                    sections=sections,
+                    footer="radiovae compare: every number from the runs' own records.")
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return num(v)
+    text = json.dumps(v, default=str) if isinstance(v, (list, dict)) else str(v)
+    return code(text if len(text) <= 60 else text[:57] + "…")
+
+
+# -- writing ------------------------------------------------------------------------------------
+def write_comparison(entries: Sequence[Entry], out: Path,
+                     weight: float = SMOOTHING_WEIGHT) -> dict[str, Any]:
+    """Compare ``entries`` and write the comparison into ``out``; return the comparison dict."""
+    from radiovae.analysis import jsonable
+
+    comparison = compare(entries, weight)
+    comparison["colors"] = {e.label: color(i) for i, e in enumerate(entries)}
+    out.mkdir(parents=True, exist_ok=True)
+    drawn = draw_compare_figures(entries, comparison, out / FIGURE_DIR)
+    rel = {k: Path(os.path.relpath(p, out)).as_posix() for k, p in drawn.items()}
+    doc = build_compare_document(comparison, rel)
+    atomic_write_bytes(out / "comparison.json", (json.dumps(
+        jsonable(comparison), indent=2, allow_nan=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(out / "report.md", to_markdown(doc).encode("utf-8"))
+    atomic_write_bytes(out / "report.html", to_html(doc, file_reader(out)).encode("utf-8"))
+    return comparison
+
+
+def make_comparison(specs: Sequence[Sequence[str | Path]], out: str | Path,
+                    labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Load and analyse each run (a list of paths: one run, resumes included), compare, write."""
+    from radiovae.analysis import analyze
+    from radiovae.runlog import load_run
+
+    paths = [[Path(p) for p in spec] for spec in specs]
+    if len(paths) < 2:
+        raise UserError("compare needs at least two runs (give two or more RUNs)")
+    labels = list(labels) if labels is not None else default_labels(paths)
+    entries = []
+    for label, run_paths in zip(labels, paths, strict=True):
+        run = load_run(run_paths)
+        entries.append(Entry(label, run, analyze(run)))
+    return write_comparison(entries, Path(out))
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    specs = [split_run_spec(s) for s in args.runs]
+    labels = parse_labels(args.labels, len(specs))
+    comparison = make_comparison(specs, args.out, labels)
+    out = Path(args.out)
+    print(f"comparison: {out / 'report.html'}  (also report.md, comparison.json, figures/)")
+    for r in comparison["runs"]:
+        print(f"  {r['label']}: steps {_steps(r)}; verdict {r['verdict']}")
+    return 0

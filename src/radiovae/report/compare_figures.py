@@ -1,0 +1,100 @@
+"""The figures of a comparison: one per metric, every run overlaid in its own colour.
+
+Each run: its raw records (thin, light; min/max-thinned so spikes survive) and its smoothed curve
+(TensorBoard's EMA, the weight the comparison states), its VAE → VAE-GAN switch (dashed) and its
+resumes (dotted) in the same colour. Steps on the x axis: runs are aligned by training step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radiovae.analysis.compare import Entry, column_of, smoothed
+from radiovae.fmt import fmt_step
+from radiovae.io import atomic_path
+from radiovae.report.figures import DPI, pyplot
+from radiovae.report.series import LABELS, Curve, minmax_indices
+
+# colour-blind-safe (Okabe-Ito), then matplotlib's tab10 for more runs
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+           "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+MAX_SMOOTH_POINTS = 4000
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def figure_name(key: str) -> str:
+    return "compare_" + "".join(c if c.isalnum() else "_" for c in key).strip("_")
+
+
+def title(key: str) -> str:
+    return LABELS.get(key, key)
+
+
+def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
+                         out_dir: Path) -> dict[str, Path]:
+    """One PNG per series of the comparison; {series key: path}."""
+    plt = pyplot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weight = comparison["smoothing"]["weight"]
+    facts = {r["label"]: r for r in comparison["runs"]}
+    drawn: dict[str, Path] = {}
+    for series in comparison["series"]:
+        key = series["key"]
+        fig, ax = plt.subplots(figsize=(10, 4.4), dpi=DPI)
+        scales = []
+        lo, hi = np.inf, -np.inf
+        for i, e in enumerate(entries):
+            col = column_of(e.run, key)
+            if col is None:
+                continue
+            step, raw, sm = smoothed(e.run, col, weight)
+            if not len(step):
+                continue
+            c = color(i)
+            idx = minmax_indices(raw)
+            ax.plot(step[idx], raw[idx], color=c, lw=0.6, alpha=0.25)
+            stride = max(1, len(step) // MAX_SMOOTH_POINTS)
+            # earlier runs drawn wider, so a run that coincides with another still shows
+            ax.plot(step[::stride], sm[::stride], color=c, lw=max(1.0, 2.6 - 0.45 * i),
+                    label=f"{e.label} ({col})")
+            scales.append(Curve(col, step, raw).scale)
+            lo, hi = min(lo, float(step[0])), max(hi, float(step[-1]))
+            run = facts[e.label]
+            if run.get("switch_step") is not None:
+                ax.axvline(run["switch_step"], color=c, lw=1.1, ls="--", alpha=0.9)
+            for r in run.get("resume_steps") or []:
+                ax.axvline(r, color=c, lw=1.0, ls=":", alpha=0.9)
+        _scale(ax, scales)
+        if np.isfinite(lo):
+            ax.set_xlim(lo, hi if hi > lo else lo + 1)
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(fmt_step))
+        ax.set_xlabel("training step")
+        ax.set_ylabel(title(key))
+        ax.set_title(f"{title(key)}: runs overlaid (thick: EMA {weight:g}; dashed: VAE → VAE-GAN; "
+                     "dotted: resume)", loc="left", fontsize=10)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        path = out_dir / f"{figure_name(key)}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=DPI)
+        plt.close(fig)
+        drawn[key] = path
+    return drawn
+
+
+def _scale(ax, scales: list[tuple[str, float | None]]) -> None:
+    """Log when every run's values want it; symlog (widest linear band) when any does."""
+    kinds = [k for k, _ in scales]
+    if kinds and all(k == "log" for k in kinds):
+        ax.set_yscale("log")
+    elif "symlog" in kinds:
+        ax.set_yscale("symlog", linthresh=max(t for k, t in scales if k == "symlog" and t))
