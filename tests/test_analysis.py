@@ -131,9 +131,18 @@ def test_discriminator_untrained_names_the_accumulation_defect(real, tmp_path):
     assert d["severity"] == "info" and "cannot be judged" in d["message"]
 
 
-def test_csv_without_config_cannot_tell_why_lr_is_zero(csv_summary):
+def test_lr_zero_same_severity_as_csv_and_as_log_missing_config_lowers_confidence(
+        csv_summary, log_summary):
     (lr,) = ids(csv_summary)["lr_zero"]
-    assert lr["severity"] == "warning" and "print precision" in lr["message"]
+    (lr_log,) = ids(log_summary)["lr_zero"]
+    assert lr["severity"] == lr_log["severity"] == "info"
+    assert "Print precision explains it" in lr["message"] and "could not be checked" in lr["message"]
+    conf = csv_summary["confidence"]
+    assert conf["could_not_check"] and "no config in the records" in conf["reasons"]
+    assert not log_summary["confidence"]["could_not_check"]
+    # the concerns answer says what the finding says: no second opinion
+    (c,) = [c for c in csv_summary["concerns"] if c["id"] == "lr"]
+    assert lr["message"] in c["text"] and "cannot be ruled out" not in c["text"]
 
 
 def test_logs_with_config_explain_lr_zero_and_resume(log_summary):
@@ -156,13 +165,23 @@ def test_overrides(real_run_csv):
     assert s["time"]["eta_s"] == pytest.approx((200000 - 149900) / s["time"]["recent_steps_per_s"])
 
 
-def test_planted_nan_is_critical(real, tmp_path):
+def test_isolated_nan_is_a_warning_persisting_nan_is_critical(real, tmp_path):
     df = plant_nan(real, "train/rec_loss", 100000)
     s = analyze(load_run(write_csv(df, tmp_path / "nan.csv")))
     (nf,) = ids(s)["non_finite"]
     assert nf["metric"] == "train/rec_loss" and nf["evidence"]["first_step"] == 100000
-    assert nf["severity"] == "critical" and s["verdict"] == "failing"
-    assert s["metrics"]["train/rec_loss"]["status"] == "critical"
+    assert nf["severity"] == "warning" and s["verdict"] == "attention"
+    assert "skipped step" in nf["message"] and nf["steps"] == [100000]
+    assert s["metrics"]["train/rec_loss"]["status"] == "warning"
+    persisting = real.copy()
+    persisting.loc[persisting["step"] >= 140000, "train/rec_loss"] = np.nan
+    s = analyze(load_run(write_csv(persisting, tmp_path / "nan_end.csv")))
+    (nf,) = ids(s)["non_finite"]
+    assert nf["severity"] == "critical" and nf["evidence"]["to_the_end"] and s["verdict"] == "failing"
+    off_trend = plant_nan(real, "train/rec_loss", 100000)
+    off_trend.loc[off_trend["step"] > 100000, "train/rec_loss"] *= 20
+    s = analyze(load_run(write_csv(off_trend, tmp_path / "nan_off.csv")))
+    assert [x["severity"] for x in ids(s)["non_finite"]] == ["critical"]
     # the same NaN written by RadioDiff's logger ("nan") survives the text path
     s2 = analyze(load_run(write_single_log(None, tmp_path / "nan.log", frame=df)))
     assert ids(s2)["non_finite"][0]["steps"] == [100000]

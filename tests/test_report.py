@@ -18,7 +18,7 @@ from radiovae.report.figures import FIGURES
 from radiovae.report.series import Curve, minmax_indices
 from radiovae.runlog import load_run
 
-SECTIONS = ["Executive summary", "Run and configuration", "Key statistics", "Total loss",
+SECTIONS = ["Executive summary", "Direct answers", "Run and configuration", "Key statistics", "Total loss",
             "KL loss", "Reconstruction loss", "Discriminator and adversarial terms",
             "Training overview", "Normalized comparison", "Multi-axis analysis",
             "Complete dashboard", "Phase analysis", "Concerns answered from evidence",

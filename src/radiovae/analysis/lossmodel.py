@@ -48,3 +48,176 @@ def recompute_total(table: pd.DataFrame, config: dict, rows: np.ndarray | None =
     return {"total": total, "nll": nll, "kl": kl, "d_weight": dw, "disc_factor": df, "g_loss": g,
             "adversarial": adv, "model": nll + kw * kl + adv, "tol": tol, "kl_weight": kw,
             "kl_weight_estimated": estimated}
+
+
+# what RadioDiff's rec_loss holds per pixel, before its optional perceptual term
+PIXEL_TERMS = "|x − x̂| + (x − x̂)²"
+RADIODIFF_PERCEPTUAL_DEFAULT = 1.0   # LPIPSWithDiscriminator(perceptual_weight=1.0)
+_PERCEPTUAL_PLACES = (("model", "lossconfig", "perceptual_weight"),
+                      ("model", "lossconfig", "params", "perceptual_weight"),
+                      ("lossconfig", "perceptual_weight"), ("loss", "perceptual_weight"),
+                      ("perceptual_weight",))
+
+
+def rec_contents(raw_config: dict | None) -> dict[str, Any]:
+    """What the logged rec_loss contains, as far as the config tells.
+
+    RadioDiff's loss adds ``perceptual_weight · LPIPS`` to the per-pixel terms, with
+    perceptual_weight 1.0 unless the config's lossconfig sets it; without a config it is unknown.
+    """
+    out: dict[str, Any] = {"pixel_terms": PIXEL_TERMS, "perceptual_weight": None,
+                           "includes_lpips": None, "source": "no config"}
+    if not isinstance(raw_config, dict) or not raw_config:
+        return out
+    for place in _PERCEPTUAL_PLACES:
+        d: Any = raw_config
+        for key in place:
+            d = d.get(key) if isinstance(d, dict) else None
+        if isinstance(d, (int, float)) and not isinstance(d, bool):
+            out.update(perceptual_weight=float(d), includes_lpips=float(d) > 0, source="config")
+            return out
+    if _has_lossconfig(raw_config):
+        out.update(perceptual_weight=RADIODIFF_PERCEPTUAL_DEFAULT, includes_lpips=True,
+                   source="RadioDiff's default (the config does not set perceptual_weight)")
+    return out
+
+
+def _has_lossconfig(raw: dict) -> bool:
+    model = raw.get("model")
+    return isinstance(model, dict) and isinstance(model.get("lossconfig"), dict) or \
+        isinstance(raw.get("lossconfig"), dict)
+
+
+def term_medians(loss: dict[str, Any], rows: np.ndarray) -> dict[str, float]:
+    """Median of each term of the total over ``rows``: nll, kl_weight·kl, the adversarial term."""
+    out = {"nll": float(np.median(loss["nll"][rows])),
+           "kl_term": float(np.median(loss["kl_weight"] * loss["kl"][rows])),
+           "adversarial": float(np.median(loss["adversarial"][rows]))}
+    return out
+
+
+def negative_cause(terms: dict[str, float]) -> list[str]:
+    """The terms that pull the total below 0, most negative first (kl_weight·kl is >= 0)."""
+    neg = [(v, k) for k, v in terms.items() if v < 0]
+    return [k for _v, k in sorted(neg)]
+
+
+def decompose(table: pd.DataFrame, config: dict, phases: list[dict], resumes: list[dict]
+              ) -> dict[str, Any] | None:
+    """How the logged total is made of its terms, over the whole run.
+
+    kl_weight comes from the config, else it is inferred (2 significant digits). Rows whose
+    terms do not add up to the logged total are attributed: rows a resume rewrote (its
+    overlap), rows without the adversarial terms in the VAE-GAN phase (missing terms), a
+    kl_weight that differs from the config (the records imply another one), or unexplained.
+    """
+    loss = recompute_total(table, {}, adversarial_optional=True)
+    if loss is None or loss["kl"] is None:
+        return None
+    inferred = float(f"{loss['kl_weight']:.2g}") if loss["kl_weight"] else 0.0
+    configured = config.get("kl_weight")
+    kw = float(configured) if configured is not None else inferred
+    out: dict[str, Any] = {"kl_weight": kw,
+                           "kl_weight_source": "config" if configured is not None else "inferred",
+                           "kl_weight_inferred": inferred}
+    total, model_rest = loss["total"], loss["nll"] + loss["adversarial"]
+    model = model_rest + kw * loss["kl"]
+    fin = np.isfinite(total) & np.isfinite(model)
+    if not fin.any():
+        return out
+    resid = np.where(fin, total - model, 0.0)
+    scale = float(np.nanmax(np.abs(total[fin]))) or 1.0
+    tol = np.maximum(loss["tol"], 1e-3 * scale)
+    off = fin & (np.abs(resid) > tol)
+    out.update(residual_max=float(np.abs(resid[fin]).max()), rows_checked=int(fin.sum()),
+               rows_not_adding_up=int(off.sum()), adds_up=not off.any())
+    if not off.any():
+        return out
+    step = table["step"].to_numpy()
+    why = np.full(len(step), "", dtype=object)
+    for r in resumes:
+        lo, hi = r.get("step"), r.get("previous_last_step")
+        if lo is not None and hi is not None:
+            why[off & (step >= lo) & (step <= hi) & (why == "")] = "resume_overlap"
+    gan = next((p for p in phases if p["name"] == "vae_gan"), None)
+    if gan is not None and (loss["d_weight"] is None or loss["g_loss"] is None):
+        why[off & (step >= gan["start_step"]) & (why == "")] = "missing_adversarial_terms"
+    if configured is not None and inferred and abs(inferred - kw) > 0.01 * abs(kw):
+        alt = model_rest + inferred * loss["kl"]
+        alt_ok = np.abs(total - alt) <= tol
+        why[off & alt_ok & (why == "")] = "kl_weight_differs"
+    why[off & (why == "")] = "unexplained"
+    out["attribution"] = {k: int((why[off] == k).sum()) for k in
+                          ("resume_overlap", "missing_adversarial_terms", "kl_weight_differs",
+                           "unexplained") if (why[off] == k).any()}
+    bad = np.flatnonzero(off)
+    out["first_step_not_adding_up"] = int(step[bad[0]])
+    out["last_step_not_adding_up"] = int(step[bad[-1]])
+    return out
+
+
+def loss_facts(table: pd.DataFrame, config: dict, raw_config: dict | None, phases: list[dict],
+               resumes: list[dict], metrics: dict[str, dict], roles: dict[str, str]
+               ) -> dict[str, Any]:
+    """Everything the report says about the loss's terms: the decomposition, the KL term's
+    weight, the NLL / rec relation, the adversarial term per phase and what rec_loss holds."""
+    out: dict[str, Any] = dict(decompose(table, config, phases, resumes) or {})
+    out["rec_contents"] = rec_contents(raw_config)
+    sm = {r: (metrics.get(n) or {}).get("last_smoothed") for r, n in roles.items()}
+    kw = out.get("kl_weight")
+    if kw is not None and sm.get("kl") is not None:
+        out["kl_term_latest"] = kw * sm["kl"]
+        if sm.get("nll"):
+            out["kl_share_of_nll"] = abs(out["kl_term_latest"]) / abs(sm["nll"])
+    lv = metrics.get(roles.get("logvar", ""), {})
+    out["logvar_trains"] = (None if not lv else
+                            bool(lv.get("min") is not None and lv["max"] != lv["min"]))
+    if "nll" in roles and "rec" in roles and out["logvar_trains"] is False:
+        nll = table[roles["nll"]].to_numpy(dtype="float64")
+        rec = table[roles["rec"]].to_numpy(dtype="float64")
+        some = slice(None, None, max(1, len(nll) // 5000))
+        ok = np.isfinite(nll[some]) & np.isfinite(rec[some]) & (rec[some] > 0)
+        if ok.sum() >= 3:
+            ratio = float(np.median(nll[some][ok] / rec[some][ok]))
+            out["nll_over_rec"] = ratio
+            side = np.sqrt(ratio) if ratio > 0 else 0.0
+            if side and abs(side - round(side)) < 0.01 * side:
+                out["pixels_per_map"] = int(round(side)) ** 2
+                out["map_side"] = int(round(side))
+    if "d_weight" in roles and "g_loss" in roles:
+        step = table["step"].to_numpy()
+        adv = table[roles["d_weight"]].to_numpy(dtype="float64") * \
+            table[roles["g_loss"]].to_numpy(dtype="float64")
+        if "disc_factor" in roles:
+            adv = adv * table[roles["disc_factor"]].to_numpy(dtype="float64")
+        out["adversarial_mean_by_phase"] = {}
+        for p in phases:
+            a = int(np.searchsorted(step, p["start_step"], side="left"))
+            b = int(np.searchsorted(step, p["end_step"], side="right"))
+            v = adv[a:b][np.isfinite(adv[a:b])]
+            out["adversarial_mean_by_phase"][p["name"]] = float(v.mean()) if len(v) else None
+    return out
+
+
+def discriminator_facts(table: pd.DataFrame, phases: list[dict], roles: dict[str, str]
+                        ) -> dict[str, Any]:
+    """The discriminator's own terms over the last quarter of the VAE-GAN phase: mean logits on
+    real and reconstructed maps, their gap, and disc_loss."""
+    gan = next((p for p in phases if p["name"] == "vae_gan"), None)
+    if gan is None:
+        return {}
+    step = table["step"].to_numpy()
+    a = int(np.searchsorted(step, gan["start_step"], side="left"))
+    late = slice(a + 3 * (len(step) - a) // 4, len(step))
+    out: dict[str, Any] = {}
+    for role in ("logits_real", "logits_fake", "disc_loss"):
+        if role in roles:
+            v = table[roles[role]].to_numpy(dtype="float64")[late]
+            v = v[np.isfinite(v)]
+            if len(v):
+                out[f"{role}_late"] = float(v.mean())
+    if "logits_real_late" in out and "logits_fake_late" in out:
+        out["logit_gap_late"] = out["logits_real_late"] - out["logits_fake_late"]
+    if out:
+        out["late_from_step"] = int(step[late][0]) if len(step[late]) else None
+    return out

@@ -49,3 +49,43 @@ def phases(table: pd.DataFrame, disc_start: int | None) -> list[dict]:
         return out
     return [{"name": "vae", "start_step": first, "end_step": last, "configured_start": None,
              "source": "unknown"}]
+
+
+def phase_stats(table: pd.DataFrame, phases: list[dict], columns: list[str]) -> None:
+    """Add ``records``, ``duration_s`` and ``means`` {column: mean of its finite values} to each
+    phase, in place."""
+    step = table["step"].to_numpy()
+    t = table["time"].to_numpy(dtype="float64") if "time" in table.columns else None
+    for p in phases:
+        a = int(np.searchsorted(step, p["start_step"], side="left"))
+        b = int(np.searchsorted(step, p["end_step"], side="right"))
+        p["records"] = b - a
+        tt = t[a:b][np.isfinite(t[a:b])] if t is not None else np.array([])
+        p["duration_s"] = float(tt.max() - tt.min()) if len(tt) > 1 else None
+        p["means"] = {c: _mean(table[c].to_numpy(dtype="float64")[a:b]) for c in columns}
+
+
+def around_switch(table: pd.DataFrame, phases: list[dict], columns: list[str], n: int = 20
+                  ) -> dict | None:
+    """Means of ``columns`` over the last ``n`` records before the VAE-GAN phase and the first
+    ``n`` of it: what the switch itself changed."""
+    gan = next((p for p in phases if p["name"] == "vae_gan"), None)
+    step = table["step"].to_numpy()
+    if gan is None or gan["start_step"] <= step[0]:
+        return None
+    cut = int(np.searchsorted(step, gan["start_step"], side="left"))
+    lo, hi = max(0, cut - n), min(len(step), cut + n)
+    rows = {}
+    for c in columns:
+        y = table[c].to_numpy(dtype="float64")
+        a, b = _mean(y[lo:cut]), _mean(y[cut:hi])
+        rows[c] = {"before": a, "after": b,
+                   "change_pct": 100 * (b - a) / abs(a) if a and b is not None and
+                   (a > 0) == (b > 0) else None}
+    return {"step": gan["start_step"], "before_records": cut - lo, "after_records": hi - cut,
+            "means": rows}
+
+
+def _mean(v: np.ndarray) -> float | None:
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else None

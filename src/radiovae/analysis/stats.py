@@ -8,6 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT as SMOOTHING_WEIGHT
+from radiovae.analysis.smoothing import ema_smooth
+
 
 def block_medians(x: np.ndarray, y: np.ndarray, blocks: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Downsample to at most ``blocks`` points by block medians: robust smoothing for trend tests.
@@ -108,6 +111,13 @@ def stability_cv(y: np.ndarray) -> float | None:
 
 
 def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Level, change and trend of one metric.
+
+    ``last_smoothed`` is TensorBoard's debiased EMA (weight :data:`SMOOTHING_WEIGHT`) at the last
+    finite value: one noisy row is no "latest". The change runs from the first value to that
+    smoothed latest; ``change_pct`` is None where a percentage is meaningless (the sign changed,
+    or the first value is near zero next to the metric's spread): ``change_abs`` always holds.
+    """
     finite = np.isfinite(y)
     if not finite.all():
         # NaN before a metric's first value is a term not logged yet (the discriminator's before
@@ -116,16 +126,22 @@ def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         step, y, finite = step[start:], y[start:], finite[start:]
     v = y if finite.all() else y[finite]
     first, last = (float(y[0]), float(y[-1])) if len(y) else (math.nan, math.nan)
-    change = ((last - first) / abs(first) * 100.0
-              if math.isfinite(first) and math.isfinite(last) and first != 0 else None)
+    smooth = float(ema_smooth(v, SMOOTHING_WEIGHT)[-1]) if len(v) else math.nan
+    start = float(v[0]) if len(v) else math.nan
+    change_abs = smooth - start if math.isfinite(smooth) and math.isfinite(start) else None
+    change = None
+    if change_abs is not None and start != 0 and (start > 0) == (smooth > 0):
+        spread = float(np.percentile(v, 95) - np.percentile(v, 5)) if len(v) > 1 else 0.0
+        if abs(start) >= 0.05 * spread:
+            change = change_abs / abs(start) * 100.0
     label, info = trend(step, y)
-    tail = v[-max(5, len(v) // 20):] if len(v) else v
     return {
         "first": _f(first), "last": _f(last),
         "min": _f(v.min()) if len(v) else None, "max": _f(v.max()) if len(v) else None,
         "mean": _f(v.mean()) if len(v) else None,
-        "last_smoothed": _f(np.median(tail)) if len(tail) else None,
-        "change_pct": _f(change), "trend": label, "trend_test": info,
+        "last_smoothed": _f(smooth), "change_abs": _f(change_abs),
+        "change_pct": _f(change), "sign_change": bool(change_abs is not None and start * smooth < 0),
+        "trend": label, "trend_test": info,
         "stability_cv": _f(stability_cv(y)), "n_nonfinite": int((~finite).sum()),
         "n": int(len(y)),
     }

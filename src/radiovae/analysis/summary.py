@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from radiovae.analysis import answers as A
 from radiovae.analysis.findings import SEVERITY, Context, detect_all
+from radiovae.analysis.lossmodel import discriminator_facts, loss_facts
+from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT
 from radiovae.analysis.stats import metric_stats, trend
 from radiovae.runlog.run import Run
 
@@ -27,7 +32,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     first, last = (int(step[0]), int(step[-1])) if len(step) else (None, None)
     progress = (last / planned) if planned and last is not None else None
 
-    phases = find_phases(table, disc_start)
+    phases = find_phases(table, disc_start) if run.kind == "vae" else []
     time = _time(table, run.resumes, planned, last)
     metrics = {}
     for name in run.metrics:
@@ -41,10 +46,14 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
                 if b > a:
                     m["trend_by_phase"][p["name"]] = trend(step[a:b], y[a:b])[0]
 
+    run_dir = _run_dir(run)
     ctx = Context(table=table, config=config, phases=phases, progress=progress,
                   formats={s.format for s in run.segments}, resumes=run.resumes, kind=run.kind,
-                  evaluation=run.evaluation)
+                  evaluation=run.evaluation, raw_config=run.config.get("raw"),
+                  checkpoints=_checkpoints(run_dir))
     found = [f.as_dict() for f in detect_all(ctx)]
+    roles = ctx.roles
+    phase_stats(table, phases, run.metrics)
 
     for name, m in metrics.items():
         worst = max((SEVERITY[f["severity"]] for f in found if f["metric"] == name), default=None)
@@ -66,8 +75,70 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
         "verdict_reason": reason,
         "skipped_lines": int(run.skipped_lines),
         "evaluation": run.evaluation,
+        "kind": run.kind,
+        "roles": roles,
+        "run_dir": str(run_dir) if run_dir is not None else None,
+        "checkpoints": ctx.checkpoints,
+        "log_gap": _log_gap(step, config),
+        "smoothing": {"method": "TensorBoard's debiased exponential moving average",
+                      "weight": DEFAULT_WEIGHT},
+        "loss": loss_facts(table, config, ctx.raw_config, phases, run.resumes, metrics, roles)
+        if run.kind == "vae" else {},
+        "discriminator": discriminator_facts(table, phases, roles),
+        "switch": around_switch(table, phases, [roles[r] for r in ("total", "rec", "kl", "g_loss")
+                                                if r in roles]),
     }
+    summary = jsonable(summary)
+    summary["answers"] = A.answers(summary)
+    summary["concerns"] = A.concerns(summary)
+    summary["confidence"] = A.confidence(summary)
+    summary["recommendations"] = _recommendations(summary)
     return jsonable(summary)
+
+
+def _recommendations(s: dict) -> list[dict]:
+    """The findings' recommendations, then what the records cannot show."""
+    out = [{"text": f["recommendation"], "finding": f["id"]} for f in s["findings"]
+           if f.get("recommendation")]
+    if s.get("kind", "vae") == "vae" and not s.get("evaluation"):
+        run = s.get("run_dir") or "RUN"
+        out.append({"text": f"Evaluate the final checkpoint (`radiovae eval --checkpoint {run}`) "
+                            "for NMSE / RMSE / SSIM / PSNR and the latent scale_factor: the "
+                            "training losses alone do not show reconstruction quality on "
+                            "held-out maps.", "finding": None})
+    return out
+
+
+def _run_dir(run: Run) -> Path | None:
+    """The radiovae run dir the records came from (the folder of metrics.jsonl), if any."""
+    for seg in run.segments:
+        src = Path(str(seg.source))
+        if src.is_dir():
+            return src
+        if src.name == "metrics.jsonl" or (src.parent / "config.yaml").is_file() and \
+                (src.parent / "checkpoints").is_dir():
+            return src.parent
+    return None
+
+
+def _checkpoints(run_dir: Path | None) -> list[int] | None:
+    """Steps of ``checkpoints/model-<step>.pt`` in the run dir, ascending; None without one."""
+    if run_dir is None:
+        return None
+    steps = []
+    for p in (run_dir / "checkpoints").glob("model-*.pt"):
+        tail = p.stem.removeprefix("model-")
+        if tail.isdigit():
+            steps.append(int(tail))
+    return sorted(steps)
+
+
+def _log_gap(step: np.ndarray, config: dict) -> int:
+    """Steps between records: the config's log_freq, else the typical step difference."""
+    if config.get("log_freq"):
+        return int(config["log_freq"])
+    st = step[:2001]
+    return int(np.median(np.diff(st))) if len(st) > 2 else 1
 
 
 def _verdict(found: list[dict]) -> tuple[str, str]:

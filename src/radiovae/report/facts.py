@@ -1,19 +1,13 @@
-"""The facts the report text reads: the summary (and, for now, the table), and the small
-formatting helpers every section shares."""
+"""The facts the report text reads (the summary alone) and the small formatting helpers every
+section shares."""
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from radiovae.analysis.lossmodel import recompute_total
-from radiovae.fmt import num
+from radiovae.fmt import num, pct
 from radiovae.report.document import code
 from radiovae.report.marks import finding_steps
-from radiovae.report.series import resolve_roles
 
 SEVERITIES = ("critical", "warning", "info")
 
@@ -47,21 +41,21 @@ def evidence_text(evidence: Any, limit: int = 8, depth: int = 0) -> str:
 
 
 class Facts:
-    """Summary + table, with the few derived numbers the text needs (phase means, term sizes)."""
+    """The summary, with lookups by role and phase; nothing here computes a new number."""
 
-    def __init__(self, table: pd.DataFrame, summary: dict[str, Any]):
-        self.t = table
+    def __init__(self, summary: dict[str, Any]):
         self.s = summary
         self.metrics: dict[str, dict] = summary.get("metrics") or {}
-        self.roles = resolve_roles([*self.metrics, *table.columns])
+        self.roles: dict[str, str] = {r: n for r, n in (summary.get("roles") or {}).items()
+                                      if n in self.metrics}
         self.findings = sorted(summary.get("findings") or [],
                                key=lambda f: _SEV_RANK.get(f.get("severity"), 3))
         self.config = summary.get("config") or {}
         self.steps = summary.get("steps") or {}
         self.phases = summary.get("phases") or []
         self.verdict = summary.get("verdict") or "unknown"
-        self._phase_cache: dict[str, pd.DataFrame] = {}
-        self._means: dict[tuple[int, str], tuple[pd.DataFrame, float | None]] = {}
+        self.loss = summary.get("loss") or {}
+        self.kind = summary.get("kind") or "vae"
 
     def name(self, role: str) -> str | None:
         return self.roles.get(role)
@@ -71,10 +65,7 @@ class Facts:
         return self.metrics.get(name, {}) if name else {}
 
     def has(self, role: str) -> bool:
-        return role in self.roles and self.roles[role] in self.t.columns
-
-    def col(self, role: str) -> np.ndarray:
-        return self.t[self.roles[role]].to_numpy(dtype=float)
+        return role in self.roles
 
     def about(self, role_or_name: str, *ids: str) -> list[dict]:
         name = self.roles.get(role_or_name, role_or_name)
@@ -91,80 +82,24 @@ class Facts:
         except (TypeError, ValueError):
             return None
 
-    @cached_property
+    @property
     def log_gap(self) -> int:
-        """Steps between records: the config's log_freq, else the typical step difference."""
-        freq = self.cfg("log_freq")
-        if freq:
-            return int(freq)
-        st = self.t["step"].to_numpy()[:2001]
-        return int(np.median(np.diff(st))) if len(st) > 2 else 1
+        return int(self.s.get("log_gap") or 1)
 
-    @cached_property
-    def _sample(self) -> np.ndarray:
-        """≤ 5,000 evenly spaced row indices: medians of ratios need no more."""
-        n = len(self.t)
-        return np.unique(np.linspace(0, n - 1, min(n, 5000)).astype(int)) if n else np.arange(0)
+    def phase(self, name: str) -> dict[str, Any]:
+        return next((p for p in self.phases if p.get("name") == name), {})
 
-    def sampled(self, role: str) -> np.ndarray:
-        return self.t[self.roles[role]].to_numpy(dtype=float)[self._sample]
-
-    @cached_property
-    def kl_weight(self) -> tuple[float | None, str]:
-        """(kl_weight, "config" | "inferred"): from the config, else from the logged terms as
-        median((total − nll − d_weight·disc_factor·g_loss) / KL), two significant digits."""
-        v = self.cfg("kl_weight")
-        if v is not None:
-            return v, "config"
-        if not all(self.has(r) for r in ("total", "nll", "kl")):
-            return None, ""
-        loss = recompute_total(self.t, {}, adversarial_optional=True)   # the analysis' estimate
-        w = loss["kl_weight"] if loss is not None else None
-        if w is None or not w > 0:
-            return None, ""
-        return float(f"{w:.2g}"), "inferred"
-
-    def phase_rows(self, name: str) -> pd.DataFrame:
-        if name not in self._phase_cache:
-            self._phase_cache[name] = self._phase_rows(name)
-        return self._phase_cache[name]
-
-    def _phase_rows(self, name: str) -> pd.DataFrame:
-        """The phase's rows as a slice (the table is sorted by step: no boolean-mask copy)."""
-        for p in self.phases:
-            if p.get("name") == name and p.get("start_step") is not None:
-                st = self.t["step"].to_numpy()
-                lo = np.searchsorted(st, p["start_step"], side="left")
-                end = p.get("end_step")
-                hi = np.searchsorted(st, end, side="right") if end is not None else len(st)
-                return self.t.iloc[lo:hi]
-        return self.t.iloc[0:0]
-
-    def mean(self, rows: pd.DataFrame, role: str) -> float | None:
-        """Mean of the finite values of ``role`` in ``rows`` (cached; the rows are kept alive
-        with the value so that their id cannot be reused)."""
-        if not self.has(role) or rows.empty:
-            return None
-        key = (id(rows), role)
-        if key not in self._means:
-            v = rows[self.roles[role]].to_numpy(dtype=float)
-            v = v[np.isfinite(v)]
-            self._means[key] = (rows, float(v.mean()) if len(v) else None)
-        return self._means[key][1]
+    def phase_mean(self, name: str, role: str) -> float | None:
+        col = self.roles.get(role)
+        return (self.phase(name).get("means") or {}).get(col) if col else None
 
     @property
     def switch(self) -> int | None:
-        for p in self.phases:
-            if p.get("name") == "vae_gan":
-                return p.get("start_step")
-        return None
+        return self.phase("vae_gan").get("start_step")
 
     @property
     def configured_switch(self) -> int | None:
-        for p in self.phases:
-            if p.get("name") == "vae_gan" and p.get("configured_start") is not None:
-                return p["configured_start"]
-        v = self.cfg("disc_start")
+        v = self.phase("vae_gan").get("configured_start") or self.cfg("disc_start")
         return int(v) if v is not None else None
 
 
@@ -227,3 +162,13 @@ def steps_range(f: Facts) -> str:
 
 def log_gap(f: Facts) -> int:
     return f.log_gap
+
+
+def change_text(m: dict) -> str:
+    """A metric's change: a percentage where one means something, else the absolute change."""
+    if m.get("change_pct") is not None:
+        return pct(m["change_pct"])
+    if m.get("change_abs") is None:
+        return "—"
+    text = ("+" if m["change_abs"] > 0 else "") + num(m["change_abs"])
+    return text + (" (sign change)" if m.get("sign_change") else " (abs.)")

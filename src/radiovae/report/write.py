@@ -91,7 +91,7 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
     if grid is not None:
         fig_rel["eval_grid"] = relpath(grid, out)
         written[f"{FIGURE_DIR}/eval_grid.png"] = grid
-    doc = build_document(run.table, summary, fig_rel, figures_step=figures_step)
+    doc = build_document(summary, fig_rel, figures_step=figures_step)
     written["report.md"] = atomic_write_bytes(out / "report.md",
                                               to_markdown(doc).encode("utf-8"), fsync=fsync)
     written["report.html"] = atomic_write_bytes(

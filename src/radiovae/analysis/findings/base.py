@@ -59,6 +59,10 @@ class Context:
     resumes: list[dict[str, Any]] = field(default_factory=list)
     kind: str = "vae"
     evaluation: dict[str, Any] | None = None
+    raw_config: dict[str, Any] | None = None
+    # steps of the checkpoints in the run dir (checkpoints/model-<step>.pt); None when the
+    # records are not a radiovae run dir, so which checkpoints exist is unknown
+    checkpoints: list[int] | None = None
 
     @cached_property
     def roles(self) -> dict[str, str]:

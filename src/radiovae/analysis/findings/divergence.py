@@ -43,8 +43,7 @@ def detect(ctx: Context, ratio_limit: float = 3.0) -> list[Finding]:
                 ID, "critical", name,
                 f"{name} is diverging: its recent level {num(recent)} (median of the last {tail} "
                 f"rows) is {ratio:.1f}x its best smoothed level {num(best)} (around step "
-                f"{num(best_step)}) and it is {rising}. Stop and resume from a checkpoint before "
-                f"step {num(best_step)} with a lower learning rate.",
+                f"{num(best_step)}) and it is {rising} over the last quarter of the records.",
                 span=(int(s[-last_q]), int(s[-1])),
                 recent_level=recent, best_level=best, best_step=best_step, ratio=ratio,
                 trend_last_quarter=rising, from_step=int(s[-last_q])))
@@ -52,5 +51,18 @@ def detect(ctx: Context, ratio_limit: float = 3.0) -> list[Finding]:
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
-    return (f"Stop and roll back to a checkpoint before step {f.evidence['from_step']:,}: "
-            f"`{f.metric}` diverges. Lower the learning rate or disc_weight before resuming.")
+    best = f.evidence["best_step"]
+    lower = "a lower learning rate"
+    if ctx.phase("vae_gan") is not None and ctx.col("d_weight") is not None:
+        d = ctx.col("d_weight")
+        if np.nanmax(np.abs(d)) > 0:
+            lower += " (or a lower disc_weight, if the divergence starts with the discriminator)"
+    if ctx.checkpoints is None:
+        return (f"Stop, and restart from the last checkpoint you saved before step {best:,} "
+                f"(these records do not show which exist) with {lower}.")
+    before = [s for s in ctx.checkpoints if s <= best]
+    if before:
+        return (f"Stop, and restart from checkpoints/model-{before[-1]}.pt (the last one before "
+                f"step {best:,}, where `{f.metric}` was at its best) with {lower}.")
+    return (f"Stop: no checkpoint in this run dir predates step {best:,}, so restart from the "
+            f"beginning with {lower}.")

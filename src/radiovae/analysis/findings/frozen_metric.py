@@ -12,6 +12,7 @@ from radiovae.analysis.names import role_of
 from radiovae.fmt import num
 
 ID = "frozen_metric"
+_DISC_TERMS = ("disc_loss", "logits_real", "logits_fake", "g_loss")
 
 
 def detect(ctx: Context) -> list[Finding]:
@@ -21,15 +22,23 @@ def detect(ctx: Context) -> list[Finding]:
         role = role_of(name)
         if role in ("lr", "disc_factor", "d_weight"):
             continue   # lr_zero, the phases and weight_saturated say more
-        y = ctx.col(name)
+        y, st = ctx.col(name), step
+        if role in _DISC_TERMS:
+            # the discriminator's terms are 0 / absent before disc_start by design: judge them
+            # on the VAE-GAN rows only, and not at all before that phase is reached
+            gan = ctx.phase("vae_gan")
+            if gan is None:
+                continue
+            keep = step >= gan["start_step"]
+            y, st = y[keep], step[keep]
         if len(y) < 5 or y[0] != y[-1]:        # cheap reject first: most metrics move
             continue
         fin = np.isfinite(y)
         if fin.sum() < 5 or np.ptp(y[fin]) != 0:
             continue
         value = float(y[fin][0])
-        ev = {"value": value, "rows": int(fin.sum()), "first_step": int(step[fin][0]),
-              "last_step": int(step[fin][-1])}
+        ev = {"value": value, "rows": int(fin.sum()), "first_step": int(st[fin][0]),
+              "last_step": int(st[fin][-1])}
         span = (ev["first_step"], ev["last_step"])
         if role == "logvar":
             msg = (f"{name} is {num(value)} in every one of {ev['rows']:,} rows (steps "
@@ -42,8 +51,11 @@ def detect(ctx: Context) -> list[Finding]:
                 ev["nll_over_rec"] = ratio
                 msg += f" (nll / rec = {num(ratio)} in the median row"
                 side = math.sqrt(ratio) if ratio > 0 else 0
-                msg += (f" = {int(round(side))}x{int(round(side))} pixels)" if
-                        abs(side - round(side)) < 0.01 * side else ")")
+                if value == 0 and side and abs(side - round(side)) < 0.01 * side:
+                    ev["pixels"] = int(round(side)) ** 2
+                    msg += f" = {int(round(side))}x{int(round(side))} pixels)"
+                else:
+                    msg += ")"
             out.append(finding(ID, "warning", name, msg, span=span, **ev))
         else:
             out.append(finding(ID, "warning", name,

@@ -33,6 +33,7 @@ def detect(ctx: Context) -> list[Finding]:
         base = f"{name} is logged as 0 in all {ev['rows']:,} rows"
         cfg = config.get("lr")
         if fmt and not fmt & {"radiodiff_log", "csv"}:   # JSONL / TensorBoard: full precision
+            ev["full_precision"] = True
             msg = (f"{base} of full-precision records: the learning rate really is 0, so the "
                    "schedule is broken" + (f" (yet {', '.join(moving)} change: check what "
                                            "updates the weights)." if moving else
@@ -63,17 +64,26 @@ def detect(ctx: Context) -> list[Finding]:
                     "weights)." if moving else "; nothing else changes either, so lr really is 0 "
                     "and the weights do not move."))
             return _one(sev, name, msg, ev)
-        still = (f" Other losses ({', '.join(moving)}) keep changing, so the weights are being "
-                 "updated: print precision is the likely cause." if moving else
-                 " No other loss changes either: a broken schedule (lr = 0) is likely.")
-        msg = (f"{base}. Either print precision (RadioDiff prints {{:.5f}}, so any lr below 5e-6, "
-               "like its configs' 5e-6 after decay, shows as 0.00000) or a broken schedule; the "
-               f"config is not in the records to tell.{still}")
-        return _one("warning" if moving else "critical", name, msg, ev)
+        ev["configured_lr_unknown"] = True
+        if not moving:
+            msg = (f"{base}, and no loss changes either: the learning rate most likely really is "
+                   "0 (a broken schedule), and the weights do not move.")
+            return _one("critical", name, msg, ev)
+        msg = (f"{base}, while {', '.join(moving)} keep changing, so the optimizer is stepping: "
+               "RadioDiff prints lr with {:.5f}, which shows any lr below 5e-6 (such as its "
+               "configs' 5e-6 once the schedule decays it) as 0.00000. Print precision explains "
+               "it; without the run's config the configured schedule could not be checked "
+               "against it.")
+        return _one("info", name, msg, ev)
     first = ev["first_zero_step"]
     if np.all(zero[fin][np.argmax(zero[fin]):]):
-        msg = (f"{name} falls to 0 at step {num(first)} and stays there ({ev['zero_rows']:,} rows): "
-               "the schedule ends before training does (or its value drops below print precision).")
+        if fmt & {"radiodiff_log", "csv"} and moving:
+            msg = (f"{name} falls to 0 at step {num(first)} and stays there "
+                   f"({ev['zero_rows']:,} rows) while {', '.join(moving)} keep changing: the "
+                   "decaying lr has dropped below what {:.5f} prints (5e-6).")
+            return _one("info", name, msg, ev)
+        msg = (f"{name} falls to 0 at step {num(first)} and stays there ({ev['zero_rows']:,} "
+               "rows): the schedule ends before training does.")
         return _one("warning", name, msg, ev)
     msg = f"{name} is logged as 0 in {ev['zero_rows']:,} of {ev['rows']:,} rows (first at step {num(first)})."
     return _one("info", name, msg, ev)
@@ -84,6 +94,9 @@ def _one(severity: str, name: str, msg: str, ev: dict[str, Any]) -> list[Finding
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
+    if f.severity != "info" and "full_precision" in f.evidence:
+        return (f"Check the lr schedule and the optimizer: `{f.metric}` is exactly 0 in "
+                "full-precision records.")
     lr = ctx.cfg("lr")
     return ("Log the learning rate with `%g` (or `{:.3e}`) instead of `{:.5f}`, so that "
             "5e-6 is visible; then confirm the schedule"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from radiovae.analysis.findings.base import Context, Finding, finding
-from radiovae.fmt import duration, num
+from radiovae.fmt import duration, num, when
 
 ID = "resumed"
 
@@ -19,7 +19,10 @@ def detect(ctx: Context) -> list[Finding]:
         if lost:
             msg += (f"; {lost} logged step(s) of the earlier run at or past step {num(r['step'])} "
                     "were replaced by the resumed run's records (that state was lost)")
-        out.append(finding(ID, "info", None, msg + ".", steps=[r["step"]], **r))
+        ev = {k: v for k, v in r.items() if k != "time"}
+        if r.get("time") is not None:
+            ev["resumed_at"] = when(r["time"])          # a date, never a raw Unix number
+        out.append(finding(ID, "info", None, msg + ".", steps=[r["step"]], **ev))
     return out
 
 

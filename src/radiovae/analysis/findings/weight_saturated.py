@@ -41,27 +41,52 @@ def detect(ctx: Context) -> list[Finding]:
     ev: dict[str, Any] = {"value": cap, "clamp_from": how, "share": share,
                           "rows_at_clamp": int(at.sum()), "rows": int(fin.sum())}
     gan = ctx.phase("vae_gan")
-    if gan is not None:
-        in_gan = fin & (step >= gan["start_step"])
-        if in_gan.any():
-            ev["share_vae_gan"] = float(at[in_gan].mean())
-            below = np.flatnonzero(in_gan & ~at)
-            ev["first_gan_step_below_clamp"] = int(step[below[0]]) if len(below) else None
+    in_gan = fin & (step >= gan["start_step"]) if gan is not None else np.zeros_like(fin)
+    if in_gan.any():
+        ev["share_vae_gan"] = float(at[in_gan].mean())
+        below = np.flatnonzero(in_gan & ~at)
+        ev["first_gan_step_below_clamp"] = int(step[below[0]]) if len(below) else None
     if share < 0.5 and ev.get("share_vae_gan", 0) < 0.5:
         return []
     gan_txt = (f" ({ev['share_vae_gan']:.1%} of VAE-GAN rows)" if "share_vae_gan" in ev else "")
-    msg = (f"{name} sits at {num(cap)} ({how}, its clamp) in {share:.1%} of rows{gan_txt}. The "
-           "adaptive weight ||grad nll|| / ||grad g_loss|| exceeds the 1e4 cap: the adversarial "
-           "gradient is tiny next to the reconstruction gradient, so the GAN term is weighted by "
-           "the cap, not adaptively, and d_weight*g_loss dominates the total loss. Consider a "
-           "smaller disc_weight or checking the last-layer gradient used for the weight.")
+    msg = (f"{name} sits at its cap {num(cap)} ({how}) in {share:.1%} of rows{gan_txt}. "
+           "RadioDiff's adaptive rule sets d_weight = disc_weight x ||grad nll|| / "
+           "||grad g_loss|| at the decoder's last layer, clamped to 1e4 x disc_weight: at the cap "
+           "the reconstruction gradient is over 1e4 times the adversarial one, so the adversarial "
+           "gradient is weaker than the rule wants, and the weight is a constant, not adaptive")
+    if in_gan.sum() >= 20:
+        rows = np.flatnonzero(in_gan)
+        cut = len(rows) - max(2, len(rows) // 10)
+        before, last = 1 - float(at[rows[:cut]].mean()), 1 - float(at[rows[cut:]].mean())
+        ev.update(below_cap_share_before_last_tenth=before, below_cap_share_last_tenth=last)
+        if last >= 0.05 and last >= 3 * before:
+            low = rows[np.argmin(d[rows])]
+            ev["leaves_cap_near_end"] = True
+            msg += (f". d_weight leaves the cap more and more near the end: below it in "
+                    f"{last:.0%} of the last tenth of the VAE-GAN rows (from step "
+                    f"{num(step[rows[cut]])}) against {before:.1%} before, down to "
+                    f"{num(d[low])} at step {num(step[low])} (latest {num(d[rows[-1]])}): there "
+                    "the adversarial gradient is large enough for the adaptive rule to act")
+    g = ctx.col("g_loss")
+    if g is not None and in_gan.any():
+        offset = float(np.nanmedian((d * g)[in_gan]))
+        ev["median_adversarial_term_vae_gan"] = offset
+        msg += (f". The d_weight*g_loss term in the total (median {num(offset)} in the VAE-GAN "
+                "phase) is a near-constant offset, since d_weight is held at the cap and g_loss "
+                "moves little: it shifts the total, it does not show how the gradients compare")
     fs, ls = int(step[fin][0]), int(step[fin][-1])
-    return [finding(ID, "warning", name, msg, span=(fs, ls), **ev)]
+    return [finding(ID, "warning", name, msg + ".", span=(fs, ls), **ev)]
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
-    dw = ctx.cfg("disc_weight")
-    return ((f"Lower disc_weight (now {num(dw)}) " if dw is not None else "Lower disc_weight ")
-            + "or check the clamp: with d_weight pinned at 1e4·disc_weight the generator term "
-            "is as large as the clamp allows. Log ‖∇nll‖ and ‖∇g_loss‖ at the last layer to "
-            "see which one is off.")
+    first = ""
+    if any(x.id == "discriminator_untrained" and x.severity != "info" for x in found):
+        first = ("First make the discriminator train (see discriminator_untrained): with a "
+                 "fixed random discriminator the balance is moot. ")
+    pixels = next((x.evidence.get("pixels") for x in found if x.id == "frozen_metric"
+                   and x.evidence.get("pixels")), None)
+    return (first + "To let the adaptive rule work, bring ||grad nll|| / ||grad g_loss|| into "
+            "the clamp's range: the NLL is summed over every pixel of a map"
+            + (f" ({pixels:,} here)" if pixels else "") + ", so normalising it (a mean over pixels) shrinks its gradient, or raise the 1e4 cap in calculate_adaptive_weight. A smaller disc_weight would "
+            "make the adversarial term weaker still. Log ||grad nll|| and ||grad g_loss|| at "
+            "the last layer to confirm.")

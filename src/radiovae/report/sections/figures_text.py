@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from radiovae.fmt import num, pct
+from radiovae.fmt import num
 from radiovae.report.document import Figure, Paragraph, Section, code
 from radiovae.report.facts import (
     Facts,
+    change_text,
 )
 
 
@@ -24,7 +25,7 @@ def _trend_groups(f: Facts) -> dict[str, list[str]]:
         m = f.m(role)
         if m:
             groups.setdefault(str(m.get("trend") or "unknown"), []).append(
-                f"{code(f.name(role))} ({pct(m.get('change_pct'))})")
+                f"{code(f.name(role))} ({change_text(m)})")
     return groups
 
 

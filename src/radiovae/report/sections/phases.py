@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from radiovae.fmt import duration, num, pct
 from radiovae.report.document import Paragraph, Section, Table, code
-from radiovae.report.facts import (
-    Facts,
-    log_gap,
-)
+from radiovae.report.facts import Facts
 
 
 def phase_analysis(f: Facts, figures: dict[str, str]) -> list[Section]:
+    if f.kind != "vae":
+        return []
     sec = Section("Phase analysis", "phases")
     if not f.phases:
         sec.add(Paragraph("No phases could be told apart in these records."))
@@ -21,19 +18,15 @@ def phase_analysis(f: Facts, figures: dict[str, str]) -> list[Section]:
     header = ["Phase", "Steps", "Records", "Duration"] + [
         f"mean {code(str(f.name(r)).removeprefix('train/'))}" for r in roles]
     rows = []
-    has_time = "time" in f.t.columns
     for p in f.phases:
-        rws = f.phase_rows(p.get("name"))
         start, end = p.get("start_step"), p.get("end_step")
         dur = f"{(end - start):,} steps" if start is not None and end is not None else "—"
-        if has_time and len(rws) > 1:
-            tt = rws["time"].to_numpy(float)
-            tt = tt[np.isfinite(tt)]
-            if len(tt) > 1:
-                dur += f", {duration(tt.max() - tt.min())}"
+        if p.get("duration_s"):
+            dur += f", {duration(p['duration_s'])}"
         label = {"vae": "VAE", "vae_gan": "VAE-GAN"}.get(p.get("name"), str(p.get("name")))
         rows.append([label, f"{start:,}–{end:,}" if start is not None and end is not None else "—",
-                     f"{len(rws):,}", dur] + [num(f.mean(rws, r)) for r in roles])
+                     f"{p.get('records', 0):,}", dur]
+                    + [num(f.phase_mean(p["name"], r)) for r in roles])
     sec.add(Table(header, rows, [False, False, True, False] + [True] * len(roles)))
     sw, conf = f.switch, f.configured_switch
     if sw is not None:
@@ -41,27 +34,30 @@ def phase_analysis(f: Facts, figures: dict[str, str]) -> list[Section]:
         if conf is not None:
             text += f"; the config says disc_start = {conf:,}"
             gap = sw - conf
-            text += (", consistent with the logging interval" if 0 <= gap <= log_gap(f)
+            text += (", consistent with the logging interval" if 0 <= gap <= f.log_gap
                      else f", {gap:+,} steps off: check the config against the log")
         sec.add(Paragraph(text + "."))
-        sec.add(*_before_after(f, sw))
+        sec.add(*_before_after(f))
+    elif conf is not None and conf > (f.steps.get("last") or 0):
+        sec.add(Paragraph(f"Only the VAE phase is in these records: the discriminator starts at "
+                          f"disc_start {conf:,}, after the last record (step "
+                          f"{f.steps.get('last', 0):,}), as configured."))
     else:
-        sec.add(Paragraph("Only the VAE phase is in these records: the discriminator never started"
+        sec.add(Paragraph("Only the VAE phase is in these records: disc_factor is 0 in every one"
                           + (f" (disc_start {conf:,})" if conf else "") + "."))
     return [sec]
 
 
-def _before_after(f: Facts, switch: int) -> list:
-    cut = int(np.searchsorted(f.t["step"].to_numpy(), switch, side="left"))   # sorted steps
-    before, after = f.t.iloc[max(0, cut - 20):cut], f.t.iloc[cut:cut + 20]
-    if before.empty or after.empty:
+def _before_after(f: Facts) -> list:
+    sw = f.s.get("switch") or {}
+    means = sw.get("means") or {}
+    if not means or not sw.get("before_records") or not sw.get("after_records"):
         return []
-    rows = []
-    for role in ("total", "rec", "kl", "g_loss"):
-        if f.has(role):
-            a, b = f.mean(before, role), f.mean(after, role)
-            change = pct(100 * (b - a) / abs(a)) if a not in (None, 0) and b is not None else "—"
-            rows.append([code(f.name(role)), num(a), num(b), change])
-    return [Paragraph(f"Around the switch (last {len(before)} records before vs. first "
-                      f"{len(after)} after):"),
+    rows = [[code(name), num(v.get("before")), num(v.get("after")),
+             pct(v.get("change_pct")) if v.get("change_pct") is not None else
+             ("—" if v.get("before") is None or v.get("after") is None else
+              ("+" if v["after"] > v["before"] else "") + num(v["after"] - v["before"]) + " (abs.)")]
+            for name, v in means.items()]
+    return [Paragraph(f"Around the switch (last {sw['before_records']} records before vs. first "
+                      f"{sw['after_records']} after):"),
             Table(["Metric", "Before", "After", "Change"], rows, [False, True, True, True])]

@@ -1,12 +1,13 @@
-"""Executive summary, run and configuration, key statistics."""
+"""Executive summary, direct answers, run and configuration, key statistics."""
 
 from __future__ import annotations
 
-from radiovae.fmt import duration, num, pct, when
-from radiovae.report.document import Paragraph, Section, Table, code
+from radiovae.fmt import duration, num, when
+from radiovae.report.document import Bullets, Paragraph, Section, Table, code
 from radiovae.report.facts import (
     STATUS_WORDS,
     Facts,
+    change_text,
     evidence_text,
     finding_line,
     reason,
@@ -14,13 +15,22 @@ from radiovae.report.facts import (
     steps_range,
 )
 
+KIND_WORDS = {"vae": "first-stage VAE / VAE-GAN", "ldm": "stage-2 latent diffusion",
+              "unknown": "unrecognised kind of training"}
+
 
 def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec = Section("Executive summary", "summary")
     word = {"healthy": "healthy", "attention": "needs attention", "failing": "failing"}.get(
         f.verdict, f.verdict)
-    sec.add(Paragraph(f"**Verdict: {word}.** {reason(f)}",
-                      f"verdict-{f.verdict}"))
+    sec.add(Paragraph(f"**Verdict: {word}.** {reason(f)}", f"verdict-{f.verdict}"))
+    if f.kind != "vae":
+        sec.add(Paragraph(
+            "These records are from a " + KIND_WORDS.get(f.kind, f.kind) + " run"
+            + (" (RadioDiff's train_cond_ldm.py logs loss_simple, loss_vlb, total_loss and lr)"
+               if f.kind == "ldm" else ": neither a first-stage VAE nor a stage-2 diffusion "
+               "run") + ". Only what applies to any training is judged: the losses, the "
+            "learning rate, spikes, divergence, plateaus, non-finite values and resumes."))
     steps, t = f.steps, f.s.get("time") or {}
     progress = steps.get("progress")
     coverage = (f"The records cover steps {steps_range(f)}"
@@ -29,8 +39,7 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
                 + f"{len(f.s.get('segments') or [])} source(s)")
     if t.get("elapsed_s"):
         coverage += (f", {duration(t.get('elapsed_s'))} of wall time from "
-                     f"{when(t.get('start_unix', t.get('start')))} to "
-                     f"{when(t.get('end_unix', t.get('end')))}")
+                     f"{when(t.get('start_unix'))} to {when(t.get('end_unix'))}")
         if t.get("steps_per_s"):
             coverage += f" ({t['steps_per_s']:.2f} steps/s"
             coverage += (f", about {duration(t['eta_s'])} left)" if t.get("eta_s") else ")")
@@ -50,15 +59,26 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
     return [sec]
 
 
+def direct_answers(f: Facts, figures: dict[str, str]) -> list[Section]:
+    answers = f.s.get("answers") or []
+    if not answers:
+        return []
+    sec = Section("Direct answers", "answers")
+    sec.add(Bullets([f"**{a['question']}** **{a['answer']}** — {sentence(a['text'])}"
+                     for a in answers]))
+    return [sec]
+
+
 def identity(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec = Section("Run and configuration", "run")
+    sec.add(Paragraph(f"Kind of run: {KIND_WORDS.get(f.kind, f.kind)}."))
     segs = f.s.get("segments") or []
     if segs:
-        sec.add(Table(["Source", "Format", "Steps"],
+        sec.add(Table(["Source", "Format", "Steps", "First record"],
                       [[code(x.get("source")), str(x.get("format") or "—"),
                         f"{x['first_step']:,}–{x['last_step']:,}"
                         if x.get("first_step") is not None and x.get("last_step") is not None
-                        else "—"] for x in segs]))
+                        else "—", when(x.get("first_time"))] for x in segs]))
     resumes = f.s.get("resumes") or []
     if resumes:
         sec.add(Paragraph("Resumes: " + "; ".join(
@@ -68,24 +88,30 @@ def identity(f: Facts, figures: dict[str, str]) -> list[Section]:
                f"{r.get('overlap_steps') or 0:,} overlapping steps replaced by the later source)"
                if isinstance(r, dict) and r.get("previous_last_step") is not None else "")
             for r in resumes) + "."))
-    if f.config:
+    if set(f.config) - {"total_steps"}:
         sec.add(Paragraph("Configuration found in the records:"),
                 Table(["Key", "Value"], [[code(k), code(evidence_text(v))]
                                          for k, v in f.config.items() if k != "raw"],
                       [False, False]))
     else:
         sec.add(Paragraph("No configuration in these records (RadioDiff's log starts with the "
-                          "config dict; a CSV export does not carry it)."))
+                          "config dict; a CSV export does not carry it)"
+                          + (f"; the planned steps ({f.config['total_steps']:,}) come from the "
+                             "records" if f.config.get("total_steps") else "") + "."))
+    unchecked = (f.s.get("confidence") or {}).get("could_not_check") or []
+    if unchecked:
+        sec.add(Paragraph("Without it, these could not be checked: " + "; ".join(unchecked)
+                          + ". This lowers the confidence of the report; it changes no "
+                          "finding's severity."))
     return [sec]
 
 
-ROLE_ORDER = ("total", "kl", "rec", "nll", "disc_loss", "g_loss", "d_weight", "disc_factor", "logvar",
-               "logits_real", "logits_fake", "lr")
+ROLE_ORDER = ("total", "kl", "rec", "nll", "disc_loss", "g_loss", "d_weight", "disc_factor",
+              "logvar", "logits_real", "logits_fake", "lr")
 
 
 def _status_cell(f: Facts, name: str, status: str | None) -> str:
-    ids = [x.get("id") for x in f.findings if x.get("metric") == name
-           and x.get("severity") in ("critical", "warning", "info")]
+    ids = [x.get("id") for x in f.findings if x.get("metric") == name]
     word = STATUS_WORDS.get(status or "ok", str(status))
     if ids and status != "ok":
         word += ": " + ", ".join(dict.fromkeys(str(i) for i in ids))
@@ -94,19 +120,25 @@ def _status_cell(f: Facts, name: str, status: str | None) -> str:
 
 def statistics(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec = Section("Key statistics", "statistics")
-    role_names = [f.roles[r] for r in ROLE_ORDER if r in f.roles and f.roles[r] in f.metrics]
+    role_names = [f.roles[r] for r in ROLE_ORDER if r in f.roles]
     names = role_names + [n for n in f.metrics if n not in role_names]
     rows = []
     for name in names:
         m = f.metrics[name]
         nonfinite = m.get("n_nonfinite") or 0
         latest = num(m.get("last")) + (f" ({nonfinite} non-finite)" if nonfinite else "")
-        rows.append([code(name), latest, f"{num(m.get('min'))} … {num(m.get('max'))}",
-                     num(m.get("mean")), pct(m.get("change_pct")), str(m.get("trend") or "—"),
+        rows.append([code(name), latest, num(m.get("last_smoothed")),
+                     f"{num(m.get('min'))} … {num(m.get('max'))}", num(m.get("mean")),
+                     change_text(m), str(m.get("trend") or "—"),
                      _status_cell(f, name, m.get("status"))])
-    sec.add(Paragraph("Latest value, range and mean over every finite record; change from the first "
-                      "to the latest record; trend from a robust fit on smoothed values. The status "
-                      "is the most severe finding that names the metric."),
-            Table(["Metric", "Latest", "Range (min … max)", "Mean", "Change", "Trend", "Status"],
-                  rows, [False, True, True, True, True, False, False]))
+    sm = f.s.get("smoothing") or {}
+    sec.add(Paragraph(
+        "Latest: the last record, raw. Smoothed: the latest value of "
+        f"{sm.get('method', 'an exponential moving average')} (weight {sm.get('weight', '—')}), "
+        "which one noisy batch cannot move. Range and mean over every finite record. Change: "
+        "from the first record to the smoothed latest, in % where that means something, else "
+        "absolute (a sign change, or a start near zero). Trend: a robust fit on block medians. "
+        "Status: the most severe finding that names the metric."),
+        Table(["Metric", "Latest", "Smoothed", "Range (min … max)", "Mean", "Change", "Trend",
+               "Status"], rows, [False, True, True, True, True, True, False, False]))
     return [sec]

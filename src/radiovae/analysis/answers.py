@@ -1,0 +1,348 @@
+"""Direct answers to the questions a RadioDiff researcher asks of a run, each yes / no / unclear
+with its evidence, built from the findings and statistics alone (never from a second reading of
+the table), so that no answer can disagree with a finding. Also the report's confidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from radiovae.fmt import num
+
+YES, NO, UNCLEAR = "yes", "no", "unclear"
+
+
+def _a(id: str, question: str, answer: str, text: str, findings: list[str] | None = None,
+       **evidence: Any) -> dict[str, Any]:
+    return {"id": id, "question": question, "answer": answer, "text": text,
+            "findings": findings or [], "evidence": evidence}
+
+
+def _of(found: list[dict], *ids: str, severity: tuple[str, ...] = ("info", "warning", "critical")
+        ) -> list[dict]:
+    return [f for f in found if f["id"] in ids and f["severity"] in severity]
+
+
+def _names(fs: list[dict]) -> str:
+    return ", ".join(f"{f['id']}" + (f" ({f['metric']})" if f.get("metric") else "") for f in fs)
+
+
+def _main_loss(s: dict) -> tuple[str | None, dict]:
+    roles = s["roles"]
+    for role in ("rec", "nll", "loss_simple", "total"):
+        name = roles.get(role)
+        if name and name in s["metrics"]:
+            return name, s["metrics"][name]
+    return None, {}
+
+
+def answers(s: dict) -> list[dict]:
+    """The direct questions (point by point), in the order the report asks them."""
+    vae = s.get("kind", "vae") == "vae"
+    out = [training_working(s), loss_values(s)]
+    if vae:
+        out += [a for a in (kl_growth(s), discriminator_working(s), ready_for_stage2(s)) if a]
+    return out
+
+
+def training_working(s: dict) -> dict:
+    q = "Is the training working?"
+    found = s["findings"]
+    crit = _of(found, *{f["id"] for f in found}, severity=("critical",))
+    name, m = _main_loss(s)
+    if crit:
+        return _a("training_working", q, NO, f"No: {len(crit)} critical finding(s): "
+                  f"{_names(crit)}.", [f["id"] for f in crit])
+    if not m:
+        return _a("training_working", q, UNCLEAR, "Unclear: these records hold no loss to judge "
+                  "it by.")
+    change = _change_text(m)
+    warn = _of(found, *{f["id"] for f in found}, severity=("warning",))
+    caveat = (f" {len(warn)} warning(s) remain ({_names(warn)}): they concern how it trains, "
+              "not whether it learns." if warn else "")
+    if m.get("trend") == "decreasing":
+        return _a("training_working", q, YES, f"Yes: `{name}` falls, {change}, and no finding "
+                  f"is critical.{caveat}", [f["id"] for f in warn], metric=name,
+                  trend=m.get("trend"))
+    plateau = [f for f in _of(found, "plateau") if f["metric"] == name]
+    if plateau:
+        return _a("training_working", q, UNCLEAR, f"Unclear: `{name}` ({change}) has stopped "
+                  f"improving (plateau).{caveat}", ["plateau"], metric=name, trend=m.get("trend"))
+    return _a("training_working", q, UNCLEAR, f"Unclear: `{name}` is {m.get('trend')} "
+              f"({change}), not falling.{caveat}", [f["id"] for f in warn], metric=name,
+              trend=m.get("trend"))
+
+
+def _change_text(m: dict) -> str:
+    first, last = m.get("first"), m.get("last_smoothed")
+    text = f"from {num(first)} to {num(last)} (smoothed latest)"
+    if m.get("change_pct") is not None:
+        text += f", {m['change_pct']:+.1f} %"
+    return text
+
+
+def loss_values(s: dict) -> dict:
+    q = "Are the loss values acceptable?"
+    found = s["findings"]
+    bad = _of(found, "non_finite", "divergence", "spike", severity=("warning", "critical"))
+    loss = s.get("loss") or {}
+    parts = []
+    if loss.get("adds_up") is True:
+        parts.append("the logged terms add up to the logged total in every record")
+    elif loss.get("adds_up") is False:
+        att = loss.get("attribution") or {}
+        parts.append("the terms do not add up to the total in "
+                     f"{loss['rows_not_adding_up']:,} record(s) ("
+                     + ", ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in att.items()) + ")")
+    neg = _of(found, "negative_total_loss")
+    if neg:
+        parts.append("the negative total is explained by its terms" if neg[0]["severity"] == "info"
+                     else "the negative total is not explained by the logged terms")
+    evaluation = s.get("evaluation") or {}
+    quality = ("" if not evaluation else " Evaluation: " + ", ".join(
+        f"{k.upper()} {num(evaluation[k])}" for k in ("nmse", "ssim", "psnr") if k in evaluation)
+        + ".")
+    if any(f["severity"] == "critical" for f in bad):
+        return _a("loss_values", q, NO, f"No: {_names(bad)}.", [f["id"] for f in bad])
+    unexplained = (loss.get("attribution") or {}).get("unexplained") or (
+        neg and neg[0]["severity"] != "info")
+    if bad or unexplained:
+        return _a("loss_values", q, UNCLEAR, "Unclear: " + "; ".join(
+            [_names(bad)] * bool(bad) + parts) + "." + quality, [f["id"] for f in bad])
+    name, m = _main_loss(s)
+    level = f" `{name}` ends at {num(m.get('last_smoothed'))} (smoothed)." if m else ""
+    if not evaluation:
+        return _a("loss_values", q, YES if parts else UNCLEAR,
+                  ("Yes, as far as the records show: " if parts else "Unclear: ")
+                  + ("; ".join(parts) + ", with no non-finite value, spike or divergence."
+                     if parts else "no non-finite value, spike or divergence, but the records "
+                     "lack the terms to check the total.") + level
+                  + " What they say about reconstruction quality on held-out maps needs an "
+                  "evaluation.")
+    return _a("loss_values", q, YES, "Yes: " + ("; ".join(parts) + "; " if parts else "")
+              + "no non-finite value, spike or divergence." + level + quality)
+
+
+def kl_growth(s: dict) -> dict | None:
+    q = "Should the KL growth worry us?"
+    name = s["roles"].get("kl")
+    m = s["metrics"].get(name) if name else None
+    if not m:
+        return None
+    loss = s.get("loss") or {}
+    kw = loss.get("kl_weight")
+    if m.get("trend") != "increasing":
+        return _a("kl_growth", q, NO, f"No: the KL does not grow (trend {m.get('trend')}, "
+                  f"{_change_text(m)}).", metric=name)
+    share = loss.get("kl_share_of_nll")
+    if kw is None or share is None:
+        return _a("kl_growth", q, UNCLEAR, f"Unclear: the KL grows ({_change_text(m)}), and "
+                  "without kl_weight its weight in the loss cannot be told.", metric=name)
+    text = (f"the KL grows ({_change_text(m)}), but kl_weight·KL ≈ {num(loss['kl_term_latest'])}"
+            f" is {100 * share:.2g} % of the NLL: with kl_weight = {num(kw)} the prior barely "
+            "constrains the latent, so growth is the expected consequence")
+    ev = s.get("evaluation") or {}
+    if ev.get("scale_factor") is not None:
+        text += (f". For stage 2 the latent scale is what matters: scale_factor "
+                 f"{num(ev['scale_factor'])} (1/std of the latents) from the evaluation")
+    else:
+        text += (". For stage 2 check the latent scale (scale_factor = 1/std of the latents) "
+                 "with an evaluation")
+    if share < 0.01:
+        return _a("kl_growth", q, NO, "No for the VAE itself: " + text + ".", metric=name,
+                  kl_share_of_nll=share)
+    return _a("kl_growth", q, UNCLEAR, "Unclear: " + text + ".", metric=name,
+              kl_share_of_nll=share)
+
+
+def discriminator_working(s: dict) -> dict | None:
+    q = "Is the discriminator working?"
+    gan = next((p for p in s["phases"] if p["name"] == "vae_gan"), None)
+    configured = (s.get("config") or {}).get("disc_start")
+    if gan is None:
+        if configured is not None and s["steps"]["last"] is not None \
+                and configured > s["steps"]["last"]:
+            return _a("discriminator_working", q, UNCLEAR, f"Not started yet, as configured: "
+                      f"disc_start {configured:,} is after the last record (step "
+                      f"{s['steps']['last']:,}).")
+        if s["roles"].get("disc_factor") or s["roles"].get("g_loss"):
+            return _a("discriminator_working", q, UNCLEAR, "Not started: disc_factor stays 0 in "
+                      "every record (VAE phase only).")
+        return None
+    untrained = _of(s["findings"], "discriminator_untrained")
+    if untrained and untrained[0]["severity"] != "info":
+        msg = untrained[0]["message"]
+        return _a("discriminator_working", q, NO, "No (discriminator_untrained): "
+                  + msg[:1].upper() + msg[1:], ["discriminator_untrained"])
+    d = s.get("discriminator") or {}
+    if untrained or not d:
+        return _a("discriminator_working", q, UNCLEAR, "Unclear: the records hold no "
+                  "discriminator loss or logits to judge it by.", [f["id"] for f in untrained])
+    gap, loss = d.get("logit_gap_late"), d.get("disc_loss_late")
+    text = (f"in the last quarter of the VAE-GAN phase the mean logits are real "
+            f"{num(d.get('logits_real_late'))} vs. reconstructed {num(d.get('logits_fake_late'))} "
+            f"(gap {num(gap)})" + (f", disc_loss {num(loss)}" if loss is not None else ""))
+    if gap is None:
+        return _a("discriminator_working", q, UNCLEAR, "Unclear: no logits in the records.")
+    if gap <= 0.05:
+        return _a("discriminator_working", q, NO, f"No: it does not tell real from "
+                  f"reconstructed maps: {text} (a hinge discriminator that cannot has a gap near 0 "
+                  "and a loss near 1).", **d)
+    if loss is not None and loss < 0.05:
+        return _a("discriminator_working", q, UNCLEAR, f"It trains but wins outright: {text}; "
+                  "its loss near 0 means the generator no longer fools it at all.", **d)
+    return _a("discriminator_working", q, YES, f"Yes: it trains and tells the maps apart "
+              f"without winning outright: {text}.", **d)
+
+
+def ready_for_stage2(s: dict) -> dict:
+    q = "Is this VAE ready for stage 2?"
+    crit = [f for f in s["findings"] if f["severity"] == "critical"]
+    progress = s["steps"].get("progress")
+    ev = s.get("evaluation") or {}
+    run = s.get("run_dir") or "RUN"
+    how = f"`radiovae eval --checkpoint {run}`"
+    if crit:
+        return _a("ready_for_stage2", q, NO, f"No: {_names(crit)} first.", [f["id"] for f in crit])
+    if progress is not None and progress < 0.99:
+        return _a("ready_for_stage2", q, NO, f"Not yet: the records reach {100 * progress:.0f} % "
+                  "of the planned steps.", progress=progress)
+    if not ev:
+        return _a("ready_for_stage2", q, UNCLEAR, "Unclear: the training records cannot show "
+                  "reconstruction quality on held-out maps or the latent scale stage 2 needs. Run "
+                  f"{how} for NMSE / SSIM / PSNR and the latent scale_factor.", run=run)
+    metrics = ", ".join(f"{k.upper()} {num(ev[k])}" for k in ("nmse", "ssim", "psnr") if k in ev)
+    scale = (f"; RadioDiff's stage 2 multiplies the latents by scale_factor "
+             f"{num(ev['scale_factor'])}" if ev.get("scale_factor") is not None else
+             "; the evaluation has no latent scale_factor: rerun " + how)
+    warn = [f for f in s["findings"] if f["severity"] == "warning"]
+    caveat = f" Open warnings: {_names(warn)}." if warn else ""
+    answer = YES if ev.get("scale_factor") is not None else UNCLEAR
+    return _a("ready_for_stage2", q, answer, ("Yes, by its evaluation: " if answer == YES else
+                                              "Unclear: ") + metrics + scale + "." + caveat,
+              evaluation={k: ev[k] for k in ("nmse", "ssim", "psnr", "scale_factor") if k in ev})
+
+
+def confidence(s: dict) -> dict:
+    """high / medium / low from data coverage: major gaps count fully, minor ones a third.
+    ``could_not_check`` names what missing information kept from being checked; it lowers
+    confidence and never raises a finding's severity."""
+    major, minor, unchecked = [], [], []
+    steps = s["steps"]
+    progress = steps.get("progress")
+    vae = s.get("kind", "vae") == "vae"
+    if progress is None:
+        major.append("the planned number of steps is unknown")
+    elif progress < 0.99:
+        major.append(f"the records cover {progress * 100:.0f} % of the planned steps")
+    gap = s.get("log_gap") or 1
+    if steps.get("first") and steps["first"] > 2 * gap:
+        major.append(f"the records start at step {steps['first']:,} (resumed; earlier steps are "
+                     "not in them)")
+    records = s.get("records") or 0
+    if records < 50:
+        major.append(f"only {records} records")
+    if not set(s.get("config") or {}) - {"total_steps"}:
+        minor.append("no config in the records")
+        unchecked.append("the configured lr, kl_weight, disc_weight and disc_start against the "
+                         "records" if vae else "the configured schedule against the records")
+        if vae:
+            unchecked.append("what rec_loss contains (RadioDiff adds LPIPS unless "
+                             "perceptual_weight is 0)")
+    gan = any(p["name"] == "vae_gan" for p in s["phases"])
+    if vae and gan and not s["roles"].get("disc_loss"):
+        minor.append("the discriminator's own loss is not in the records")
+    if _of(s["findings"], "lr_zero"):
+        minor.append("the learning rate is not readable from the log")
+    if vae and not s.get("evaluation"):
+        minor.append("no checkpoint evaluation")
+    score = len(major) + len(minor) / 3
+    level = "high" if score < 1 else ("medium" if score < 2.5 and records >= 20 else "low")
+    return {"level": level, "reasons": major + minor, "could_not_check": unchecked}
+
+
+def concerns(s: dict) -> list[dict]:
+    """The checks a careful reader runs through, each answered from the findings."""
+    found, roles, out = s["findings"], s["roles"], []
+    vae = s.get("kind", "vae") == "vae"
+    gan = next((p for p in s["phases"] if p["name"] == "vae_gan"), None)
+    conf = (s.get("config") or {}).get("disc_start")
+    if vae and roles.get("disc_factor"):
+        q = "Did the discriminator start when configured?"
+        last = s["steps"]["last"]
+        if gan is None and conf is not None and last is not None and conf > last:
+            out.append(_a("disc_start", q, YES, f"Not yet, as configured: disc_start {conf:,} "
+                          f"is after the last record (step {last:,})."))
+        elif gan is None:
+            out.append(_a("disc_start", q, UNCLEAR, "disc_factor stays 0 in every record"
+                          + (f" (disc_start {conf:,})." if conf is not None else ".")))
+        elif conf is None:
+            out.append(_a("disc_start", q, UNCLEAR, f"It is on from step {gan['start_step']:,}; "
+                          "these records hold no configured disc_start to compare with."))
+        else:
+            pc = _of(found, "phase_change", severity=("warning",))
+            out.append(_a("disc_start", q, NO if pc else YES,
+                          (f"No: disc_factor is on from step {gan['start_step']:,}, but "
+                           f"disc_start is {conf:,}." if pc else
+                           f"Yes: disc_factor is on from step {gan['start_step']:,} "
+                           f"(disc_start {conf:,})."), [f["id"] for f in pc]))
+    nf = _of(found, "non_finite")
+    out.append(_a("non_finite", "Any NaN or Inf?", YES if nf else NO,
+                  ("Yes: " + "; ".join(f"`{f['metric']}` from step {f['evidence']['first_step']:,}"
+                                       f" ({f['severity']})" for f in nf) + ".")
+                  if nf else f"None in {s.get('records', 0):,} records.", [f["id"] for f in nf]))
+    unstable = _of(found, "spike", "divergence")
+    out.append(_a("unstable", "Spikes or divergence?", YES if unstable else NO,
+                  "; ".join(f"{f['id']} in `{f['metric']}`" + _at(f) for f in unstable) + "."
+                  if unstable else "None found.", [f["id"] for f in unstable]))
+    frozen = _of(found, "frozen_metric")
+    out.append(_a("learning", "Is everything that should learn, learning?", NO if frozen else YES,
+                  ("No: " + "; ".join(f"`{f['metric']}` never changes" for f in frozen) + ".")
+                  if frozen else "No logged quantity is frozen.", [f["id"] for f in frozen]))
+    if vae and roles.get("d_weight"):
+        q = "Is the adaptive weight adapting?"
+        sat = _of(found, "weight_saturated")
+        dm = s["metrics"].get(roles["d_weight"], {})
+        if sat:
+            out.append(_a("adaptive_weight", q, NO, "No: `{}` is at its cap {} in {:.0%} of the "
+                          "records (weight_saturated).".format(
+                              sat[0]["metric"], num(sat[0]["evidence"]["value"]),
+                              sat[0]["evidence"]["share"]), ["weight_saturated"]))
+        elif gan is None or (dm.get("max") == 0 and dm.get("min") == 0):
+            out.append(_a("adaptive_weight", q, UNCLEAR, "Not applicable: the discriminator is "
+                          "off in these records" + (" (d_weight is 0 in every record)."
+                                                    if dm.get("max") == 0 else ".")))
+        else:
+            out.append(_a("adaptive_weight", q, YES, f"Yes: d_weight moves between "
+                          f"{num(dm.get('min'))} and {num(dm.get('max'))}, never pinned at its "
+                          "cap."))
+    if roles.get("lr"):
+        q = "Is the learning rate what was configured?"
+        lr = _of(found, "lr_zero")
+        cfg = (s.get("config") or {}).get("lr")
+        if lr:
+            f = lr[0]
+            ans = {"info": YES if cfg is not None else UNCLEAR}.get(f["severity"], NO)
+            out.append(_a("lr", q, ans, f"{f['severity'].capitalize()} (lr_zero): "
+                          + f["message"], ["lr_zero"]))
+        else:
+            m = s["metrics"].get(roles["lr"], {})
+            out.append(_a("lr", q, UNCLEAR if cfg is None else YES,
+                          f"lr is logged and non-zero (latest {num(m.get('last'))})"
+                          + (f"; the config says {num(cfg)}." if cfg is not None else ".")))
+    plateau = _of(found, "plateau")
+    if plateau:
+        out.append(_a("stalled", "Has training stalled?", YES,
+                      "; ".join(f["message"] for f in plateau), ["plateau"]))
+    return out
+
+
+def _at(f: dict) -> str:
+    steps = f.get("steps") or []
+    if f["id"] == "divergence" and f.get("span"):
+        return f" from step {f['span'][0]:,}"
+    if not steps:
+        return ""
+    shown = ", ".join(f"{s:,}" for s in steps[:6])
+    return f" at step{'s' if len(steps) > 1 else ''} {shown}" + (
+        f" … ({len(steps)} steps)" if len(steps) > 6 else "")
