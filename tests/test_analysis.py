@@ -287,7 +287,7 @@ def test_trend_words(shape, expected):
 
 
 def test_lr_zero_in_full_precision_records_is_not_print_precision(tmp_path):
-    rows = [{"step": s, "time": 1e9 + s, "train/rec_loss": 1.0 - s / 1e4, "lr": 0.0}
+    rows = [{"step": s, "time": 1e9 + s, "train/rec_loss": 1.0 / (s + 7), "lr": 0.0}
             for s in range(0, 5000, 100)]
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -73,11 +73,7 @@ def reference(runs):
 
 
 @pytest.mark.parametrize("fmt", [
-    pytest.param("csv", marks=pytest.mark.xfail(strict=True, reason=(
-        "issue 7: lr_zero is a warning on the CSV (no config) but info on the same run's text log; "
-        "missing config must not raise severity, and Segment.decimals == 5 says the lr was "
-        "printed with {:.5f} in both"))),
-    "console", "jsonl", "tensorboard"])
+    "csv", "console", "jsonl", "tensorboard"])
 def test_same_diagnosis_in_every_format(runs, reference, fmt):
     assert diagnosis(runs[fmt]) == reference
 

@@ -50,7 +50,9 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     ctx = Context(table=table, config=config, phases=phases, progress=progress,
                   formats={s.format for s in run.segments}, resumes=run.resumes, kind=run.kind,
                   evaluation=run.evaluation, raw_config=run.config.get("raw"),
-                  checkpoints=_checkpoints(run_dir))
+                  checkpoints=_checkpoints(run_dir),
+                  decimals=max((sg.decimals for sg in run.segments if sg.decimals is not None),
+                               default=None))
     found = [f.as_dict() for f in detect_all(ctx)]
     roles = ctx.roles
     phase_stats(table, phases, run.metrics)

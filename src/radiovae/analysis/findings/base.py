@@ -60,6 +60,8 @@ class Context:
     kind: str = "vae"
     evaluation: dict[str, Any] | None = None
     raw_config: dict[str, Any] | None = None
+    # decimals the values were printed with (RadioDiff's {:.5f}: 5); None: full precision
+    decimals: int | None = None
     # steps of the checkpoints in the run dir (checkpoints/model-<step>.pt); None when the
     # records are not a radiovae run dir, so which checkpoints exist is unknown
     checkpoints: list[int] | None = None

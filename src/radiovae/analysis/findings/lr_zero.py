@@ -32,7 +32,7 @@ def detect(ctx: Context) -> list[Finding]:
     if zero[fin].all():
         base = f"{name} is logged as 0 in all {ev['rows']:,} rows"
         cfg = config.get("lr")
-        if fmt and not fmt & {"radiodiff_log", "csv"}:   # JSONL / TensorBoard: full precision
+        if not _printed(ctx):                             # full-precision records
             ev["full_precision"] = True
             msg = (f"{base} of full-precision records: the learning rate really is 0, so the "
                    "schedule is broken" + (f" (yet {', '.join(moving)} change: check what "
@@ -77,7 +77,7 @@ def detect(ctx: Context) -> list[Finding]:
         return _one("info", name, msg, ev)
     first = ev["first_zero_step"]
     if np.all(zero[fin][np.argmax(zero[fin]):]):
-        if fmt & {"radiodiff_log", "csv"} and moving:
+        if _printed(ctx) and moving:
             msg = (f"{name} falls to 0 at step {num(first)} and stays there "
                    f"({ev['zero_rows']:,} rows) while {', '.join(moving)} keep changing: the "
                    "decaying lr has dropped below what {:.5f} prints (5e-6).")
@@ -87,6 +87,12 @@ def detect(ctx: Context) -> list[Finding]:
         return _one("warning", name, msg, ev)
     msg = f"{name} is logged as 0 in {ev['zero_rows']:,} of {ev['rows']:,} rows (first at step {num(first)})."
     return _one("info", name, msg, ev)
+
+
+def _printed(ctx: Context) -> bool:
+    """Were the values printed with few decimals (RadioDiff's text log and its parsed CSV)?"""
+    return ctx.decimals is not None or bool(ctx.formats & {"radiodiff_log", "csv"}) \
+        or not ctx.formats
 
 
 def _one(severity: str, name: str, msg: str, ev: dict[str, Any]) -> list[Finding]:
