@@ -194,3 +194,13 @@ def test_follower_rereads_a_rewritten_lightning_csv(frame, tmp_path):
         f.write((write_lightning_run(tmp_path / "full", frame) / "metrics.csv").read_text())
     run = follower.poll()
     _check_training(run, frame)
+
+
+def test_summary_reports_validation_apart(frame, tmp_path):
+    run = load_run(write_lightning_run(tmp_path / "r", frame))
+    val = {v["metric"]: v for v in analyze(run)["validation"]}
+    ends = epoch_ends(frame["step"].to_numpy(), EPOCH)
+    rec = val["val/rec_loss"]
+    assert rec["evaluations"] == len(ends) and rec["last_step"] == ends[-1]
+    assert rec["last"] == pytest.approx(val_values(int(ends[-1]) // EPOCH)["val/rec_loss"])
+    assert rec["lowest_step"] == ends[-1]        # val_values fall with the epoch

@@ -20,6 +20,7 @@ import numpy as np
 from radiovae.analysis.names import ROLES, find, role_of
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth
 from radiovae.analysis.summary import jsonable
+from radiovae.analysis.validation import validation_summary
 from radiovae.runlog.run import Run
 
 SMOOTHING_WEIGHT = DEFAULT_WEIGHT
@@ -199,21 +200,4 @@ def _config_diff(entries: Sequence[Entry]) -> dict[str, Any]:
 
 
 def _validation(entries: Sequence[Entry]) -> list[dict[str, Any]]:
-    """Each run's validation metrics: evaluations, last value and the lowest, with steps."""
-    out = []
-    for e in entries:
-        val = e.run.validation
-        if val is None:
-            continue
-        step = val["step"].to_numpy()
-        for col in (c for c in val.columns if c not in ("step", "time")):
-            y = val[col].to_numpy(dtype="float64")
-            ok = np.isfinite(y)
-            if not ok.any():
-                continue
-            s, v = step[ok], y[ok]
-            i = int(np.argmin(v))
-            out.append({"label": e.label, "metric": col, "evaluations": int(ok.sum()),
-                        "last": float(v[-1]), "last_step": int(s[-1]),
-                        "lowest": float(v[i]), "lowest_step": int(s[i])})
-    return out
+    return [{"label": e.label, **v} for e in entries for v in validation_summary(e.run)]

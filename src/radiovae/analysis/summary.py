@@ -16,6 +16,7 @@ from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT
 from radiovae.analysis.stats import metric_stats, trend
+from radiovae.analysis.validation import validation_summary
 from radiovae.runlog.run import Run
 
 
@@ -89,6 +90,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
         "discriminator": discriminator_facts(table, phases, roles),
         "switch": around_switch(table, phases, [roles[r] for r in ("total", "rec", "kl", "g_loss")
                                                 if r in roles]),
+        "validation": validation_summary(run),   # val/* metrics: never judged as training
     }
     summary = jsonable(summary)
     summary["answers"] = A.answers(summary)

@@ -7,7 +7,10 @@ resumes (dotted) in the same colour. Steps on the x axis: runs are aligned by tr
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,57 +41,94 @@ def title(key: str) -> str:
 
 
 def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
-                         out_dir: Path) -> dict[str, Path]:
-    """One PNG per series of the comparison; {series key: path}."""
+                         out_dir: Path, workers: int | None = None) -> dict[str, Path]:
+    """One PNG per series of the comparison; {series key: path}.
+
+    With two or more cores a forked child draws every other figure (it inherits the runs;
+    nothing is pickled but the paths it returns)."""
+    global _JOB
     plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
+    keys = [s["key"] for s in comparison["series"]]
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    child = keys[1::2] if workers > 1 and len(keys) > 1 and \
+        "fork" in mp.get_all_start_methods() else []
+    _JOB = (entries, comparison, out_dir)
+    drawn: dict[str, Path] = {}
+    try:
+        if child:
+            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
+            try:
+                future = pool.submit(_draw_in_child, tuple(child))
+                for key in keys:
+                    if key not in child:
+                        drawn[key] = _draw(plt, key, entries, comparison, out_dir)
+                drawn.update(zip(child, map(Path, future.result()), strict=True))
+            finally:
+                pool.shutdown()
+        else:
+            for key in keys:
+                drawn[key] = _draw(plt, key, entries, comparison, out_dir)
+    finally:
+        _JOB = None
+    return {key: drawn[key] for key in keys}
+
+
+_JOB: tuple | None = None   # what the forked child draws from (inherited, never pickled)
+
+
+def _draw_in_child(keys: tuple[str, ...]) -> list[str]:
+    entries, comparison, out_dir = _JOB   # type: ignore[misc]
+    plt = pyplot()
+    return [str(_draw(plt, key, entries, comparison, out_dir)) for key in keys]
+
+
+def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
+          out_dir: Path) -> Path:
     weight = comparison["smoothing"]["weight"]
     facts = {r["label"]: r for r in comparison["runs"]}
-    drawn: dict[str, Path] = {}
-    for series in comparison["series"]:
-        key = series["key"]
-        fig, ax = plt.subplots(figsize=(10, 4.4), dpi=DPI)
-        scales = []
-        lo, hi = np.inf, -np.inf
-        for i, e in enumerate(entries):
-            col = column_of(e.run, key)
-            if col is None:
-                continue
-            step, raw, sm = smoothed(e.run, col, weight)
-            if not len(step):
-                continue
-            c = color(i)
-            idx = minmax_indices(raw)
-            ax.plot(step[idx], raw[idx], color=c, lw=0.6, alpha=0.25)
-            stride = max(1, len(step) // MAX_SMOOTH_POINTS)
-            # earlier runs drawn wider, so a run that coincides with another still shows
-            ax.plot(step[::stride], sm[::stride], color=c, lw=max(1.0, 2.6 - 0.45 * i),
-                    label=f"{e.label} ({col})")
-            scales.append(Curve(col, step, raw).scale)
-            lo, hi = min(lo, float(step[0])), max(hi, float(step[-1]))
-            run = facts[e.label]
-            if run.get("switch_step") is not None:
-                ax.axvline(run["switch_step"], color=c, lw=1.1, ls="--", alpha=0.9)
-            for r in run.get("resume_steps") or []:
-                ax.axvline(r, color=c, lw=1.0, ls=":", alpha=0.9)
-        _scale(ax, scales)
-        if np.isfinite(lo):
-            ax.set_xlim(lo, hi if hi > lo else lo + 1)
-        from matplotlib.ticker import FuncFormatter
+    fig, ax = plt.subplots(figsize=(10, 4.4), dpi=DPI)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.12)   # tight_layout: slow
+    scales = []
+    lo, hi = np.inf, -np.inf
+    for i, e in enumerate(entries):
+        col = column_of(e.run, key)
+        if col is None:
+            continue
+        step, raw, sm = smoothed(e.run, col, weight)
+        if not len(step):
+            continue
+        c = color(i)
+        idx = minmax_indices(raw)
+        ax.plot(step[idx], raw[idx], color=c, lw=0.6, alpha=0.25)
+        stride = max(1, len(step) // MAX_SMOOTH_POINTS)
+        # earlier runs drawn wider, so a run that coincides with another still shows
+        ax.plot(step[::stride], sm[::stride], color=c, lw=max(1.0, 2.6 - 0.45 * i),
+                label=f"{e.label} ({col})")
+        scales.append(Curve(col, step, raw).scale)
+        lo, hi = min(lo, float(step[0])), max(hi, float(step[-1]))
+        run = facts[e.label]
+        if run.get("switch_step") is not None:
+            ax.axvline(run["switch_step"], color=c, lw=1.1, ls="--", alpha=0.9)
+        for r in run.get("resume_steps") or []:
+            ax.axvline(r, color=c, lw=1.0, ls=":", alpha=0.9)
+    _scale(ax, scales)
+    if np.isfinite(lo):
+        ax.set_xlim(lo, hi if hi > lo else lo + 1)
+    from matplotlib.ticker import FuncFormatter
 
-        ax.xaxis.set_major_formatter(FuncFormatter(fmt_step))
-        ax.set_xlabel("training step")
-        ax.set_ylabel(title(key))
-        ax.set_title(f"{title(key)}: runs overlaid (thick: EMA {weight:g}; dashed: VAE → VAE-GAN; "
-                     "dotted: resume)", loc="left", fontsize=10)
-        ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"{figure_name(key)}.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=DPI)
-        plt.close(fig)
-        drawn[key] = path
-    return drawn
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt_step))
+    ax.set_xlabel("training step")
+    ax.set_ylabel(title(key))
+    ax.set_title(f"{title(key)}: runs overlaid (thick: EMA {weight:g}; dashed: VAE → VAE-GAN; "
+                 "dotted: resume)", loc="left", fontsize=10, y=1.0, pad=6)
+    # loc="best" scans every drawn point for overlaps: seconds on long runs
+    ax.legend(loc="upper right", fontsize=8)
+    path = out_dir / f"{figure_name(key)}.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
+    plt.close(fig)
+    return path
 
 
 def _scale(ax, scales: list[tuple[str, float | None]]) -> None:
