@@ -1,4 +1,18 @@
-"""TensorBoard event files: scalars by tag, as written by RadioDiff (SummaryWriter) or radiovae."""
+"""TensorBoard event files: scalars by tag, as written by RadioDiff (SummaryWriter) or radiovae.
+
+radiovae's events hold the text log's terms under the text log's names. RadioDiff's
+``train_vae.py`` (lines 257-267) writes other things under bare names, every step; they are
+turned into what its text log says, so both give one diagnosis (:func:`from_radiodiff_tb`):
+
+* ``total_loss`` is the sum over the step's passes of loss / ``gradient_accumulate_every``: with the
+  official 2, (G loss + D loss) / 2, so the G loss (the text log's ``train/total_loss``) is
+  2 * total_loss - disc_loss; with the fork's 1 it is the G loss itself.
+* a fork of RadioDiff (accumulation 1, where the discriminator never runs) writes ``disc_loss``,
+  ``logits_real``, ``logits_fake`` as 0.0 placeholders: all three exactly 0 at every step means
+  no value was measured, and the columns are dropped (the text log has no discriminator line).
+* ``Learning_Rate`` is written after the scheduler stepped (the next step's LR); it becomes ``lr``.
+* ``logvar`` and ``nll_loss`` are not in RadioDiff's events at all.
+"""
 
 from __future__ import annotations
 
@@ -57,5 +71,35 @@ def parse_tensorboard(path: Path) -> Records:
     raw = pd.concat([pd.DataFrame({"step": order.index.to_numpy(dtype="int64"),
                                    "time": order.to_numpy()}),
                      wide.reset_index(drop=True)], axis=1)
+    raw = from_radiodiff_tb(raw)
     resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
     return Records(merge_ordered_rows(raw), records=len(long), resumes=resumes)
+
+
+RADIODIFF_TB_TAGS = {"total_loss", "rec_loss", "kl_loss", "d_weight", "disc_factor", "g_loss",
+                     "Learning_Rate"}
+_DISC = ("disc_loss", "logits_real", "logits_fake")
+
+
+def from_radiodiff_tb(table: pd.DataFrame, passes: int = 2) -> pd.DataFrame:
+    """RadioDiff's TensorBoard scalars (bare names) as its text log's terms; other tables as given.
+
+    ``passes``: RadioDiff's ``gradient_accumulate_every`` when the discriminator terms are real
+    (the official configs' 2; only 1 and 2 can be told apart from the events themselves).
+    """
+    cols = set(table.columns)
+    if not RADIODIFF_TB_TAGS <= cols or any(c.startswith("train/") for c in cols):
+        return table
+    out = table.copy()
+    disc = [c for c in _DISC if c in cols]
+    placeholders = bool(disc) and all(
+        bool((out[c].fillna(0.0) == 0.0).all()) for c in ("logits_real", "logits_fake") if c in cols)
+    if placeholders or not disc:          # the fork: the discriminator never ran; total = G loss
+        out = out.drop(columns=disc)
+        g_total = out["total_loss"]
+    else:                                  # official: (G + D) / passes, D the last pass's
+        g_total = passes * out["total_loss"] - (passes - 1) * out["disc_loss"]
+    out = out.drop(columns=["total_loss"]).rename(columns={"Learning_Rate": "lr"})
+    out.insert(2, "total_loss", g_total)
+    return out.rename(columns={c: f"train/{c}" for c in out.columns
+                               if c not in ("step", "time", "lr")})
