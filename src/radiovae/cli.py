@@ -46,6 +46,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _smoothing(text: str):
+    from radiovae.report.series import Smoothing  # only when --smoothing is given
+
+    try:
+        return Smoothing.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--smoothing ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="radiovae",
@@ -74,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("report", "radiovae.report.commands:report",
                 "Analyse training records and write report.md / report.html / summary.json / figures.")
     run_args(p)
+    p.add_argument("--smoothing", type=_smoothing, default=None, metavar="W",
+                   help="smoothed curves: TensorBoard's debiased EMA with weight W in [0, 1) "
+                        "(default 0.6, as TensorBoard), or 'median' for a rolling median")
 
     p = command("watch", "radiovae.report.commands:watch",
                 "Follow growing training records; refresh the report and a live terminal panel.")

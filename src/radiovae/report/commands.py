@@ -12,7 +12,7 @@ def report(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     summary = make_report(args.paths, out, total_steps=args.total_steps,
-                          disc_start=args.disc_start, progress=True)
+                          disc_start=args.disc_start, progress=True, smoothing=args.smoothing)
     steps = summary.get("steps") or {}
     print(f"report: {out / 'report.html'}  (also report.md, summary.json, figures/)")
     print(f"steps {steps.get('first', 0):,}–{steps.get('last', 0):,}"

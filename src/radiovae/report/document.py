@@ -55,6 +55,8 @@ class Table:
 class Figure:
     path: str                # relative to the report directory
     caption: str
+    note: str = ""           # the smoothing shown (figures.caption_smoothing); the HTML's slider
+                             # rewrites it
 
 
 @dataclass

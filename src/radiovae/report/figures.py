@@ -1,7 +1,7 @@
 """The eight figures of a RadioDiff VAE training report (matplotlib, Agg).
 
 Every curve is drawn twice: raw (thin, light, min/max-thinned so spikes survive) and smoothed
-(rolling median). Every axis marks the VAE → VAE-GAN switch, resumes, and the steps of findings
+(TensorBoard's debiased EMA by default, see series.Smoothing). Every axis marks the VAE → VAE-GAN switch, resumes, and the steps of findings
 (non-finite values, spikes, divergence). matplotlib is imported only when drawing starts.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from radiovae.fmt import fmt_step, num
 from radiovae.io import atomic_path
 from radiovae.report.marks import POINT_EVENTS, Marks, finding_range, finding_steps
-from radiovae.report.series import LABELS, Curve, Curves
+from radiovae.report.series import LABELS, Curve, Curves, Smoothing
 
 DPI = 100
 COLORS = {"total": "#1f4e9c", "kl": "#c0392b", "rec": "#1e8449", "nll": "#117a65",
@@ -57,8 +57,9 @@ def pyplot():
 class Painter:
     """Draws curves and marks onto axes; shared by all eight figures."""
 
-    def __init__(self, curves: Curves, marks: Marks):
+    def __init__(self, curves: Curves, marks: Marks, smoothing: Smoothing | None = None):
         self.curves, self.marks = curves, marks
+        self.smoothing = smoothing or Smoothing()
         steps = curves.steps
         self.xlim = (float(steps.min()), float(steps.max())) if len(steps) else (0.0, 1.0)
         if self.xlim[0] == self.xlim[1]:
@@ -151,7 +152,8 @@ class Painter:
             few = len(c.steps) < 60          # few records: show each one
             ax.plot(*c.raw, color=color, lw=0.6, alpha=0.6 if few else 0.3,
                     marker="o" if few else None, ms=3, label=f"{label} (raw)")
-        (line,) = ax.plot(*c.smooth, color=color, lw=1.7, label=f"{label} (rolling median)")
+        (line,) = ax.plot(*c.smoothed(self.smoothing), color=color, lw=1.7,
+                          label=f"{label} ({self.smoothing.short})")
         if scale:
             kind = self.scale(ax, c)
             if kind != "linear":
@@ -284,7 +286,7 @@ def fig_overview(p: Painter, plt):
     handles = next((h for ax in axes.flat if len(h := ax.get_legend_handles_labels()[0]) >= 2),
                    None)
     if handles:   # the first drawn panel's raw and smoothed lines stand for all four
-        fig.legend(handles[:2], ["raw", "rolling median"], loc="upper right", ncol=2)
+        fig.legend(handles[:2], ["raw", p.smoothing.short], loc="upper right", ncol=2)
     fig.suptitle("Training overview", x=0.01, ha="left", fontsize=13, fontweight="bold")
     fig.subplots_adjust(left=0.07, right=0.98, top=0.91, bottom=0.07, hspace=0.25, wspace=0.18)
     return fig
@@ -311,7 +313,8 @@ def fig_normalized(p: Painter, plt):
         lo, hi = np.percentile(v, [0.5, 99.5])
         color = COLORS.get(role)
         ax.plot(cv.raw[0], _unit(cv.raw[1], lo, hi), color=color, lw=0.5, alpha=0.18)
-        ax.plot(cv.smooth[0], _unit(cv.smooth[1], lo, hi), color=color, lw=1.8,
+        sx, sy = cv.smoothed(p.smoothing)
+        ax.plot(sx, _unit(sy, lo, hi), color=color, lw=1.8,
                 label=f"{cv.name}  [{num(lo)} … {num(hi)}]")
         drawn += 1
     p.phases(ax)
@@ -351,7 +354,7 @@ def fig_multi_axis(p: Painter, plt):
         ax.grid(i == 0)
     p.phases(host)
     p.steps_axis(host)
-    _title(host, "Multi-axis comparison: each loss on its own y-axis (rolling medians)")
+    _title(host, f"Multi-axis comparison: each loss on its own y-axis ({p.smoothing.short})")
     host.legend(lines, [ln.get_label() for ln in lines], loc="upper center",
                 bbox_to_anchor=(0.5, -0.13), ncol=len(lines))
     fig.subplots_adjust(left=0.08, right=0.98 - 0.065 * max(len(roles) - 1, 0), top=0.9,
@@ -458,7 +461,8 @@ def _draw_in_child(names: tuple[str, ...]) -> list[str]:
 
 def draw_figures(table, summary: dict[str, Any], out_dir: Path,
                  on_done: Callable[[str], None] | None = None,
-                 workers: int | None = None) -> dict[str, Path]:
+                 workers: int | None = None,
+                 smoothing: Smoothing | None = None) -> dict[str, Path]:
     """Draw the eight figures of ``table`` into ``out_dir``/<name>.png (atomically).
 
     With two or more cores a forked child draws the dashboard, normalized and disc figures while
@@ -466,7 +470,7 @@ def draw_figures(table, summary: dict[str, Any], out_dir: Path,
     """
     global _JOB
     plt = pyplot()
-    painter = Painter(Curves(table), Marks.from_summary(summary))
+    painter = Painter(Curves(table), Marks.from_summary(summary), smoothing)
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     names = [name for name, _title in FIGURES]
@@ -474,7 +478,7 @@ def draw_figures(table, summary: dict[str, Any], out_dir: Path,
     paths = {}
     if child:
         for role in painter.curves.roles:      # thin and smooth once, before the fork
-            painter.curves[role].raw, painter.curves[role].smooth  # noqa: B018
+            painter.curves[role].raw, painter.curves[role].smoothed(painter.smoothing)  # noqa: B018
         _JOB = (painter, plt, summary, out_dir)
         pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
         try:
@@ -497,3 +501,12 @@ def draw_figures(table, summary: dict[str, Any], out_dir: Path,
         if on_done:
             on_done(name)
     return paths
+
+
+def caption_smoothing(doc, note: str) -> None:
+    """Set ``note`` (what the thick lines are: Smoothing.describe) on every drawn figure of
+    ``doc``: each caption states the smoothing it shows."""
+    for section in doc.sections:
+        for block in section.blocks:
+            if getattr(block, "path", None) and Path(block.path).stem in DRAW:
+                block.note = note

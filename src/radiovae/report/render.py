@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,8 @@ def _md_block(block) -> list[str]:
         return out
     if isinstance(block, Figure):
         alt = block.caption.split(".")[0]
-        return [f"![{_md_escape(alt)}]({block.path})", "", f"*{_md_text(block.caption)}*"]
+        caption = f"{block.caption.rstrip()} {block.note}" if block.note else block.caption
+        return [f"![{_md_escape(alt)}]({block.path})", "", f"*{_md_text(caption)}*"]
     raise TypeError(f"unknown block {block!r}")
 
 
@@ -85,16 +87,49 @@ def _environment():
 
 
 _ENV = None
+_ASSETS: dict[str, str] = {}
 
 
-def to_html(doc: Document, read_image: Callable[[str], bytes | str | None]) -> str:
+def assets() -> dict[str, str]:
+    """uPlot (package asset, MIT) and the report's chart script and styles, read once; the CSP's
+    script hashes are of exactly these texts, so no other script can run in the page."""
+    if not _ASSETS:
+        from importlib.resources import files
+
+        root = files("radiovae.report") / "assets"
+        for key, name in (("uplot_js", "uPlot.iife.min.js"), ("uplot_css", "uPlot.min.css"),
+                          ("charts_js", "charts.js")):
+            text = (root / name).read_text(encoding="utf-8")
+            if re.search(r"</(script|style)", text, re.I):
+                raise ValueError(f"asset {name} would end its inline element early")
+            _ASSETS[key] = text
+        _ASSETS["csp_scripts"] = " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(_ASSETS[k].encode()).digest()).decode()
+            + "'" for k in ("uplot_js", "charts_js"))
+    return _ASSETS
+
+
+def to_html(doc: Document, read_image: Callable[[str], bytes | str | None],
+            charts: str | None = None) -> str:
     """Self-contained HTML: CSS inline, every figure embedded as a base64 PNG data URI.
 
     ``read_image`` gives a figure's PNG bytes, or its data URI ready-made (``file_reader``'s
-    cache, so that ``watch`` does not re-encode unchanged figures on every refresh)."""
+    cache, so that ``watch`` does not re-encode unchanged figures on every refresh).
+    ``charts``: charts.pack's JSON text; a figure whose path's stem it names is drawn as an
+    interactive chart (uPlot, inlined), its PNG kept for print and for browsers without scripts."""
     global _ENV
     if _ENV is None:
         _ENV = _environment()
+    from markupsafe import Markup
+
+    keys: set[str] = set()
+    if charts:
+        if re.search(r"[<>&\u2028\u2029]", charts):
+            raise ValueError("chart JSON is not escaped for <script> (use charts.pack)")
+        import json
+
+        keys = set(json.loads(charts).get("figures", {}))
+    live = {k: Markup(v) for k, v in assets().items()} if keys else {}
 
     def data_uri(path: str) -> str | None:
         data = read_image(path)
@@ -104,7 +139,9 @@ def to_html(doc: Document, read_image: Callable[[str], bytes | str | None]) -> s
 
     return _ENV.get_template("report.html.j2").render(
         doc=doc, verdict_word=_VERDICT_WORDS.get(doc.verdict, doc.verdict.upper()),
-        data_uri=data_uri, toc=[s for s in doc.sections if s.level == 2])
+        data_uri=data_uri, toc=[s for s in doc.sections if s.level == 2],
+        chart_keys=keys, charts=Markup(charts) if keys else None, stem=lambda p: Path(p).stem,
+        **live)
 
 
 _URIS: dict[Path, tuple[tuple[int, int, int], str]] = {}   # path -> (stat key, data URI)

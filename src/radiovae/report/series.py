@@ -1,8 +1,11 @@
 """What the figures draw: which column plays which role, and each curve thinned for drawing.
 
 A 150k-step run has 150k points per metric; a figure needs ~2k. Thinning keeps the min and the max
-of every bucket, so a one-step spike still shows; the smoothed curve is a rolling median of bucket
-medians, which a spike cannot drag.
+of every bucket, so a one-step spike still shows. The smoothed curve is TensorBoard's: its debiased
+EMA (analysis.smoothing.ema_smooth). TensorBoard smooths the <= 1,000 points it samples of a
+series, so a weight means the same on a 1k- and a 150k-step run; here a long run is first cut into
+<= 1,000 groups of consecutive records and their means are smoothed (no sample can miss a spike).
+The rolling median of earlier reports stays available (``Smoothing(median=True)``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from radiovae.analysis.names import ROLES
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth
 
 LABELS = {
     "total": "total loss",
@@ -31,7 +35,76 @@ LABELS = {
 }
 
 BUCKETS = 1000        # min + max per bucket -> ~2k drawn points per line
-SMOOTH_FRACTION = 50  # smoothing window = 1/50 of the run
+SMOOTH_POINTS = 1000  # groups whose means are smoothed (TensorBoard samples 1,000 points)
+SMOOTH_FRACTION = 50  # rolling-median window = 1/50 of the run
+
+
+@dataclass(frozen=True)
+class Smoothing:
+    """How the thick lines are smoothed: TensorBoard's debiased EMA of ``weight`` (default), or
+    the rolling median over 1/50 of the run when ``median``."""
+
+    weight: float = DEFAULT_WEIGHT
+    median: bool = False
+
+    def __post_init__(self):
+        if not 0.0 <= self.weight < 1.0:
+            raise ValueError(f"smoothing weight must be in [0, 1), got {self.weight}")
+
+    @classmethod
+    def parse(cls, text: str) -> Smoothing:
+        """``--smoothing``: a weight in [0, 1) or ``median``; ValueError otherwise."""
+        if text.strip().lower() == "median":
+            return cls(median=True)
+        try:
+            weight = float(text)
+        except ValueError:
+            raise ValueError(f"--smoothing takes a weight in [0, 1) or 'median', got {text!r}")\
+                from None
+        if not 0.0 <= weight < 1.0:   # NaN fails this too
+            raise ValueError(f"--smoothing weight must be in [0, 1), got {text}")
+        return cls(weight=weight)
+
+    @property
+    def short(self) -> str:
+        """Legend text: "EMA 0.6" / "rolling median"."""
+        return "rolling median" if self.median else f"EMA {self.weight:g}"
+
+    def describe(self, records: int, weight: float | None = None) -> str:
+        """The caption sentence for a run of ``records`` records: what the thick lines are
+        (``weight`` overrides this smoothing's weight: the interactive slider's value)."""
+        if self.median and weight is None:
+            return (f"Smoothing: rolling median over 1/{SMOOTH_FRACTION} of the run, "
+                    f"{over(records, 'medians')}.")
+        return (f"Smoothing: TensorBoard's debiased exponential moving average, weight "
+                f"{self.weight if weight is None else weight:g}, {over(records)}.")
+
+
+def over(records: int, stat: str = "means") -> str:
+    """What the smoothing runs over, for a run of ``records`` records."""
+    size = group_size(records)
+    return ("over every record" if size == 1 else f"over the {stat} of groups of {size:,} "
+            f"consecutive records ({-(-records // size):,} points)")
+
+
+def group_size(records: int) -> int:
+    """Records per smoothing group: the fewest that leave at most SMOOTH_POINTS groups."""
+    return max(1, -(-records // SMOOTH_POINTS))
+
+
+def group_stats(steps: np.ndarray, y: np.ndarray, size: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, min, max, mean) of consecutive groups of ``size`` records (the last may be shorter);
+    x is each group's middle record's step; NaN records are skipped, an all-NaN group is NaN."""
+    n = len(y)
+    if size <= 1 or n == 0:
+        return steps, y, y, y
+    groups = -(-n // size)
+    blocks = np.concatenate([y, np.full(groups * size - n, np.nan)]).reshape(groups, size)
+    starts = np.arange(groups) * size
+    mid = starts + (np.minimum(starts + size, n) - starts - 1) // 2
+    with np.errstate(all="ignore"), _quiet():
+        return steps[mid], np.nanmin(blocks, 1), np.nanmax(blocks, 1), np.nanmean(blocks, 1)
 
 
 def resolve_roles(columns) -> dict[str, str]:
@@ -81,20 +154,33 @@ class Curve:
         return self.steps[idx], y[idx]
 
     @cached_property
-    def smooth(self) -> tuple[np.ndarray, np.ndarray]:
-        """Rolling median (of bucket medians when the run is long); NaN-gaps are skipped."""
-        x, y = self.steps, np.where(self.finite, self.values, np.nan)
-        n = len(y)
-        if n > 4 * BUCKETS:
-            size = n // BUCKETS
-            full = size * BUCKETS
+    def groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x, min, max, mean) per smoothing group (see :func:`group_stats`)."""
+        y = np.where(self.finite, self.values, np.nan)
+        return group_stats(self.steps, y, group_size(len(y)))
+
+    def smoothed(self, smoothing: Smoothing) -> tuple[np.ndarray, np.ndarray]:
+        """The thick line: EMA of the group means, or the rolling median."""
+        if smoothing.median:
+            return self.rolling_median
+        x, _lo, _hi, mean = self.groups
+        return x, ema_smooth(mean, smoothing.weight)
+
+    @cached_property
+    def rolling_median(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rolling median over 1/50 of the run, of the group medians (x as :attr:`groups`);
+        a group with no finite record breaks the line."""
+        y = np.where(self.finite, self.values, np.nan)
+        size = group_size(len(y))
+        x = self.groups[0]
+        if size > 1:
+            groups = len(x)
+            blocks = np.concatenate([y, np.full(groups * size - len(y), np.nan)])
             with np.errstate(all="ignore"), _quiet():
-                y = np.nanmedian(y[:full].reshape(BUCKETS, size), axis=1)
-            x = x[:full].reshape(BUCKETS, size)[:, size // 2]
+                y = np.nanmedian(blocks.reshape(groups, size), axis=1)
         window = max(3, len(y) // SMOOTH_FRACTION)
         sm = pd.Series(y).rolling(window, center=True, min_periods=1).median().to_numpy()
-        sm = np.where(np.isnan(y), np.nan, sm)   # break the line where records are NaN / inf
-        return x, sm
+        return x, np.where(np.isnan(y), np.nan, sm)
 
     @cached_property
     def scale(self) -> tuple[str, float | None]:

@@ -17,11 +17,14 @@ from radiovae.analysis import jsonable
 from radiovae.io import atomic_path, atomic_write_bytes
 from radiovae.progress import make_progress
 from radiovae.report.content import build_document
-from radiovae.report.figures import FIGURES, draw_figures
+from radiovae.report.figures import FIGURES, caption_smoothing, draw_figures
 from radiovae.report.render import file_reader, to_html, to_markdown
+from radiovae.report.series import Smoothing
 from radiovae.runlog.run import Run
 
 FIGURE_DIR = "figures"
+FIGURE_NOTES = "figures.json"   # beside the PNGs: what they show (kept while watch skips drawing)
+CHARTS = "charts.json"          # the HTML's interactive charts, drawn from the same records
 
 
 def run_dir_of(summary: dict[str, Any]) -> Path | None:
@@ -62,7 +65,7 @@ def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
 
 def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: bool = True,
                  figures: bool = True, figures_step: int | None = None,
-                 fsync: bool = True) -> dict[str, Path]:
+                 fsync: bool = True, smoothing: Smoothing | None = None) -> dict[str, Path]:
     """Write the whole report for ``run`` into ``out``; return {relative name: path}.
 
     ``figures=False`` keeps the PNGs already in ``out/figures`` (``watch`` redraws them less often
@@ -74,13 +77,21 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {"summary.json": write_summary(summary, out, fsync=fsync)}
     fig_dir = out / FIGURE_DIR
+    smoothing = smoothing or Smoothing()
     if figures:
         with make_progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("drawing figures", total=len(FIGURES))
-            draw_figures(run.table, summary, fig_dir,
+            draw_figures(run.table, summary, fig_dir, smoothing=smoothing,
                          on_done=lambda name: bar.update(task, advance=1,
                                                          description=f"drawing {name}"))
         figures_step = None
+        notes = {"smoothing": smoothing.describe(len(run.table))}
+        charts = chart_json(run.table, summary, smoothing)
+        atomic_write_bytes(fig_dir / CHARTS, charts.encode(), fsync=fsync)
+        atomic_write_bytes(fig_dir / FIGURE_NOTES, json.dumps(notes).encode(), fsync=fsync)
+    else:
+        notes = _read_notes(fig_dir)
+        charts = _read_text(fig_dir / CHARTS)
     grid = _copy_eval_grid(summary, out)
     fig_rel = {}
     for name, _title in FIGURES:
@@ -92,16 +103,43 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
         fig_rel["eval_grid"] = relpath(grid, out)
         written[f"{FIGURE_DIR}/eval_grid.png"] = grid
     doc = build_document(summary, fig_rel, figures_step=figures_step)
+    if notes.get("smoothing"):
+        caption_smoothing(doc, str(notes["smoothing"]))
     written["report.md"] = atomic_write_bytes(out / "report.md",
                                               to_markdown(doc).encode("utf-8"), fsync=fsync)
     written["report.html"] = atomic_write_bytes(
-        out / "report.html", to_html(doc, file_reader(out)).encode("utf-8"), fsync=fsync)
+        out / "report.html", to_html(doc, file_reader(out), charts).encode("utf-8"), fsync=fsync)
     return written
+
+
+def chart_json(table, summary: dict[str, Any], smoothing: Smoothing) -> str:
+    """The interactive charts of the eight figures, as the JSON text the HTML embeds."""
+    from radiovae.report.charts import build_charts, pack
+    from radiovae.report.marks import Marks
+    from radiovae.report.series import Curves
+
+    figures = build_charts(Curves(table), Marks.from_summary(summary), smoothing)
+    return pack(figures, smoothing, records=len(table))
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _read_notes(fig_dir: Path) -> dict[str, Any]:
+    try:
+        notes = json.loads((fig_dir / FIGURE_NOTES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return notes if isinstance(notes, dict) else {}
 
 
 def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
                 total_steps: int | None = None, disc_start: int | None = None,
-                progress: bool = True) -> dict[str, Any]:
+                progress: bool = True, smoothing: Smoothing | None = None) -> dict[str, Any]:
     """Read the records at ``paths`` (one run; several files are resumes), analyse, write the
     report into ``out``; return the summary."""
     import threading
@@ -117,5 +155,5 @@ def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
     run = load_run(paths)
     summary = analyze(run, total_steps=total_steps, disc_start=disc_start)
     warm.join()   # before draw_figures forks: no thread may be mid-import then
-    write_report(run, summary, out, progress=progress)
+    write_report(run, summary, out, progress=progress, smoothing=smoothing)
     return summary

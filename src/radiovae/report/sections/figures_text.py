@@ -66,7 +66,7 @@ def _multi_axis_text(f: Facts) -> list[str]:
 def overview(f: Facts, figures: dict[str, str]) -> list[Section]:
     return [_figure_section(
         "overview", "Training overview", figures,
-        "The four losses side by side (raw and rolling median, same marks as above).",
+        "The four losses side by side (raw and smoothed, same marks as above).",
         _overview_text(f))]
 
 
@@ -80,7 +80,7 @@ def normalized(f: Facts, figures: dict[str, str]) -> list[Section]:
 def multi_axis(f: Facts, figures: dict[str, str]) -> list[Section]:
     return [_figure_section(
         "multi_axis", "Multi-axis analysis", figures,
-        "Rolling medians of each loss on its own y-axis (right-hand axes offset), so that curves "
+        "The smoothed curve of each loss on its own y-axis (right-hand axes offset), so that curves "
         "of very different magnitude can be read together.", _multi_axis_text(f))]
 
 

@@ -9,7 +9,7 @@ from radiovae.report.facts import Facts, change_text, label, sentence, steps_tex
 from radiovae.report.marks import finding_range, finding_steps
 
 MARKS = ("Thin light line: every record (min/max per bucket, so spikes survive); thick line: "
-         "rolling median. Dashed purple: VAE → VAE-GAN switch; dotted grey: resume; ▼/×: "
+         "smoothed. Dashed purple: VAE → VAE-GAN switch; dotted grey: resume; ▼/×: "
          "steps named by findings.")
 
 
