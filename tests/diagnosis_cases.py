@@ -28,20 +28,13 @@ from logfactory import (
 from runformats import FORMATS, write_formats, write_jsonl
 
 XFAIL = {
-    "trained/nan_step": "issue 7: one NaN step, skipped and followed by finite on-trend values, "
-                        "must be a warning (non_finite is critical, the verdict failing)",
     "trained/disc_never_stepped": "issue 7: a discriminator whose logged disc_loss stays ~1.0 and "
                                   "whose logits never separate is not reported "
                                   "(discriminator_untrained only fires when no disc term is "
                                   "logged)",
     "trained/lr_x1000": "issue 7: lr x1000 (KL 18 -> 7e8 in 2 steps and above 1e8 to the end, "
-                        "rec_loss x145, total x28) gets no divergence (it skips the KL and needs "
-                        "20 rows), and g_loss at 0 before disc_start is called frozen (warning)",
-    "formats/csv": "issue 7: lr_zero is a warning on the CSV (no config) but info on the same "
-                   "run's text log: missing config must not raise severity (Segment.decimals "
-                   "says 5)",
-    "synthetic/nan_isolated": "issue 7: an isolated NaN row followed by finite on-trend values "
-                              "must be a warning, not critical / failing",
+                        "rec_loss x145, total x28) is called healthy: divergence skips the KL "
+                        "and needs 20 rows",
     "synthetic/divergence": "issue 7: a reconstruction loss rising 30x is also reported as "
                             "'plateaued' (plateau, info, '+183% ... increasing')",
     "synthetic/negative_nll_learned_logvar": "issue 7: a total made negative by a negative NLL "

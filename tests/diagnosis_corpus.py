@@ -55,7 +55,9 @@ TINY = {
     },
     "data": {"name": "synthetic", "size": 16, "num_maps": 16, "tx_per_map": 2,
              "eval_num_maps": 2, "batch_size": 2, "seed": 0},
+    # gradient_accumulate_every 2 (RadioDiff's meaning): one G and one D update per step
     "trainer": {"lr": 1e-3, "min_lr": 1e-5, "train_num_steps": STEPS,
+                "gradient_accumulate_every": 2,
                 "save_and_sample_every": 40, "log_freq": 2, "ema_decay": 0.99,
                 "ema_update_every": 10, "device": "cpu", "num_samples": 2, "seed": 0},
 }
