@@ -39,6 +39,25 @@ def demo_config(steps: int | None = None, num_maps: int | None = None) -> dict:
     return cfg
 
 
+def gemm_gflops(seconds: float = 0.5, n: int = 1024) -> float:
+    """This machine's 1-thread fp32 matmul speed (GFLOP/s): the figure demo timings scale with
+    (the README's were taken where it is about 50)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        count, t = 0, time.perf_counter()
+        while time.perf_counter() - t < seconds:
+            a @ b
+            count += 1
+        return count * 2 * n ** 3 / (time.perf_counter() - t) / 1e9
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
              num_maps: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Run the demo into ``out``; returns {"evaluation", "summary", "paths", "seconds"}."""
@@ -66,6 +85,12 @@ def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
         if progress:
             print(msg, flush=True)
 
+    import torch
+
+    say(f"this machine: 1-thread fp32 GEMM {gemm_gflops():.1f} GFLOP/s, "
+        f"{torch.get_num_threads()} torch threads")
+    times: dict[str, float] = {}
+
     n_train = data["num_maps"] * data["tx_per_map"]
     say(f"radiovae demo -> {out}\n[1/4] radio maps: {data['num_maps']} synthetic cities x "
         f"{data['tx_per_map']} transmitters ({n_train} maps of {data['size']}x{data['size']}) "
@@ -77,13 +102,19 @@ def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
     tr = cfg["trainer"]
     say(f"[2/4] training {tr['train_num_steps']} steps: VAE until step "
         f"{cfg['model']['lossconfig']['disc_start'] - 1}, then VAE-GAN (records in {run_dir})")
+    t = time.time()
     train(cfg, run_dir, progress=progress)
+    times["train"] = time.time() - t
 
     say("[3/4] evaluating the EMA weights on held-out maps")
+    t = time.time()
     evaluation = evaluate(run_dir, split="test", progress=progress)
+    times["evaluate"] = time.time() - t
 
     say(f"[4/4] writing the report into {report_dir}")
+    t = time.time()
     summary = make_report(run_dir, report_dir, progress=progress)
+    times["report"] = time.time() - t
     seconds = time.time() - t0
     paths = {"run": run_dir, "report": report_dir / "report.html",
              "markdown": report_dir / "report.md", "maps": maps_dir,
@@ -92,7 +123,10 @@ def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
         f"PSNR {evaluation['psnr']:.2f} dB, SSIM {evaluation['ssim']:.4f}, "
         f"NMSE {evaluation['nmse']:.5f}, RMSE {evaluation['rmse']:.5f}; latent scale_factor "
         f"{evaluation['scale_factor']:.4g}. Verdict: {summary.get('verdict')} "
-        f"({summary.get('verdict_reason', '')})")
+        f"({summary.get('verdict_reason', '')})\n"
+        f"time: training {times['train'] / 60:.1f} min (maps generated in it), evaluation "
+        f"{times['evaluate']:.0f} s, report {times['report']:.0f} s")
     for name in ("report", "markdown", "samples", "evaluation", "maps", "run"):
         say(f"  {name:<10} {paths[name]}")
-    return {"evaluation": evaluation, "summary": summary, "paths": paths, "seconds": seconds}
+    return {"evaluation": evaluation, "summary": summary, "paths": paths, "seconds": seconds,
+            "times": times}
