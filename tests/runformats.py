@@ -28,6 +28,12 @@ REAL_RUN_CONFIG = copy.deepcopy(RADIODIFF_CONFIG)
 REAL_RUN_CONFIG["trainer"]["gradient_accumulate_every"] = 1
 
 FORMATS = ("csv", "radiodiff_log", "console", "jsonl", "tensorboard")
+# RadioDiff's own SummaryWriter tags (train_vae.py): bare names, the lr as Learning_Rate (the
+# next step's, written after the scheduler stepped), no logvar or nll_loss
+RADIODIFF_TB_TAGS = {"train/total_loss": "total_loss", "train/rec_loss": "rec_loss",
+                     "train/kl_loss": "kl_loss", "train/d_weight": "d_weight",
+                     "train/disc_factor": "disc_factor", "train/g_loss": "g_loss",
+                     "lr": "Learning_Rate"}
 
 
 def lr_of_schedule(step: np.ndarray, config: dict = REAL_RUN_CONFIG) -> np.ndarray:
@@ -101,6 +107,10 @@ def write_formats(df: pd.DataFrame, out_dir: Path, config: dict = REAL_RUN_CONFI
             paths[fmt] = write_jsonl(full, out_dir / "metrics.jsonl")
         elif fmt == "tensorboard":
             paths[fmt] = write_tensorboard(full, out_dir / "tb")
+        elif fmt == "tensorboard_radiodiff":
+            tb = df[["step", "time", *RADIODIFF_TB_TAGS]].rename(columns=RADIODIFF_TB_TAGS)
+            tb["Learning_Rate"] = lr_of_schedule(tb["step"].to_numpy() + 1, config)
+            paths[fmt] = write_tensorboard(tb, out_dir / "tb_radiodiff")
         else:
             raise ValueError(fmt)
     return paths

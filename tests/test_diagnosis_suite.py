@@ -13,12 +13,14 @@ from diagnosis_truth import diagnose, table
 
 TRAINED = ["healthy", "resumed_overlap", "nan_step", "disc_never_stepped", "logvar_frozen",
            "d_weight_capped", "lr_x1000"]
-FORMATS = ["csv", "radiodiff_log", "console", "jsonl", "tensorboard"]
+FORMATS = ["csv", "radiodiff_log", "console", "jsonl", "tensorboard", "tensorboard_radiodiff"]
 SYNTHETIC = ["healthy_vae", "nan_isolated", "nan_persisting", "divergence", "spike",
              "negative_nll_learned_logvar", "lr_zero_full_precision", "logvar_frozen",
              "console_healthy", "ldm_healthy", "ldm_divergence", "ldm_console", "unknown_kind",
              "resumed_logs"]
-NAMES = ([f"trained/{n}" for n in TRAINED] + [f"formats/{n}" for n in FORMATS]
+# each run dir read again from its train.log and from its TensorBoard events alone
+AS = [f"trained/{n}@{fmt}" for n in TRAINED if n != "resumed_overlap" for fmt in ("log", "tb")]
+NAMES = ([f"trained/{n}" for n in TRAINED] + AS + [f"formats/{n}" for n in FORMATS]
          + [f"synthetic/{n}" for n in SYNTHETIC])
 
 
