@@ -172,3 +172,21 @@ def test_run_specs_and_labels(tmp_path):
                              [tmp_path / "exp1/csv/version_0", odd]])
     assert labels[0] != labels[1] and labels[0].startswith("exp1")
     assert labels[2].endswith("(+1 files)")
+
+
+def test_progress_panel_when_step_ranges_differ_widely(runs, comparison):
+    """A run covering under a fifth of the common axis gets a second panel over each run's own
+    progress; the caption says so. Runs of comparable ranges get none."""
+    from radiovae.report.compare import build_compare_document
+    from radiovae.report.render import to_markdown
+
+    assert comparison["progress_panel"] is False
+    tmp, specs, frames = runs
+    short = write_csv(frames["B"][frames["B"]["step"] < 45000], tmp / "short" / "short.csv")
+    entries = [Entry(lb, r, analyze(r)) for lb, r in
+               (("long", load_run(specs[0])), ("short", load_run([short])))]
+    wide = compare(entries)
+    assert wide["progress_panel"] is True and wide["common_steps"] == {"first_step": 35000,
+                                                                       "last_step": 44900}
+    md = to_markdown(build_compare_document(wide, {"rec": "figures/compare_rec.png"}))
+    assert "Lower panel: each run over its own progress" in md

@@ -27,6 +27,7 @@ SMOOTHING_WEIGHT = DEFAULT_WEIGHT
 # losses a run wants low: their lowest smoothed value is reported. Adversarial terms, weights,
 # logvar and the lr have no "better" direction, so only their final values are.
 LOWER_IS_BETTER = ("total", "kl", "nll", "rec")
+PROGRESS_PANEL_BELOW = 0.2
 MAX_EXTRA = 8          # metrics outside the roles that several runs share (e.g. a stage-2 loss)
 
 
@@ -50,12 +51,19 @@ def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[
     if len(firsts) == len(entries) and max(firsts) <= min(lasts):
         common = {"first_step": max(firsts), "last_step": min(lasts)}
     series = [_series(key, entries, weight, common) for key in series_keys(entries)]
+    # a run covering under a fifth of the steps the runs span together is a sliver on a shared
+    # step axis: the figures then add a panel of each run over its own progress
+    spans = [(r["steps"]["first"], r["steps"]["last"]) for r in runs
+             if r["steps"].get("first") is not None]
+    whole = (max(b for _, b in spans) - min(a for a, _ in spans)) if spans else 0
+    progress_panel = bool(whole) and any((b - a) < PROGRESS_PANEL_BELOW * whole for a, b in spans)
     return jsonable({
         "smoothing": {"method": "ema", "weight": weight,
                       "description": f"TensorBoard's debiased exponential moving average, "
                                      f"weight {weight:g}"},
         "runs": runs,
         "common_steps": common,
+        "progress_panel": progress_panel,
         "series": series,
         "findings": _findings(entries),
         "config": _config_diff(entries),

@@ -138,7 +138,7 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
                 at = facts.get("at_common")
                 row.append(num(at["smoothed"]) if at else "—")
             rows.append(row)
-    values.add(Table(header, rows, [False, False, False, True, True, True, True, True, True]))
+    values.add(Table(header, rows, [False, False, False] + [True] * (len(header) - 3)))
 
     curves = Section("Curves", "curves")
     for s in comparison["series"]:
@@ -147,7 +147,11 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
             curves.add(Figure(figures[s["key"]], (
                 f"{title(s['key'])} of {', '.join(present)}. Thin: raw records; thick: smoothed "
                 f"({sm_text}, TensorBoard's debiased EMA); dashed: VAE → VAE-GAN switch; "
-                "dotted: resume; each in its run's colour.")))
+                "dotted: resume; each in its run's colour."
+                + (" Lower panel: each run over its own progress (step / its planned steps, or "
+                   "its last step when the plan is unknown), since the runs' step ranges differ "
+                   "too much to read on one step axis." if comparison.get("progress_panel")
+                   else ""))))
 
     found = Section("Findings only one run has", "findings")
     only = comparison["findings"]["only_in"]

@@ -85,11 +85,18 @@ def _draw_in_child(keys: tuple[str, ...]) -> list[str]:
 
 def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
           out_dir: Path) -> Path:
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
     weight = comparison["smoothing"]["weight"]
     facts = {r["label"]: r for r in comparison["runs"]}
-    fig, ax = plt.subplots(figsize=(10, 4.4), dpi=DPI)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.12)   # tight_layout: slow
-    scales = []
+    panel = bool(comparison.get("progress_panel"))
+    fig, axes = plt.subplots(2 if panel else 1, 1, figsize=(10, 7.6 if panel else 4.4), dpi=DPI,
+                             squeeze=False)
+    ax = axes[0, 0]
+    prog = axes[1, 0] if panel else None
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.93 if panel else 0.9,
+                        bottom=0.08 if panel else 0.12, hspace=0.32)   # tight_layout: slow
+    all_steps, all_values = [], []
     lo, hi = np.inf, -np.inf
     for i, e in enumerate(entries):
         col = column_of(e.run, key)
@@ -98,25 +105,31 @@ def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
         step, raw, sm = smoothed(e.run, col, weight)
         if not len(step):
             continue
-        c = color(i)
+        c, run = color(i), facts[e.label]
         idx = minmax_indices(raw)
-        ax.plot(step[idx], raw[idx], color=c, lw=0.6, alpha=0.25)
         stride = max(1, len(step) // MAX_SMOOTH_POINTS)
         # earlier runs drawn wider, so a run that coincides with another still shows
-        ax.plot(step[::stride], sm[::stride], color=c, lw=max(1.0, 2.6 - 0.45 * i),
-                label=f"{e.label} ({col})")
-        scales.append(Curve(col, step, raw).scale)
+        lw = max(1.0, 2.6 - 0.45 * i)
+        span = float((run.get("steps") or {}).get("planned") or step[-1] or 1)
+        views = [(ax, 1.0)] + ([(prog, span)] if prog is not None else [])
+        for target, scale in views:
+            target.plot(step[idx] / scale, raw[idx], color=c, lw=0.6, alpha=0.25)
+            target.plot(step[::stride] / scale, sm[::stride], color=c, lw=lw,
+                        label=f"{e.label} ({col})")
+            if run.get("switch_step") is not None:
+                target.axvline(run["switch_step"] / scale, color=c, lw=1.1, ls="--", alpha=0.9)
+            for r in run.get("resume_steps") or []:
+                target.axvline(r / scale, color=c, lw=1.0, ls=":", alpha=0.9)
+        all_steps.append(step)
+        all_values.append(raw)
         lo, hi = min(lo, float(step[0])), max(hi, float(step[-1]))
-        run = facts[e.label]
-        if run.get("switch_step") is not None:
-            ax.axvline(run["switch_step"], color=c, lw=1.1, ls="--", alpha=0.9)
-        for r in run.get("resume_steps") or []:
-            ax.axvline(r, color=c, lw=1.0, ls=":", alpha=0.9)
-    _scale(ax, scales)
+    if all_values:   # one y scale for all runs, judged on their values together
+        union = Curve(key, np.concatenate(all_steps), np.concatenate(all_values)).scale
+        for target in (ax, prog):
+            if target is not None:
+                _scale(target, union)
     if np.isfinite(lo):
         ax.set_xlim(lo, hi if hi > lo else lo + 1)
-    from matplotlib.ticker import FuncFormatter
-
     ax.xaxis.set_major_formatter(FuncFormatter(fmt_step))
     ax.set_xlabel("training step")
     ax.set_ylabel(title(key))
@@ -124,6 +137,12 @@ def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
                  "dotted: resume)", loc="left", fontsize=10, y=1.0, pad=6)
     # loc="best" scans every drawn point for overlaps: seconds on long runs
     ax.legend(loc="upper right", fontsize=8)
+    if prog is not None:
+        prog.xaxis.set_major_formatter(PercentFormatter(1.0))
+        prog.set_xlabel("each run's own progress: step / its planned steps (else its last step)")
+        prog.set_ylabel(title(key))
+        prog.set_title("the same runs over their own progress", loc="left", fontsize=10,
+                       y=1.0, pad=6)
     path = out_dir / f"{figure_name(key)}.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
@@ -131,10 +150,9 @@ def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
     return path
 
 
-def _scale(ax, scales: list[tuple[str, float | None]]) -> None:
-    """Log when every run's values want it; symlog (widest linear band) when any does."""
-    kinds = [k for k, _ in scales]
-    if kinds and all(k == "log" for k in kinds):
+def _scale(ax, scale: tuple[str, float | None]) -> None:
+    kind, thresh = scale
+    if kind == "log":
         ax.set_yscale("log")
-    elif "symlog" in kinds:
-        ax.set_yscale("symlog", linthresh=max(t for k, t in scales if k == "symlog" and t))
+    elif kind == "symlog" and thresh:
+        ax.set_yscale("symlog", linthresh=thresh)
