@@ -33,9 +33,13 @@ INFERRED_RESOLUTION = 256  # convolutional weights do not fix the image size; on
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """``torch.save`` ``state`` to ``path`` atomically: a crash leaves the previous file intact."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """``torch.save`` ``state`` to ``path`` atomically: a crash leaves the previous file intact.
+
+    Written through a Python file object: given a path, torch's own writer reports a full disk
+    as ``RuntimeError: ... unexpected pos``; through a file it is ``OSError(ENOSPC)``.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
     return Path(path)
 
 

@@ -7,12 +7,18 @@ import sys
 
 
 def train(args: argparse.Namespace) -> int:
-    """Exit status 0 when done, 3 when non-finite losses stopped the run (checkpoint written)."""
+    """Exit status 0 when done, 3 when non-finite losses stopped the run (checkpoint written),
+    2 on bad input or a failed checkpoint write (full disk; the previous checkpoint stays)."""
+    from radiovae.train.resume import SaveFailed
     from radiovae.train.trainer import EXIT_DIVERGED, TrainingDiverged, train
 
     try:
         train(args.config, args.run_dir, max_steps=args.max_steps,
               overrides=getattr(args, "overrides", ()))
+    except SaveFailed as exc:   # rank 0 says it; the other ranks stop with the same status
+        if exc.quiet:
+            return 2
+        raise
     except TrainingDiverged as exc:
         sys.stderr.write(f"radiovae: training stopped: {exc}\n")
         return EXIT_DIVERGED

@@ -35,7 +35,7 @@ GRID_MAPS = 8
 def _resolve_checkpoint(path: Path) -> Path:
     """A checkpoint file, or a run dir (its newest checkpoint)."""
     if path.is_dir():
-        from radiovae.train.trainer import checkpoints
+        from radiovae.train.resume import checkpoints
 
         found = checkpoints(path)
         if not found:

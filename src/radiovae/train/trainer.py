@@ -19,15 +19,17 @@ What differs from RadioDiff's train_vae.py, on purpose (README: every deviation 
 Steps are numbered as RadioDiff numbers them: step s (0-based) is logged when s % log_freq == 0
 (and the last step of a run, so the records reach its end);
 a checkpoint taken after s steps is ``checkpoints/model-<s>.pt`` with ``"step": s`` (the next step
-to run). Multi-GPU / multi-node: launch with ``torchrun`` or ``accelerate launch -m radiovae train``;
-both set RANK / WORLD_SIZE / LOCAL_RANK, which start torch.distributed (DDP) here; without them the
-run is a single process. Only rank 0 writes records and checkpoints.
+to run). Multi-GPU / multi-node: launch with ``torchrun`` or ``accelerate launch --multi_gpu
+--num_processes N -m radiovae train``; both set RANK / WORLD_SIZE / LOCAL_RANK, which start
+torch.distributed (DDP) here; without them the run is a single process. Only rank 0 writes records
+and checkpoints; it gathers every rank's RNG state and data position into them (train/resume.py).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -47,6 +49,18 @@ from radiovae.train.config import TrainConfig, load_config, resolve_config
 from radiovae.train.datasets import batches, build_dataset, fit_size, resolve_simulation
 from radiovae.train.ema import EMA
 from radiovae.train.records import Records
+from radiovae.train.resume import (
+    SaveFailed,
+    clean_stale_temp_files,
+    disk_full,
+    gather_process_states,
+    latest_checkpoint,
+    own_process_state,
+    process_state,
+    records_failed,
+    save_failed,
+    set_rng_state,
+)
 from radiovae.train.step import VAEGANStep, amp_dtype_for, build_optimizers
 
 EXIT_DIVERGED = 3   # `radiovae train` exit status when non-finite losses stop a run
@@ -88,6 +102,12 @@ def setup_distributed(device: str = "auto") -> Dist:
         raise UserError(f"trainer.device must be auto, cpu or cuda[:N], got {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"trainer.device is {device!r} but no CUDA device is available")
+    if world == 1 and os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" \
+            and "MASTER_PORT" in os.environ:   # accelerate's simple launcher, asked for > 1
+        print("radiovae: warning: `accelerate launch --cpu --num_processes N` starts one process "
+              "(accelerate's multi-CPU mode needs MPI); for N processes use `accelerate launch "
+              "--multi_gpu --num_processes N` (with trainer.device: cpu on a GPU machine)",
+              flush=True)
     if world > 1:
         dev = torch.device("cuda", local) if cuda else torch.device("cpu")
         if cuda:
@@ -100,7 +120,7 @@ def setup_distributed(device: str = "auto") -> Dist:
     return Dist(rank, world, local, dev)
 
 
-# -- model, RNG, checkpoints ----------------------------------------------------------------------
+# -- model ----------------------------------------------------------------------
 
 def build_model(cfg: TrainConfig | dict) -> tuple[AutoencoderKL, VAEGANLoss]:
     model = cfg["model"]
@@ -129,50 +149,6 @@ def init_from_checkpoint(path: str, autoencoder: AutoencoderKL, loss: VAEGANLoss
     loss.load_state_dict({**own, **taken})
     return (f"model.ckpt_path {path}: autoencoder from its {source} weights"
             f"{', loss (logvar, discriminator) too' if taken else ', no loss weights in it'}")
-
-
-def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state(legacy=False)
-    return {
-        "python": random.getstate(),
-        "numpy": {"bit_generator": np_state["bit_generator"],
-                  "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
-                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
-                  "gauss": float(np_state["gauss"])},
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
-    n = state["numpy"]
-    np.random.set_state({"bit_generator": n["bit_generator"], "has_gauss": n["has_gauss"],
-                         "gauss": n["gauss"],
-                         "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]}})
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def checkpoints(run_dir: Path) -> list[Path]:
-    """``checkpoints/model-<step>.pt`` of a run dir, newest (highest step) first."""
-    found = []
-    for p in (Path(run_dir) / "checkpoints").glob("model-*.pt"):
-        stem = p.stem.removeprefix("model-")
-        if stem.isdigit():
-            found.append((int(stem), p))
-    return [p for _, p in sorted(found, reverse=True)]
-
-
-def latest_checkpoint(run_dir: Path) -> tuple[Path | None, dict | None]:
-    """The newest checkpoint that loads (a damaged newer one is reported and passed over)."""
-    for path in checkpoints(run_dir):
-        try:
-            return path, load_checkpoint(path)
-        except UserError as exc:
-            print(f"radiovae: warning: skipping {path}: {exc}", flush=True)
-    return None, None
 
 
 class _DDPStep(VAEGANStep):
@@ -215,15 +191,10 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
     total = tr.train_num_steps
     last = min(total, max_steps) if max_steps else total
 
-    # Resume from the newest checkpoint of this run dir, if there is one.
-    ckpt_path, ckpt = latest_checkpoint(run_dir)
-    if ckpt is not None:
-        old = ckpt.get("config", {}).get("model", {})
-        new = cfg.model.as_dict()
-        for key in ("embed_dim", "ddconfig"):
-            if old.get(key) != new[key]:
-                raise UserError(f"{run_dir} was trained with a different model.{key} "
-                                f"({old.get(key)} vs {new[key]}); use a new --run-dir")
+    # Resume from the newest complete checkpoint of this run dir, if there is one.
+    if dist.main:
+        clean_stale_temp_files(run_dir)
+    ckpt_path, ckpt = latest_checkpoint(run_dir, cfg, quiet=not dist.main)
     start = int(ckpt["step"]) if ckpt else 0
     if start >= last:
         print(f"{run_dir}: already at step {start} (target {last}); nothing to do")
@@ -268,6 +239,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
     scaler = torch.amp.GradScaler(dist.device.type) if amp_dtype == torch.float16 else None
 
     epoch = index = 0
+    exact = False   # this process's RNG state and data position restored
     if ckpt is not None:
         model_state = ckpt["model"]
         autoencoder.load_state_dict({k: v for k, v in model_state.items()
@@ -281,9 +253,15 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
             ema.load_state_dict(ckpt["ema"])
         if scaler is not None and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
-        epoch, index = int(ckpt["data"]["epoch"]), int(ckpt["data"]["index"])
-        set_rng_state(ckpt["rng"])
-    if dist.world_size > 1:   # each process draws its own posterior noise
+        own, exact = own_process_state(ckpt, dist.rank, dist.world_size)
+        epoch, index = int(own["data"]["epoch"]), int(own["data"]["index"])
+        set_rng_state(own["rng"])
+        if not exact and dist.main:
+            print(f"radiovae: warning: {ckpt_path} was written by {ckpt.get('world_size', 1)} "
+                  f"process(es), this run has {dist.world_size}: weights and optimizers resume, "
+                  "but the random draws and data order will differ from an uninterrupted run",
+                  flush=True)
+    if dist.world_size > 1 and not exact:   # each process draws its own posterior noise
         torch.manual_seed(tr.seed * 7919 + dist.rank * 104729 + start)
 
     net = autoencoder
@@ -301,29 +279,45 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
     records = Records(run_dir, cfg, total, start, notes=notes) if dist.main else None
 
     def save(done: int) -> Path | None:
-        """Checkpoint after ``done`` steps (rank 0) and a sample grid from the EMA weights."""
-        path = None
+        """Checkpoint after ``done`` steps (rank 0) and a sample grid from the EMA weights.
+
+        Every rank's RNG state and data position go into rank 0's one file. A failed write
+        (full disk) stops every rank with :class:`SaveFailed`; the previous checkpoint stays.
+        """
+        ranks = gather_process_states(process_state(epoch, index), dist.rank, dist.world_size)
+        path = run_dir / "checkpoints" / f"model-{done}.pt"
+        failed = None
         if dist.main:
-            path = run_dir / "checkpoints" / f"model-{done}.pt"
-            save_checkpoint(path, {
-                "step": done,
-                "model": {**autoencoder.state_dict(),
-                          **{f"loss.{k}": v for k, v in loss.state_dict().items()}},
-                "ema": ema.state_dict(),
-                "opt_ae": opt_ae.state_dict(), "lr_scheduler_ae": sched_ae.state_dict(),
-                "opt_disc": opt_disc.state_dict(), "lr_scheduler_disc": sched_disc.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else None,
-                "rng": rng_state(),
-                "data": {"epoch": epoch, "index": index, "seed": data_cfg.seed},
-                "config": cfg.as_dict(), "world_size": dist.world_size, "radiovae": __version__,
-            })
-            with torch.no_grad():
-                recon = ema.ema_model(sample_batch, sample_posterior=False)[0]
-            records.samples(done, ((sample_batch + 1) / 2)[:, 0].float().cpu().numpy(),
-                            ((recon + 1) / 2)[:, 0].float().cpu().numpy())
-        if dist.world_size > 1:
-            torch_dist.barrier()
-        return path
+            try:
+                _write(path, done, ranks)
+            except OSError as exc:
+                failed = exc
+        ok = failed is None
+        if dist.world_size > 1:   # every rank learns whether rank 0's write worked
+            ok = VAEGANStep._all_agree(ok)
+        if ok:
+            return path
+        if failed is not None:
+            raise SaveFailed(save_failed(path, done, saved, failed)) from None
+        raise SaveFailed(f"rank 0 could not write {path}", quiet=True)
+
+    def _write(path: Path, done: int, ranks: list) -> None:
+        save_checkpoint(path, {
+            "step": done,
+            "model": {**autoencoder.state_dict(),
+                      **{f"loss.{k}": v for k, v in loss.state_dict().items()}},
+            "ema": ema.state_dict(),
+            "opt_ae": opt_ae.state_dict(), "lr_scheduler_ae": sched_ae.state_dict(),
+            "opt_disc": opt_disc.state_dict(), "lr_scheduler_disc": sched_disc.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": ranks[0]["rng"], "data": {**ranks[0]["data"], "seed": data_cfg.seed},
+            "ranks": ranks,   # every process's RNG state and data position, in rank order
+            "config": cfg.as_dict(), "world_size": dist.world_size, "radiovae": __version__,
+        })
+        with torch.no_grad():
+            recon = ema.ema_model(sample_batch, sample_posterior=False)[0]
+        records.samples(done, ((sample_batch + 1) / 2)[:, 0].float().cpu().numpy(),
+                        ((recon + 1) / 2)[:, 0].float().cpu().numpy())
 
     info = TextColumn("{task.fields[info]}")
     bad_in_a_row, stopped, saved = 0, "done", ckpt_path
@@ -364,9 +358,13 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
                         f"(lower trainer.lr, or raise trainer.max_nonfinite_in_a_row)")
                 if done % tr.save_and_sample_every == 0 or done == last:
                     saved = save(done)
+    except OSError as exc:   # a full disk while writing the records (a failed save: SaveFailed)
+        if not disk_full(exc):
+            raise
+        raise UserError(records_failed(run_dir, saved)) from None
     finally:
         if records is not None:
-            records.close()
+            _close(records, failing=sys.exc_info()[0] is not None, saved=saved)
     if dist.main and progress:
         print(f"trained to step {last}/{total}; checkpoint {saved}; records in {run_dir}",
               flush=True)
@@ -385,6 +383,19 @@ def _announce(notes: list[str], progress: bool) -> None:
     if progress:
         print(next(n for n in notes if n.startswith("trainer.gradient_accumulate_every")),
               flush=True)
+
+
+def _close(records: Records, failing: bool, saved: Path | None) -> None:
+    """Close the records; while another error propagates, a second one from a full disk is not
+    added to it."""
+    try:
+        records.close()
+    except OSError as exc:
+        if failing:
+            return
+        if disk_full(exc):
+            raise UserError(records_failed(records.dir, saved)) from None
+        raise
 
 
 _SHOWN = (("train/rec_loss", "rec"), ("train/kl_loss", "kl"), ("train/logvar", "logvar"),
