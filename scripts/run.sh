@@ -41,7 +41,7 @@ fi
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
   echo "radiovae setup: installing radiovae and its dependencies (CPU PyTorch)" >&2
   # (pip's notes about local index folders it cannot use are noise: filtered out)
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev,raytrace]" 2>&1 \
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev,raytrace,distributed]" 2>&1 \
     | { grep -v "^WARNING: Location .* is ignored" || true; } >&2
   touch "$stamp"
 fi
