@@ -153,9 +153,8 @@ def test_pickled_code_is_refused_without_running(tmp_path):
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "model-1.pt", {"step": 1, "model": tiny().state_dict()})
 
-    def crash(obj, f, *a, **k):
-        with open(f, "wb") as fh:
-            fh.write(b"half a checkpoint")
+    def crash(obj, f, *a, **k):   # save_checkpoint writes through a file object
+        f.write(b"half a checkpoint")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(torch, "save", crash)
