@@ -49,8 +49,9 @@ from radiovae.train.config import TrainConfig, load_config, resolve_config
 from radiovae.train.datasets import batches, build_dataset, fit_size, resolve_simulation
 from radiovae.train.ema import EMA
 from radiovae.train.records import Records
-from radiovae.train.resume import (
+from radiovae.train.resume import (  # checkpoints, latest_checkpoint: also imported from here
     SaveFailed,
+    checkpoints,  # noqa: F401
     clean_stale_temp_files,
     disk_full,
     gather_process_states,
