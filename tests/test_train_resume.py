@@ -215,7 +215,10 @@ def _launch(launcher: list[str], config: Path, run: Path, *extra: str) -> None:
     cmd = [sys.executable, *launcher, "-m", "radiovae", "train", "--config", str(config),
            "--run-dir", str(run), *extra]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    log = run.parent / f"{run.name}.launch.log"
+    log.write_text(f"{' '.join(cmd)}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}")
+    assert done.returncode == 0, f"see {log}: " + "\n".join(
+        line for line in done.stderr.splitlines() if "rror" in line or "bort" in line)[-3000:]
 
 
 def _torchrun() -> list[str]:
