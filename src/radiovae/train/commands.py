@@ -12,9 +12,11 @@ def train(args: argparse.Namespace) -> int:
     from radiovae.train.resume import SaveFailed
     from radiovae.train.trainer import EXIT_DIVERGED, TrainingDiverged, train
 
+    finished = False
     try:
         train(args.config, args.run_dir, max_steps=args.max_steps,
               overrides=getattr(args, "overrides", ()))
+        finished = True
     except SaveFailed as exc:   # rank 0 says it; the other ranks stop with the same status
         if exc.quiet:
             return 2
@@ -22,7 +24,20 @@ def train(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         sys.stderr.write(f"radiovae: training stopped: {exc}\n")
         return EXIT_DIVERGED
+    finally:   # under torchrun: leave the process group before exit (not torn down at exit)
+        _leave_process_group(finished)
     return 0
+
+
+def _leave_process_group(finished: bool) -> None:
+    """After a finished run all ranks meet (none tears down while another still talks to it);
+    after a failure there is nobody to wait for (torchrun stops the other ranks)."""
+    import torch.distributed as torch_dist
+
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        if finished:
+            torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def export(args: argparse.Namespace) -> int:

@@ -247,6 +247,11 @@ def problem(ckpt: dict[str, Any], path: Path, shapes: dict[str, Any] | None = No
             return f"its {key} is a {type(ckpt[key]).__name__}, not a mapping"
     if ckpt.get("scaler") is not None and not isinstance(ckpt["scaler"], dict):
         return "its scaler is not a mapping"
+    for key in ("lr_scheduler_ae", "lr_scheduler_disc"):
+        if not _is_count(ckpt[key].get("last_epoch")):
+            return f"its {key} has no step count (last_epoch)"
+    if any(not isinstance(v, torch.Tensor) for v in ckpt["ema"].values()):
+        return "its EMA holds something other than tensors"
     ranks = ckpt.get("ranks", [])
     if not isinstance(ranks, list) or not all(isinstance(r, dict) for r in ranks):
         return "its per-process states (ranks) are not a list of mappings"

@@ -242,26 +242,31 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
     epoch = index = 0
     exact = False   # this process's RNG state and data position restored
     if ckpt is not None:
-        model_state = ckpt["model"]
-        autoencoder.load_state_dict({k: v for k, v in model_state.items()
-                                     if not k.startswith("loss.")})
-        loss.load_state_dict({k[5:]: v for k, v in model_state.items() if k.startswith("loss.")})
-        opt_ae.load_state_dict(ckpt["opt_ae"])
-        opt_disc.load_state_dict(ckpt["opt_disc"])
-        sched_ae.load_state_dict(ckpt["lr_scheduler_ae"])
-        sched_disc.load_state_dict(ckpt["lr_scheduler_disc"])
-        if ema is not None:
-            ema.load_state_dict(ckpt["ema"])
-        if scaler is not None and ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        own, exact = own_process_state(ckpt, dist.rank, dist.world_size)
-        epoch, index = int(own["data"]["epoch"]), int(own["data"]["index"])
-        set_rng_state(own["rng"])
-        if not exact and dist.main:
-            print(f"radiovae: warning: {ckpt_path} was written by {ckpt.get('world_size', 1)} "
-                  f"process(es), this run has {dist.world_size}: weights and optimizers resume, "
-                  "but the random draws and data order will differ from an uninterrupted run",
-                  flush=True)
+        try:   # checked by latest_checkpoint; anything it missed is one line, not a traceback
+            model_state = ckpt["model"]
+            autoencoder.load_state_dict({k: v for k, v in model_state.items()
+                                         if not k.startswith("loss.")})
+            loss.load_state_dict({k[5:]: v for k, v in model_state.items() if k.startswith("loss.")})
+            opt_ae.load_state_dict(ckpt["opt_ae"])
+            opt_disc.load_state_dict(ckpt["opt_disc"])
+            sched_ae.load_state_dict(ckpt["lr_scheduler_ae"])
+            sched_disc.load_state_dict(ckpt["lr_scheduler_disc"])
+            if ema is not None:
+                ema.load_state_dict(ckpt["ema"])
+            if scaler is not None and ckpt.get("scaler"):
+                scaler.load_state_dict(ckpt["scaler"])
+            own, exact = own_process_state(ckpt, dist.rank, dist.world_size)
+            epoch, index = int(own["data"]["epoch"]), int(own["data"]["index"])
+            set_rng_state(own["rng"])
+            if not exact and dist.main:
+                print(f"radiovae: warning: {ckpt_path} was written by {ckpt.get('world_size', 1)} "
+                      f"process(es), this run has {dist.world_size}: weights and optimizers resume, "
+                      "but the random draws and data order will differ from an uninterrupted run",
+                      flush=True)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            detail = " ".join(str(e).split())[:160]
+            raise UserError(f"{ckpt_path} does not restore ({type(e).__name__}: {detail}); move "
+                            "it out of the run dir to resume from the previous checkpoint") from None
     if dist.world_size > 1 and not exact:   # each process draws its own posterior noise
         torch.manual_seed(tr.seed * 7919 + dist.rank * 104729 + start)
 
