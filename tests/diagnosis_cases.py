@@ -53,6 +53,9 @@ XFAIL = {
                                              "(learned logvar) is a warning saying the records "
                                              "lack the nll term, though train/nll_loss is there; "
                                              "it is arithmetic (info), named by its term",
+    "synthetic/last_disc_line_absent": "issue 7: the discriminator terms of a last step whose "
+                                       "second line was never written are absent (Run.nan_steps "
+                                       "says no NaN was written), not non-finite",
     "synthetic/ldm_healthy": "issue 7: loss_vlb, 0 in every row of a RadioDiff stage-2 log (its "
                              "const-SDE model returns 0), is reported as a frozen metric "
                              "(warning): expected behaviour, no alarm",
@@ -201,6 +204,21 @@ def build_synthetic_cases(root: Path) -> list[Case]:
                                 bars_per_record=5, debug_every=3)
     cases.append(Case("synthetic/console_healthy", [log], "healthy", [],
                       forbidden=["non_finite", "resumed"], kind="vae"))
+
+    # RadioDiff (gradient_accumulate_every 2) in its VAE phase: a discriminator line per step
+    # (disc_loss 0 x disc_factor, the untrained D's logits); the run stopped between the two
+    # lines of its last step, so that step's discriminator terms are absent, not NaN
+    rng = np.random.default_rng(5)
+    two = base.assign(**{"train/d_weight": 0.0, "train/disc_factor": 0.0, "train/g_loss": 0.0,
+                         "train/disc_loss": 0.0,
+                         "train/logits_real": 0.02 * rng.standard_normal(len(base)),
+                         "train/logits_fake": -0.03 + 0.02 * rng.standard_normal(len(base))})
+    cut = write_log(root / "synthetic" / "cut_disc_line.log", two, config=_CONFIG, noise_every=0,
+                    total=40000)
+    text = cut.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut.write_text("".join(text[:-1]), encoding="utf-8")
+    cases.append(Case("synthetic/last_disc_line_absent", [cut], "healthy", [],
+                      forbidden=["non_finite"], kind="vae"))
 
     # stage 2 (train_cond_ldm.py): reported in its own terms, never in VAE language
     vae_words = ["weight_saturated", "discriminator_untrained", "phase_change",

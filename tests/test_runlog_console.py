@@ -167,3 +167,41 @@ def test_print_decimals(values, decimals):
 
     table = pd.DataFrame({"step": range(len(values)), "time": np.nan, "x": values})
     assert print_decimals(table) == decimals
+
+
+def test_absent_is_not_nan_in_every_reader(tmp_path):
+    """Each reader says which NaN cells the records wrote as NaN; a value never written (a
+    discriminator line a crash cut off, an empty CSV cell, a missing JSON key or TensorBoard tag)
+    is absent, not non-finite."""
+    from runformats import write_jsonl, write_tensorboard
+
+    from radiovae.runlog.tabular import parse_csv
+
+    df = pd.DataFrame({"step": [0, 100, 200, 300], "time": 1.7e9 + np.arange(4) * 18.0,
+                       "train/total_loss": [3.0, np.nan, 2.0, 1.5],
+                       "train/disc_loss": [1.0, 0.9, 0.8, 0.7], "lr": 5e-5})
+    # RadioDiff file log: step 100 writes nan; step 300's discriminator line never came
+    lines = _file_lines(df.assign(**{"train/logits_real": 0.1, "train/logits_fake": -0.1}))
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(lines[:-1]) + "\n")
+    run = load_run(log)
+    assert np.isnan(run.table.set_index("step").loc[300, "train/disc_loss"])      # absent
+    assert {k: v.tolist() for k, v in run.nan_steps.items()} == {"train/total_loss": [100]}
+    # console capture of the same: bars and glued records do not change it
+    cap = write_console_capture(tmp_path / "out.txt", df, total=1000, config=None)
+    assert {k: v.tolist() for k, v in load_run(cap).nan_steps.items()} == {"train/total_loss": [100]}
+    # JSONL: a NaN token vs a missing key
+    j = write_jsonl(df, tmp_path / "m.jsonl")
+    text = j.read_text().splitlines()
+    text[3] = text[3].replace(', "train/disc_loss": 0.7', "")
+    j.write_text("\n".join(text) + "\n")
+    run = load_run(j)
+    assert np.isnan(run.table["train/disc_loss"].iloc[3])
+    assert {k: v.tolist() for k, v in run.nan_steps.items()} == {"train/total_loss": [100]}
+    # CSV: "nan" vs an empty cell
+    rec = parse_csv(b"step,a,b\n0,1.0,nan\n1,,2.0\n2,NaN,3.0\n")
+    assert {k: v.tolist() for k, v in rec.nan_steps.items()} == {"a": [2], "b": [0]}
+    assert np.isnan(rec.table["a"].iloc[1])
+    # TensorBoard: a NaN value vs a tag not written at a step
+    tb = write_tensorboard(df, tmp_path / "tb")
+    assert {k: v.tolist() for k, v in load_run(tb).nan_steps.items()} == {"train/total_loss": [100]}

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from radiovae.errors import UserError
@@ -149,6 +150,11 @@ def _extend(acc: Records, new: Records) -> int:
     acc.config = new.config or acc.config
     acc.total_steps = new.total_steps or acc.total_steps
     acc.resumes += new.resumes
+    if acc.table.empty or acc.nan_steps is None or new.nan_steps is None:
+        acc.nan_steps = new.nan_steps if acc.table.empty else None
+    else:
+        for k, v in new.nan_steps.items():
+            acc.nan_steps[k] = np.union1d(acc.nan_steps.get(k, v[:0]), v)
     old, add = acc.table, new.table
     if add.empty:
         return 0

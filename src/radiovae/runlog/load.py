@@ -220,10 +220,27 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
         if totals:
             config["total_steps"] = int(totals[-1])
     return Run(table=table, segments=segments, config=config,
+               nan_steps=_nan_steps(table, [r for _, _, r in sources]),
                skipped_lines=sum(r.skipped_lines for _, _, r in sources),
                evaluation=evaluation, resumes=resumes,
                kind=detect_kind([c for c in table.columns if c not in ("step", "time")], config),
                validation=validation, epoch_means=epoch_means)
+
+
+def _nan_steps(table: pd.DataFrame, records: list[Records]) -> dict[str, np.ndarray] | None:
+    """The steps each metric's records wrote as NaN and that stayed NaN in the merged table;
+    None when a reader could not tell a written NaN from a value not written."""
+    if any(r.nan_steps is None for r in records):
+        return None
+    step = table["step"].to_numpy()
+    out: dict[str, np.ndarray] = {}
+    for r in records:
+        for name, steps in r.nan_steps.items():
+            if name in table.columns and len(steps):
+                keep = np.isin(step, steps) & np.isnan(table[name].to_numpy(dtype="float64"))
+                if keep.any():
+                    out[name] = np.union1d(out.get(name, step[:0]), step[keep])
+    return out
 
 
 FLAGS = ("skipped",)

@@ -185,12 +185,36 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
         frame = slow if frame is None else pd.concat([frame, slow], ignore_index=True)
         frame = frame.sort_values("line", kind="stable")
     if frame is None or frame.empty:
-        return Records(empty_table(), config, None, skipped, 0)
+        return Records(empty_table(), config, None, skipped, 0, nan_steps={})
     total = int(frame["total_steps"].iloc[-1])
     raw = frame.drop(columns=["line", "total_steps"]).reset_index(drop=True)
     raw["step"] = raw["step"].astype("int64")
     resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
-    return Records(merge_ordered_rows(raw), config, total, skipped, len(raw), resumes)
+    return Records(merge_ordered_rows(raw), config, total, skipped, len(raw), resumes,
+                   nan_steps=_written_nans(body))
+
+
+_NAN_RE = re.compile(rb"(?i)nan")
+
+
+def _written_nans(body: bytes) -> dict[str, np.ndarray]:
+    """Steps whose record wrote a term as ``nan`` (rare: only the lines holding "nan" are read
+    again); a term a record line does not carry is absent, not NaN."""
+    out: dict[str, set[int]] = {}
+    seen = -1
+    for m in _NAN_RE.finditer(body):
+        start = body.rfind(b"\n", 0, m.start()) + 1
+        if start == seen:
+            continue
+        seen = start
+        end = body.find(b"\n", m.end())
+        line = body[start:end if end >= 0 else len(body)]
+        if b"[Train Step]" not in line or (parsed := parse_line(line)) is None:
+            continue
+        for key, value in parsed[3].items():
+            if value != value:
+                out.setdefault(key, set()).add(parsed[1])
+    return {k: np.array(sorted(v), dtype=np.int64) for k, v in out.items()}
 
 
 def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray

@@ -19,6 +19,9 @@ class Records:
     skipped_lines: int = 0                   # non-empty lines that were not records
     records: int = 0                         # record lines / rows read
     resumes: list[dict[str, Any]] = field(default_factory=list)   # step went backwards inside it
+    # per metric, the steps whose value the source wrote as NaN: every other NaN cell of the
+    # table is a value the source did not write (absent is not NaN). None: the reader cannot tell
+    nan_steps: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.table = by_column(self.table)
@@ -76,3 +79,11 @@ def step_resumes(step: np.ndarray, time: np.ndarray) -> list[dict[str, Any]]:
                     "gap_s": (float(time[i] - time[i - 1])
                               if np.isfinite(time[i]) and np.isfinite(time[i - 1]) else None)})
     return out
+
+
+NAN_TEXT = ("nan", "-nan", "+nan")
+
+
+def written_nans(step: np.ndarray, written: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``{metric: sorted unique steps}`` from per-row masks of values written as NaN."""
+    return {k: np.unique(step[m]) for k, m in written.items() if m.any()}

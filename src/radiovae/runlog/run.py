@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -47,6 +48,10 @@ class Run:
     # what kind of training wrote these records: "vae" (first-stage VAE / VAE-GAN), "ldm" (a
     # stage-2 latent diffusion run such as RadioDiff's train_cond_ldm.py) or "unknown"
     kind: str = "vae"
+    # per metric, the steps whose records wrote the value as NaN; every other NaN cell of
+    # ``table`` was not written (a term a line did not carry, a discriminator line a crash cut
+    # off): absent, not non-finite. None: some reader could not tell, so any NaN may be a value
+    nan_steps: dict[str, np.ndarray] | None = None
     # validation / test results (``val/rec_loss``, ...) and per-epoch means (Lightning's
     # ``aeloss_epoch``): step, time and their columns, kept out of ``table`` so that nothing
     # reads them as training values per step; None when the records have none

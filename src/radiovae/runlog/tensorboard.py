@@ -59,7 +59,7 @@ def parse_tensorboard(path: Path) -> Records:
         if not steps:
             raise
     if not steps:
-        return Records(empty_table())
+        return Records(empty_table(), nan_steps={})
     long = pd.DataFrame({"step": np.asarray(steps, dtype="int64"), "tag": tags,
                          "value": np.asarray(values, dtype="float64"),
                          "time": np.asarray(times, dtype="float64")})
@@ -73,7 +73,13 @@ def parse_tensorboard(path: Path) -> Records:
                      wide.reset_index(drop=True)], axis=1)
     raw = from_radiodiff_tb(raw)
     resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
-    return Records(merge_ordered_rows(raw), records=len(long), resumes=resumes)
+    nan = last[np.isnan(last["value"].to_numpy())]       # written NaN; a missing tag is absent
+    nan_steps = {}
+    for tag, steps in nan.groupby("tag")["step"]:
+        name = tag if tag in raw.columns else ("lr" if tag == "Learning_Rate" else f"train/{tag}")
+        nan_steps[name] = np.unique(steps.to_numpy(dtype=np.int64))
+    return Records(merge_ordered_rows(raw), records=len(long), resumes=resumes,
+                   nan_steps=nan_steps)
 
 
 RADIODIFF_TB_TAGS = {"total_loss", "rec_loss", "kl_loss", "d_weight", "disc_factor", "g_loss",
