@@ -17,7 +17,7 @@ from radiovae.analysis import jsonable
 from radiovae.io import atomic_path, atomic_write_bytes
 from radiovae.progress import make_progress
 from radiovae.report.content import build_document
-from radiovae.report.figures import FIGURES, caption_smoothing, draw_figures
+from radiovae.report.figures import FIGURES, Drawing, caption_smoothing, draw_figures
 from radiovae.report.render import file_reader, to_html, to_markdown
 from radiovae.report.series import Smoothing
 from radiovae.runlog.run import Run
@@ -65,7 +65,8 @@ def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
 
 def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: bool = True,
                  figures: bool = True, figures_step: int | None = None,
-                 fsync: bool = True, smoothing: Smoothing | None = None) -> dict[str, Path]:
+                 fsync: bool = True, smoothing: Smoothing | None = None,
+                 drawing: Drawing | None = None) -> dict[str, Path]:
     """Write the whole report for ``run`` into ``out``; return {relative name: path}.
 
     ``figures=False`` keeps the PNGs already in ``out/figures`` (``watch`` redraws them less often
@@ -81,7 +82,7 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
     if figures:
         with make_progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("drawing figures", total=len(FIGURES))
-            draw_figures(run.table, summary, fig_dir, smoothing=smoothing,
+            draw_figures(run.table, summary, fig_dir, smoothing=smoothing, drawing=drawing,
                          on_done=lambda name: bar.update(task, advance=1,
                                                          description=f"drawing {name}"))
         figures_step = None
@@ -142,18 +143,17 @@ def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
                 progress: bool = True, smoothing: Smoothing | None = None) -> dict[str, Any]:
     """Read the records at ``paths`` (one run; several files are resumes), analyse, write the
     report into ``out``; return the summary."""
-    import threading
-
     from radiovae.analysis import analyze
-    from radiovae.report.figures import pyplot
+    from radiovae.report.figures import start_drawing
     from radiovae.runlog import load_run
 
-    # importing matplotlib takes ~0.5 s of pure Python; pandas' CSV tokenizer, which does most
-    # of the reading, releases the GIL, so the two overlap on a second core
-    warm = threading.Thread(target=pyplot, name="import-matplotlib", daemon=True)
-    warm.start()
-    run = load_run(paths)
-    summary = analyze(run, total_steps=total_steps, disc_start=disc_start)
-    warm.join()   # before draw_figures forks: no thread may be mid-import then
-    write_report(run, summary, out, progress=progress, smoothing=smoothing)
+    # the figures' workers import matplotlib on the other core while this one reads
+    drawing = start_drawing()
+    try:
+        run = load_run(paths)
+        summary = analyze(run, total_steps=total_steps, disc_start=disc_start)
+        write_report(run, summary, out, progress=progress, smoothing=smoothing, drawing=drawing)
+    finally:
+        if drawing is not None:
+            drawing.close()
     return summary

@@ -8,9 +8,9 @@ from radiovae.report.document import Bullets, Figure, Paragraph, Section
 from radiovae.report.facts import Facts, change_text, label, sentence, steps_text
 from radiovae.report.marks import finding_range, finding_steps
 
-MARKS = ("Thin light line: every record (min/max per bucket, so spikes survive); thick line: "
-         "smoothed. Dashed purple: VAE → VAE-GAN switch; dotted grey: resume; ▼/×: "
-         "steps named by findings.")
+MARKS = ("Thin light line or band: the records (on long runs the min … max of each group of "
+         "consecutive records, so spikes survive); thick line: smoothed. Dashed purple: VAE → "
+         "VAE-GAN switch; dotted grey: resume; ▼/×: steps named by findings.")
 
 
 def _observations(f: Facts, role: str) -> list[str]:
