@@ -1,15 +1,22 @@
-"""How fast is a report, and a watch refresh? Prints figures; asserts nothing.
+"""How fast is a report, a comparison, and a watch refresh? Prints figures; asserts nothing.
 
 1. ``radiovae report`` on a 300k-line RadioDiff log (150k steps, two lines each), as a user runs
-   it (a fresh process, imports included) — target ≤ 3 s on 2 cores — and in-process, split into
-   reading, analysis, figures and text.
-2. ``watch``: one refresh after 1k new lines on a 1M-line log — target ≤ 0.3 s — against the
+   it (a fresh process, imports included) — target ≤ 3 s wall on 2 cores — with the CPU seconds
+   of all its processes, the HTML's size (target ≤ 5 MB), and in-process splits (reading,
+   analysis, figures, text). Baselines in the same run: a fresh process that only reads the log
+   (the floor), and the report with its figures drawn in one process (no drawing workers).
+2. ``radiovae compare`` of four such runs in a fresh process — target ≤ 6 s.
+3. ``watch``: one refresh after 1k new lines on a 1M-line log — target ≤ 0.3 s — against the
    baseline of rebuilding the report from scratch in the same run.
+
+Other work on the machine inflates wall times, not CPU seconds: the load average is printed
+with them. The 1-thread fp32 GEMM speed at the start and the end says how fast this machine was.
 
 The logs are written with radiovae.runlog.format_radiodiff_lines (RadioDiff's line shape), their
 values cycled from the real run in ../shared/data when it is there (else a synthetic curve).
 
     .venv/bin/python benchmarks/report_speed.py [--steps 150000] [--watch-steps 500000]
+        [--no-compare] [--no-watch]
 """
 
 from __future__ import annotations
@@ -103,7 +110,25 @@ def append_steps(path: Path, first: int, count: int, total: int) -> None:
         f.write("".join(line + "\n" for line in lines))
 
 
-def bench_report(tmp: Path, steps: int) -> None:
+def _fresh(args: list[str], repeats: int = 2) -> tuple[float, float]:
+    """Best wall and CPU seconds (all processes) of ``python args`` in a fresh process."""
+    times, cpu = [], []
+    for _ in range(repeats):
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, *args], check=True, capture_output=True,
+                       env={**os.environ, "MPLBACKEND": "Agg"})
+        times.append(time.perf_counter() - t)
+        c2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(c2.ru_utime + c2.ru_stime - c.ru_utime - c.ru_stime)
+    return min(times), min(cpu)
+
+
+def _load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def bench_report(tmp: Path, steps: int) -> Path:
     log = tmp / "report.log"
     t = time.perf_counter()
     n_lines = write_log(log, steps, total=steps)
@@ -114,42 +139,69 @@ def bench_report(tmp: Path, steps: int) -> None:
     from radiovae.report import write_report
     from radiovae.runlog import load_run
 
-    times, cpu = [], []
-    for i in range(2):
-        c = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "radiovae", "report", str(log), "--out",
-                        str(tmp / f"cli{i}")], check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-        c2 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(c2.ru_utime + c2.ru_stime - c.ru_utime - c.ru_stime)
-    print(f"  radiovae report (fresh process, imports included): {min(times):.2f} s wall "
-          f"(best of {len(times)}; target ≤ 3 s), {min(cpu):.2f} CPU-s over its processes")
+    read_w, read_c = _fresh(["-c", "import sys; from radiovae.runlog import load_run; "
+                                   "load_run(sys.argv[1])", str(log)])
+    rep_w, rep_c = _fresh(["-m", "radiovae", "report", str(log), "--out", str(tmp / "cli")])
+    html = (tmp / "cli" / "report.html").stat().st_size
+    charts = (tmp / "cli" / "figures" / "charts.json").stat().st_size
+    pngs = sum(p.stat().st_size for p in (tmp / "cli" / "figures").glob("*.png"))
+    print(f"  radiovae report (fresh process, imports included): {rep_w:.2f} s wall (best of 2; "
+          f"target ≤ 3 s), {rep_c:.2f} CPU-s over its processes; {_load()}")
+    print(f"  baseline, a fresh process that only reads the log: {read_w:.2f} s wall, "
+          f"{read_c:.2f} CPU-s → the report costs {rep_w / read_w:.1f}× its wall, "
+          f"{rep_c / read_c:.1f}× its CPU")
+    print(f"  report.html {html / 1e6:.2f} MB (target ≤ 5 MB): chart data {charts / 1e6:.2f} MB, "
+          f"8 PNGs {pngs / 1e6:.2f} MB before base64")
 
     def timed(fn, *args, **kw):
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         c, t = time.process_time(), time.perf_counter()
         out = fn(*args, **kw)
-        return out, time.perf_counter() - t, time.process_time() - c
+        kids2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        child = kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime
+        return out, time.perf_counter() - t, time.process_time() - c + child
+
+    import radiovae.report.figures as figures
 
     best: dict[str, tuple[float, float]] = {}
     for _ in range(2):
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         run, *read = timed(load_run, log)
         summary, *ana = timed(analyze, run)
         _, *figs = timed(write_report, run, summary, tmp / "inproc", progress=False)
-        kids2 = resource.getrusage(resource.RUSAGE_CHILDREN)
         _, *text = timed(write_report, run, summary, tmp / "inproc", progress=False,
                          figures=False)
-        child_cpu = kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime
-        figs[1] += child_cpu   # figures drawn in a forked child count too
+        start, figures.start_drawing = figures.start_drawing, lambda workers=None: None
+        try:   # the baseline: every figure drawn in this process, one after the other
+            _, *serial = timed(write_report, run, summary, tmp / "serial", progress=False)
+        finally:
+            figures.start_drawing = start
         for key, val in (("read", read), ("analyze", ana), ("figures+text", figs),
-                         ("text", text)):
+                         ("text", text), ("figures+text in one process", serial)):
             old = best.get(key, (float("inf"), float("inf")))
             best[key] = (min(old[0], val[0]), min(old[1], val[1]))
     print("  in-process, best of 2 (wall s / CPU-s, children included): " + " · ".join(
-        f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in best.items())
-        + f" · total {sum(best[k][0] for k in ('read', 'analyze', 'figures+text')):.2f}/"
-        f"{sum(best[k][1] for k in ('read', 'analyze', 'figures+text')):.2f}")
+        f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in best.items()))
+    par, ser = best["figures+text"], best["figures+text in one process"]
+    print(f"  drawing workers vs one process: {ser[0] / par[0]:.2f}× faster wall, "
+          f"{par[1] / ser[1]:.2f}× the CPU; {_load()}")
+    return log
+
+
+def bench_compare(tmp: Path, log: Path, steps: int, runs: int = 4) -> None:
+    """``radiovae compare`` of ``runs`` 300k-line logs (the first is the report's)."""
+    logs = [log]
+    for i in range(1, runs):
+        other = tmp / f"compare{i}.log"
+        write_log(other, steps - 1000 * i, total=steps)   # different step ranges
+        logs.append(other)
+    one_w, one_c = _fresh(["-m", "radiovae", "report", str(log), "--out", str(tmp / "one")], 1)
+    w, c = _fresh(["-m", "radiovae", "compare", *map(str, logs), "--out", str(tmp / "cmp")])
+    html = (tmp / "cmp" / "report.html").stat().st_size
+    print(f"compare: radiovae compare of {runs} logs of ~{steps:,} steps (fresh process): "
+          f"{w:.2f} s wall (best of 2; target ≤ 6 s), {c:.2f} CPU-s; report.html "
+          f"{html / 1e6:.2f} MB; {_load()}")
+    print(f"  baseline, radiovae report of one of them in the same run: {one_w:.2f} s wall, "
+          f"{one_c:.2f} CPU-s → compare costs {w / one_w:.1f}× its wall, {c / one_c:.1f}× its CPU")
 
 
 def bench_watch(tmp: Path, steps: int, refreshes: int = 5) -> None:
@@ -197,16 +249,28 @@ def bench_watch(tmp: Path, steps: int, refreshes: int = 5) -> None:
           f"{scratch / median:.0f}× faster")
 
 
+def gemm() -> str:
+    from radiovae.train.demo import gemm_gflops
+
+    return f"1-thread fp32 GEMM {gemm_gflops():.1f} GFLOP/s"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=150_000, help="steps in the report log")
     ap.add_argument("--watch-steps", type=int, default=500_000, help="steps in the watched log")
+    ap.add_argument("--no-compare", action="store_true", help="skip the comparison")
+    ap.add_argument("--no-watch", action="store_true", help="skip the watch refresh")
     args = ap.parse_args()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+    print(f"machine: {os.cpu_count()} cores, {_load()}, {gemm()} "
           "(wall times grow with other work on the machine; CPU-s do not)")
     with tempfile.TemporaryDirectory() as d:
-        bench_report(Path(d), args.steps)
-        bench_watch(Path(d), args.watch_steps)
+        log = bench_report(Path(d), args.steps)
+        if not args.no_compare:
+            bench_compare(Path(d), log, args.steps)
+        if not args.no_watch:
+            bench_watch(Path(d), args.watch_steps)
+    print(f"machine at the end: {_load()}, {gemm()}")
 
 
 if __name__ == "__main__":

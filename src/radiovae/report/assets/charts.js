@@ -308,7 +308,7 @@
     }, {passive: false});
     over.addEventListener("mousedown", function (e) {
       if (!(e.shiftKey || e.button === 1)) return;
-      e.preventDefault(); e.stopPropagation();
+      e.preventDefault(); e.stopImmediatePropagation();   // not uPlot's drag-to-zoom
       var startX = e.clientX, mn = u.scales.x.min, mx = u.scales.x.max;
       var perPx = (mx - mn) / over.clientWidth;
       function move(ev) { var d = (ev.clientX - startX) * perPx; clampSet(mn - d, mx - d); }
