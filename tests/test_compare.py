@@ -141,6 +141,12 @@ def test_cli_writes_markdown_html_json_and_figures(runs, comparison, tmp_path, c
     assert "compare_rec.png" in figs and "compare_disc_loss.png" in figs
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(figs)
+    # interactive: every step-axis figure has its chart, one series per run that logs it
+    charts = json.loads(html.split('id="radiovae-charts">', 1)[1].split("</script>", 1)[0])
+    assert set(charts["figures"]) == {p.removesuffix(".png") for p in figs}
+    rec_series = charts["figures"]["compare_rec"][0]["series"]
+    assert [s["label"] for s in rec_series] == [f"{lb} (train/rec_loss)" for lb in "ABC"]
+    assert len(charts["figures"]["compare_disc_loss"][0]["series"]) == 2   # B has none
     capsys.readouterr()
 
 
@@ -188,5 +194,6 @@ def test_progress_panel_when_step_ranges_differ_widely(runs, comparison):
     wide = compare(entries)
     assert wide["progress_panel"] is True and wide["common_steps"] == {"first_step": 35000,
                                                                        "last_step": 44900}
-    md = to_markdown(build_compare_document(wide, {"rec": "figures/compare_rec.png"}))
-    assert "Lower panel: each run over its own progress" in md
+    md = to_markdown(build_compare_document(wide, {"rec": "figures/compare_rec.png",
+                                                   "rec:progress": "figures/p.png"}))
+    assert "over each run's own progress" in md and "figures/p.png" in md

@@ -20,9 +20,17 @@ from radiovae.analysis.compare import SMOOTHING_WEIGHT, Entry, compare
 from radiovae.errors import UserError
 from radiovae.fmt import fmt_step, num
 from radiovae.io import atomic_write_bytes
-from radiovae.report.compare_figures import color, draw_compare_figures, title
+from radiovae.report.charts import pack
+from radiovae.report.compare_figures import (
+    PROGRESS,
+    build_compare_charts,
+    color,
+    draw_compare_figures,
+    title,
+)
 from radiovae.report.document import Bullets, Document, Figure, Paragraph, Section, Table, code
 from radiovae.report.render import file_reader, to_html, to_markdown
+from radiovae.report.series import Smoothing
 
 FIGURE_DIR = "figures"
 _GENERIC = {"metrics", "files", "wandb-history", "train", "logs", "csv", "history", "tb", "run"}
@@ -142,16 +150,18 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
 
     curves = Section("Curves", "curves")
     for s in comparison["series"]:
+        present = [lb for lb, f in zip(labels, s["runs"], strict=True) if f]
+        legend = (f"Thin: raw records; thick: smoothed ({sm_text}, TensorBoard's debiased EMA); "
+                  "dashed: VAE → VAE-GAN switch; dotted: resume; each in its run's colour.")
         if s["key"] in figures:
-            present = [lb for lb, f in zip(labels, s["runs"], strict=True) if f]
             curves.add(Figure(figures[s["key"]], (
-                f"{title(s['key'])} of {', '.join(present)}. Thin: raw records; thick: smoothed "
-                f"({sm_text}, TensorBoard's debiased EMA); dashed: VAE → VAE-GAN switch; "
-                "dotted: resume; each in its run's colour."
-                + (" Lower panel: each run over its own progress (step / its planned steps, or "
-                   "its last step when the plan is unknown), since the runs' step ranges differ "
-                   "too much to read on one step axis." if comparison.get("progress_panel")
-                   else ""))))
+                f"{title(s['key'])} of {', '.join(present)}, aligned by training step. "
+                + legend)))
+        if s["key"] + PROGRESS in figures:
+            curves.add(Figure(figures[s["key"] + PROGRESS], (
+                f"{title(s['key'])} of {', '.join(present)} over each run's own progress (step / "
+                "its planned steps, or its last step when the plan is unknown): the runs' step "
+                "ranges differ too much to read on one step axis. " + legend)))
 
     found = Section("Findings only one run has", "findings")
     only = comparison["findings"]["only_in"]
@@ -223,7 +233,9 @@ def write_comparison(entries: Sequence[Entry], out: Path,
     atomic_write_bytes(out / "comparison.json", (json.dumps(
         jsonable(comparison), indent=2, allow_nan=False) + "\n").encode("utf-8"))
     atomic_write_bytes(out / "report.md", to_markdown(doc).encode("utf-8"))
-    atomic_write_bytes(out / "report.html", to_html(doc, file_reader(out)).encode("utf-8"))
+    charts = pack(build_compare_charts(entries, comparison), Smoothing(weight=weight))
+    atomic_write_bytes(out / "report.html",
+                       to_html(doc, file_reader(out), charts=charts).encode("utf-8"))
     return comparison
 
 

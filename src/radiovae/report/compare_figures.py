@@ -3,6 +3,9 @@
 Each run: its raw records (thin, light; min/max-thinned so spikes survive) and its smoothed curve
 (TensorBoard's EMA, the weight the comparison states), its VAE → VAE-GAN switch (dashed) and its
 resumes (dotted) in the same colour. Steps on the x axis: runs are aligned by training step.
+When the runs' step ranges differ too much for one step axis (``progress_panel``), a second
+figure per metric shows each run over its own progress. The HTML gets the same step-axis
+figures as interactive charts (:func:`build_compare_charts`).
 """
 
 from __future__ import annotations
@@ -40,9 +43,13 @@ def title(key: str) -> str:
     return LABELS.get(key, key)
 
 
+PROGRESS = ":progress"   # suffix of the key of a metric's own-progress figure
+
+
 def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
                          out_dir: Path, workers: int | None = None) -> dict[str, Path]:
-    """One PNG per series of the comparison; {series key: path}.
+    """One PNG per series of the comparison (and one over each run's own progress when
+    ``progress_panel``); {series key (+ ":progress"): path}.
 
     With two or more cores a forked child draws every other figure (it inherits the runs;
     nothing is pickled but the paths it returns)."""
@@ -50,6 +57,8 @@ def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
     plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     keys = [s["key"] for s in comparison["series"]]
+    if comparison.get("progress_panel"):
+        keys = [k for key in keys for k in (key, key + PROGRESS)]
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     child = keys[1::2] if workers > 1 and len(keys) > 1 and \
         "fork" in mp.get_all_start_methods() else []
@@ -83,76 +92,129 @@ def _draw_in_child(keys: tuple[str, ...]) -> list[str]:
     return [str(_draw(plt, key, entries, comparison, out_dir)) for key in keys]
 
 
-def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
-          out_dir: Path) -> Path:
-    from matplotlib.ticker import FuncFormatter, PercentFormatter
-
-    weight = comparison["smoothing"]["weight"]
-    facts = {r["label"]: r for r in comparison["runs"]}
-    panel = bool(comparison.get("progress_panel"))
-    fig, axes = plt.subplots(2 if panel else 1, 1, figsize=(10, 7.6 if panel else 4.4), dpi=DPI,
-                             squeeze=False)
-    ax = axes[0, 0]
-    prog = axes[1, 0] if panel else None
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.93 if panel else 0.9,
-                        bottom=0.08 if panel else 0.12, hspace=0.32)   # tight_layout: slow
-    all_steps, all_values = [], []
-    lo, hi = np.inf, -np.inf
+def _runs(key: str, entries: Sequence[Entry], weight: float):
+    """(index, entry, column, steps, raw, smoothed) of every run that has finite records."""
     for i, e in enumerate(entries):
         col = column_of(e.run, key)
         if col is None:
             continue
         step, raw, sm = smoothed(e.run, col, weight)
-        if not len(step):
-            continue
+        if len(step):
+            yield i, e, col, step, raw, sm
+
+
+def union_scale(values: list[np.ndarray]) -> tuple[str, float | None, bool]:
+    """One y scale for all runs, judged on their values together: (kind, linthresh, zeros
+    hidden). Non-negative values whose positive part spans over two decades get a log axis even
+    with zeros among them (d_weight and disc_factor are 0 before the discriminator starts): the
+    zeros are then not drawn, which the axes say."""
+    v = np.concatenate(values) if values else np.zeros(0)
+    if len(v) and v.min() >= 0:
+        pos = v[v > 0]
+        if len(pos) > 1 and float(pos.max()) / float(np.percentile(pos, 1)) > 100:
+            return "log", None, bool((v == 0).any())
+    kind, thresh = Curve("all", np.arange(len(v)), v).scale
+    return kind, thresh, False
+
+
+def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
+          out_dir: Path) -> Path:
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    progress = key.endswith(PROGRESS)
+    key = key.removesuffix(PROGRESS)
+    weight = comparison["smoothing"]["weight"]
+    facts = {r["label"]: r for r in comparison["runs"]}
+    fig, ax = plt.subplots(figsize=(10, 4.6), dpi=DPI)
+    values = []
+    handles = []
+    lo, hi = np.inf, -np.inf
+    for i, e, col, step, raw, sm in _runs(key, entries, weight):
         c, run = color(i), facts[e.label]
+        # each run over its own progress: step / its planned steps (else its last step)
+        unit = float((run.get("steps") or {}).get("planned") or step[-1] or 1) if progress else 1.0
         idx = minmax_indices(raw)
         stride = max(1, len(step) // MAX_SMOOTH_POINTS)
+        ax.plot(step[idx] / unit, raw[idx], color=c, lw=0.6, alpha=0.25)
         # earlier runs drawn wider, so a run that coincides with another still shows
-        lw = max(1.0, 2.6 - 0.45 * i)
-        span = float((run.get("steps") or {}).get("planned") or step[-1] or 1)
-        views = [(ax, 1.0)] + ([(prog, span)] if prog is not None else [])
-        for target, scale in views:
-            target.plot(step[idx] / scale, raw[idx], color=c, lw=0.6, alpha=0.25)
-            target.plot(step[::stride] / scale, sm[::stride], color=c, lw=lw,
-                        label=f"{e.label} ({col})")
-            if run.get("switch_step") is not None:
-                target.axvline(run["switch_step"] / scale, color=c, lw=1.1, ls="--", alpha=0.9)
-            for r in run.get("resume_steps") or []:
-                target.axvline(r / scale, color=c, lw=1.0, ls=":", alpha=0.9)
-        all_steps.append(step)
-        all_values.append(raw)
-        lo, hi = min(lo, float(step[0])), max(hi, float(step[-1]))
-    if all_values:   # one y scale for all runs, judged on their values together
-        union = Curve(key, np.concatenate(all_steps), np.concatenate(all_values)).scale
-        for target in (ax, prog):
-            if target is not None:
-                _scale(target, union)
+        (line,) = ax.plot(step[::stride] / unit, sm[::stride], color=c,
+                          lw=max(1.0, 2.6 - 0.45 * i), label=f"{e.label} ({col})")
+        handles.append(line)
+        if run.get("switch_step") is not None:
+            ax.axvline(run["switch_step"] / unit, color=c, lw=1.1, ls="--", alpha=0.9)
+        for r in run.get("resume_steps") or []:
+            ax.axvline(r / unit, color=c, lw=1.0, ls=":", alpha=0.9)
+        values.append(raw)
+        lo, hi = min(lo, float(step[0] / unit)), max(hi, float(step[-1] / unit))
+    kind, thresh, zeros = union_scale(values)
+    if kind == "log":
+        ax.set_yscale("log")
+    elif kind == "symlog" and thresh:
+        ax.set_yscale("symlog", linthresh=thresh)
+    if kind != "linear":
+        ax.text(1.0, 1.0, f"{kind} scale" + ("; zeros not drawn" if zeros else ""),
+                transform=ax.transAxes, fontsize=7.5, ha="right", va="bottom", color="#566573")
     if np.isfinite(lo):
         ax.set_xlim(lo, hi if hi > lo else lo + 1)
-    ax.xaxis.set_major_formatter(FuncFormatter(fmt_step))
-    ax.set_xlabel("training step")
+    if progress:
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlabel("each run's own progress: step / its planned steps (else its last step)")
+        what = "each run over its own progress"
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(fmt_step))
+        ax.set_xlabel("training step")
+        what = "runs aligned by step"
     ax.set_ylabel(title(key))
-    ax.set_title(f"{title(key)}: runs overlaid (thick: EMA {weight:g}; dashed: VAE → VAE-GAN; "
-                 "dotted: resume)", loc="left", fontsize=10, y=1.0, pad=6)
-    # loc="best" scans every drawn point for overlaps: seconds on long runs
-    ax.legend(loc="upper right", fontsize=8)
-    if prog is not None:
-        prog.xaxis.set_major_formatter(PercentFormatter(1.0))
-        prog.set_xlabel("each run's own progress: step / its planned steps (else its last step)")
-        prog.set_ylabel(title(key))
-        prog.set_title("the same runs over their own progress", loc="left", fontsize=10,
-                       y=1.0, pad=6)
-    path = out_dir / f"{figure_name(key)}.png"
+    ax.set_title(f"{title(key)}: {what}", loc="left", fontsize=10, y=1.0, pad=12)
+    # the legend below the axes, never over a curve (loc="best" would scan every point: slow):
+    # the runs, then what the line styles mean
+    from matplotlib.lines import Line2D
+
+    grey = "#566573"
+    handles += [Line2D([], [], color=grey, lw=0.6, alpha=0.5, label="raw records"),
+                Line2D([], [], color=grey, lw=2.0, label=f"smoothed (EMA {weight:g})"),
+                Line2D([], [], color=grey, lw=1.1, ls="--", label="VAE → VAE-GAN switch"),
+                Line2D([], [], color=grey, lw=1.0, ls=":", label="resume")]
+    ncol = 4
+    rows = -(-len(handles) // ncol)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.13 + 0.05 * rows)
+    path = out_dir / f"{figure_name(key)}{'_progress' if progress else ''}.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
     plt.close(fig)
     return path
 
 
-def _scale(ax, scale: tuple[str, float | None]) -> None:
-    kind, thresh = scale
-    if kind == "log":
-        ax.set_yscale("log")
-    elif kind == "symlog" and thresh:
-        ax.set_yscale("symlog", linthresh=thresh)
+def build_compare_charts(entries: Sequence[Entry], comparison: dict[str, Any]
+                         ) -> dict[str, list[dict[str, Any]]]:
+    """The step-axis figures as interactive chart specs ({figure stem: [panel]}): per run its
+    raw envelope and the page-smoothed line in its colour, its switch and resumes marked."""
+    from radiovae.report import charts as C
+
+    facts = {r["label"]: r for r in comparison["runs"]}
+    weight = comparison["smoothing"]["weight"]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in comparison["series"]:
+        key = s["key"]
+        runs = list(_runs(key, entries, weight))
+        if not runs:
+            continue
+        grouped = [Curve(col, step, raw).groups for _i, _e, col, step, raw, _sm in runs]
+        x, placed = C.align([(g[0], [g[1], g[2], g[3]]) for g in grouped])
+        series, vlines = [], []
+        for (i, e, col, *_), (lo, hi, mean) in zip(runs, placed, strict=True):
+            c, run = color(i), facts[e.label]
+            series.append(C.series(f"{e.label} ({col})", mean, lo=lo, hi=hi, color=c,
+                                   span_gaps=True))
+            if run.get("switch_step") is not None:
+                vlines.append(C.vline(run["switch_step"], c, f"{e.label}: VAE → VAE-GAN"))
+            for r in run.get("resume_steps") or []:
+                vlines.append(C.vline(r, c, f"{e.label}: resumed @ {fmt_step(r)}", (2, 3),
+                                      "bottom"))
+        kind, thresh, _zeros = union_scale([raw for *_, raw, _sm in runs])
+        out[figure_name(key)] = [C.panel(
+            f"{title(key)}: runs aligned by step", x, series,
+            scales={"y": C.scale(kind, thresh, title(key))},
+            marks={"vlines": vlines, "spans": [], "points": [], "hlines": []})]
+    return out
