@@ -205,3 +205,16 @@ def test_absent_is_not_nan_in_every_reader(tmp_path):
     # TensorBoard: a NaN value vs a tag not written at a step
     tb = write_tensorboard(df, tmp_path / "tb")
     assert {k: v.tolist() for k, v in load_run(tb).nan_steps.items()} == {"train/total_loss": [100]}
+
+
+@pytest.mark.parametrize("row", [10, 501])     # inside / outside the lines the fast path samples
+def test_written_nans_of_a_long_log(real, tmp_path, row):
+    df = with_disc_terms(real)
+    df.loc[df.index[row], "train/rec_loss"] = np.nan
+    log = write_log(tmp_path / "train.log", df.iloc[:-1], noise_every=0)
+    last = _file_lines(df.iloc[-1:])[0]                       # generator line only: a crash
+    log.write_text(log.read_text() + last + "\n")
+    run = load_run(log)
+    assert {k: v.tolist() for k, v in run.nan_steps.items()} == {
+        "train/rec_loss": [int(df["step"].iloc[row])]}
+    assert run.table[["train/disc_loss", "train/logits_real"]].iloc[-1].isna().all()

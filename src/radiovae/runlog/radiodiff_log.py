@@ -172,7 +172,8 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
     skipped += len(other)
 
     fast_lines = np.flatnonzero(fast)
-    frame, slow_lines = _fast_parse(body, starts, ends, fast_lines, times)
+    frame, slow_lines, fast_nans = _fast_parse(body, starts, ends, fast_lines, times)
+    nan_steps: dict[str, list] = {k: list(v) for k, v in fast_nans.items()}
     for i in slow_lines:
         parsed = parse_line(body[starts[i]:ends[i]])
         if parsed is None:
@@ -190,31 +191,13 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
     raw = frame.drop(columns=["line", "total_steps"]).reset_index(drop=True)
     raw["step"] = raw["step"].astype("int64")
     resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
-    return Records(merge_ordered_rows(raw), config, total, skipped, len(raw), resumes,
-                   nan_steps=_written_nans(body))
-
-
-_NAN_RE = re.compile(rb"(?i)nan")
-
-
-def _written_nans(body: bytes) -> dict[str, np.ndarray]:
-    """Steps whose record wrote a term as ``nan`` (rare: only the lines holding "nan" are read
-    again); a term a record line does not carry is absent, not NaN."""
-    out: dict[str, set[int]] = {}
-    seen = -1
-    for m in _NAN_RE.finditer(body):
-        start = body.rfind(b"\n", 0, m.start()) + 1
-        if start == seen:
-            continue
-        seen = start
-        end = body.find(b"\n", m.end())
-        line = body[start:end if end >= 0 else len(body)]
-        if b"[Train Step]" not in line or (parsed := parse_line(line)) is None:
-            continue
-        for key, value in parsed[3].items():
+    for _, _, step, _, terms in rows:           # the plain parser's records
+        for key, value in terms.items():
             if value != value:
-                out.setdefault(key, set()).add(parsed[1])
-    return {k: np.array(sorted(v), dtype=np.int64) for k, v in out.items()}
+                nan_steps.setdefault(key, []).append(step)
+    written = {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in nan_steps.items()}
+    return Records(merge_ordered_rows(raw), config, total, skipped, len(raw), resumes,
+                   nan_steps=written)
 
 
 def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
@@ -314,17 +297,19 @@ _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
-                times: np.ndarray) -> tuple[pd.DataFrame | None, list[int]]:
-    """Parse the standard lines in bulk; return their rows and the lines left to the slow path.
+                times: np.ndarray
+                ) -> tuple[pd.DataFrame | None, list[int], dict[str, np.ndarray]]:
+    """Parse the standard lines in bulk; return their rows, the lines left to the slow path and
+    the steps whose lines wrote a term as nan.
 
     After the rewrite a line is ``date time step total v1 v2 ...``; its shape is told by its
     number of values (the shapes learnt from the sample must differ in length).
     """
     if len(lines) == 0:
-        return None, []
+        return None, [], {}
     shapes, specials = _learn_shapes(body, starts, ends, lines)
     if shapes is None:
-        return None, list(lines)
+        return None, list(lines), {}
     buf = body
     for old in specials:               # nan / inf / 1e-06 seen in the sample: keep them readable
         buf = buf.replace(old, old.upper())
@@ -346,16 +331,17 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
         try:
             df = pd.read_csv(io.BytesIO(buf), **read)
         except pd.errors.ParserError:  # a line with more values than any sampled shape
-            return None, list(lines)
+            return None, list(lines), {}
     del buf
     if len(df) != len(lines):
-        return None, list(lines)
+        return None, list(lines), {}
     num = [_numeric(df[c + stamp]) for c in range(width)]
     present = np.zeros(len(df), dtype=np.int64)
     for v, is_nan_text in num:
         present += ~np.isnan(v) | is_nan_text
     good = np.zeros(len(df), dtype=bool)
     values: dict[str, np.ndarray] = {}
+    written: dict[str, np.ndarray] = {}
     for keys in shapes:
         rows = present == 2 + len(keys)
         for j in range(len(keys)):     # values in place (a "5-06" or stray token fails here)
@@ -364,6 +350,8 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
         for j, key in enumerate(keys):
             col = values.setdefault(key.decode(), np.full(len(df), np.nan))
             np.copyto(col, num[2 + j][0], where=rows)
+            w = written.setdefault(key.decode(), np.zeros(len(df), dtype=bool))
+            w |= rows & np.isnan(num[2 + j][0])
     for j in range(2):
         good &= np.isfinite(num[j][0])
     secs = times[lines]
@@ -374,8 +362,11 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
                           **{k: v[keep] for k, v in values.items()}},
                          copy=False)       # the arrays are this function's own: no stacking copy
     if not _agrees_with_plain_parser(body, starts, ends, frame):
-        return None, list(lines)       # never happens on logs we know; if it does, be correct
-    return frame, [int(i) for i in lines[~good]]
+        return None, list(lines), {}       # never happens on logs we know; if it does, be correct
+    # a NaN where the line's shape has the key was written so; a key the shape lacks is absent
+    steps = num[0][0][keep].astype(np.int64)
+    nans = {k: steps[m[keep]] for k, m in written.items() if m[keep].any()}
+    return frame, [int(i) for i in lines[~good]], nans
 
 
 def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
