@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -242,18 +244,29 @@ def write_comparison(entries: Sequence[Entry], out: Path,
 def make_comparison(specs: Sequence[Sequence[str | Path]], out: str | Path,
                     labels: Sequence[str] | None = None) -> dict[str, Any]:
     """Load and analyse each run (a list of paths: one run, resumes included), compare, write."""
-    from radiovae.analysis import analyze
-    from radiovae.runlog import load_run
-
     paths = [[Path(p) for p in spec] for spec in specs]
     if len(paths) < 2:
         raise UserError("compare needs at least two runs (give two or more RUNs)")
     labels = list(labels) if labels is not None else default_labels(paths)
-    entries = []
-    for label, run_paths in zip(labels, paths, strict=True):
-        run = load_run(run_paths)
-        entries.append(Entry(label, run, analyze(run)))
+    workers = min(len(paths), 2, os.cpu_count() or 1)
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        # reading and analysing are per run and mostly single-threaded: two at a time
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            loaded = list(pool.map(_load, paths))
+    else:
+        loaded = [_load(p) for p in paths]
+    entries = [Entry(label, run, summary)
+               for label, (run, summary) in zip(labels, loaded, strict=True)]
     return write_comparison(entries, Path(out))
+
+
+def _load(paths: list[Path]) -> tuple[Any, dict[str, Any]]:
+    """One run's records and analysis (in a worker process; a UserError travels back)."""
+    from radiovae.analysis import analyze
+    from radiovae.runlog import load_run
+
+    run = load_run(paths)
+    return run, analyze(run)
 
 
 def compare_command(args: argparse.Namespace) -> int:
