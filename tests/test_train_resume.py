@@ -284,3 +284,20 @@ def test_accelerate_cpu_flag_that_starts_one_process_is_named(monkeypatch, capsy
     monkeypatch.delenv("MASTER_PORT")                      # `--num_processes 1`: nothing to say
     T.setup_distributed("cpu")
     assert capsys.readouterr().out == ""
+
+
+def test_full_disk_seen_by_torch_zip_writer_is_an_oserror(tmp_path, monkeypatch):
+    """On a real full disk torch's zip writer may fail with RuntimeError('... unexpected pos')
+    while the OSError(ENOSPC) that caused it is its context: save_checkpoint raises the OSError."""
+    from radiovae.model import save_checkpoint
+
+    def zip_writer_fails(obj, f, *a, **kw):
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        finally:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(torch, "save", zip_writer_fails)
+    with pytest.raises(OSError) as info:
+        save_checkpoint(tmp_path / "model-1.pt", {"step": 1})
+    assert info.value.errno == errno.ENOSPC and list(tmp_path.iterdir()) == []

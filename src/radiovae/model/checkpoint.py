@@ -35,12 +35,30 @@ INFERRED_RESOLUTION = 256  # convolutional weights do not fix the image size; on
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """``torch.save`` ``state`` to ``path`` atomically: a crash leaves the previous file intact.
 
-    Written through a Python file object: given a path, torch's own writer reports a full disk
-    as ``RuntimeError: ... unexpected pos``; through a file it is ``OSError(ENOSPC)``.
+    Written through a Python file object, so that a full disk is ``OSError(ENOSPC)``: given a path,
+    torch's own writer reports it as ``RuntimeError: ... unexpected pos``, and through a file the
+    OSError may still surface as the context of that RuntimeError (raised here as the OSError).
     """
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        torch.save(state, f)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(state, f)
+    except RuntimeError as e:   # torch's zip writer failing after the OSError that caused it
+        cause = _os_error_in(e)
+        if cause is None:
+            raise
+        raise cause from None
     return Path(path)
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The OSError among an exception's causes and contexts, if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -9,7 +9,8 @@ import sys
 def train(args: argparse.Namespace) -> int:
     """Exit status 0 when done, 3 when non-finite losses stopped the run (checkpoint written),
     2 on bad input or a failed checkpoint write (full disk; the previous checkpoint stays)."""
-    from radiovae.train.resume import SaveFailed
+    from radiovae.errors import UserError
+    from radiovae.train.resume import SaveFailed, disk_full
     from radiovae.train.trainer import EXIT_DIVERGED, TrainingDiverged, train
 
     finished = False
@@ -24,6 +25,12 @@ def train(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         sys.stderr.write(f"radiovae: training stopped: {exc}\n")
         return EXIT_DIVERGED
+    except OSError as exc:   # a full disk anywhere else (setting up the records, ...)
+        if not disk_full(exc):
+            raise
+        raise UserError(f"no space left on device while writing {exc.filename or args.run_dir}: "
+                        "training stopped; the checkpoints already written are intact; free "
+                        "space and rerun the same command to resume") from None
     finally:   # under torchrun: leave the process group before exit (not torn down at exit)
         _leave_process_group(finished)
     return 0
