@@ -101,6 +101,7 @@ MALFORMED = {
     "data as text": (_set("data", "epoch 2"), "data position is not"),
     "ranks not a list": (_set("ranks", {"0": {}}), "per-process states"),
     "model not a mapping": (_set("model", [1, 2]), "its model is a list, not a mapping"),
+    "config without the model": (_set("config", {}), "its config does not name the model"),
     "model tensor missing": (lambda c: {**c, "model": dict(list(c["model"].items())[1:])},
                              "its model lacks 1 tensor(s), e.g. encoder.conv_in.weight"),
     "optimizer state of another shape": (_opt_bad_shape, "its opt_ae exp_avg of parameter"),

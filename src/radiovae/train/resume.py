@@ -245,6 +245,8 @@ def problem(ckpt: dict[str, Any], path: Path, shapes: dict[str, Any] | None = No
     for key in _DICTS:
         if not isinstance(ckpt[key], dict):
             return f"its {key} is a {type(ckpt[key]).__name__}, not a mapping"
+    if _architecture(ckpt) is None:
+        return "its config does not name the model (model.embed_dim, model.ddconfig)"
     if ckpt.get("scaler") is not None and not isinstance(ckpt["scaler"], dict):
         return "its scaler is not a mapping"
     for key in ("lr_scheduler_ae", "lr_scheduler_disc"):
@@ -267,9 +269,16 @@ def problem(ckpt: dict[str, Any], path: Path, shapes: dict[str, Any] | None = No
     return None
 
 
+def _architecture(ckpt: dict[str, Any]) -> dict | None:
+    """The checkpoint's ``config.model`` if it names the architecture (embed_dim, ddconfig)."""
+    model = ckpt["config"].get("model") if isinstance(ckpt.get("config"), dict) else None
+    if isinstance(model, dict) and "embed_dim" in model and isinstance(model.get("ddconfig"), dict):
+        return model
+    return None
+
+
 def _same_architecture(ckpt: dict[str, Any], cfg: Any, run_dir: Path) -> None:
-    old = ckpt["config"].get("model", {})
-    old = old if isinstance(old, dict) else {}
+    old = _architecture(ckpt)
     new = cfg["model"].as_dict() if hasattr(cfg["model"], "as_dict") else cfg["model"]
     for key in ("embed_dim", "ddconfig"):
         if old.get(key) != new[key]:
@@ -294,7 +303,7 @@ def latest_checkpoint(run_dir: Path, cfg: Any = None, quiet: bool = False
         except UserError as exc:
             why = str(exc)
         else:
-            if cfg is not None and isinstance(ckpt.get("config"), dict):
+            if cfg is not None and _architecture(ckpt) is not None:
                 _same_architecture(ckpt, cfg, run_dir)
             why = problem(ckpt, path, shapes)
             if why is None:
