@@ -70,12 +70,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises UnpicklingError / RuntimeError / EOFError / ... here
-        if "weights_only" in str(e) or "Weights only load failed" in str(e):
+        weights_only = "weights_only" in str(e) or "Weights only load failed" in str(e)
+        if weights_only and "global" in str(e).lower():   # a pickled class / function: refused
             raise UserError(
                 f"checkpoint {path} holds pickled objects other than tensors and plain data; "
                 "radiovae refuses to unpickle them (torch.load weights_only=True), since loading "
                 "could run arbitrary code") from None
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        text = str(e).split("WeightsUnpickler error:")[-1] if weights_only else str(e)
+        first = text.strip().splitlines()[0][:200] if text.strip() else type(e).__name__
         raise UserError(f"{path} is not a readable PyTorch checkpoint ({first})") from None
     if not isinstance(state, dict):
         raise UserError(f"checkpoint {path} holds a {type(state).__name__}, not a dict of weights")
