@@ -80,12 +80,11 @@ class LossConfig(MappingMixin):
     logvar_init: float = 0.0
     use_actnorm: bool = False
     disc_conditional: bool = False
-    # How the adaptive d_weight compares gradients (radiovae's key; RadioDiff has only the first):
+    # Where the adaptive d_weight's cap applies (radiovae's key; RadioDiff has only the first):
     #   radiodiff  disc_weight * clamp(|grad nll| / |grad g|, 0, d_weight_max), nll summed over
-    #              pixels: at a few thousand pixels the ratio exceeds the cap and d_weight pins there
-    #   per_pixel  the same ratio with the nll's per-pixel mean (the scale the cap was made for);
-    #              the GAN term is scaled back up by the pixel count, so the GAN gradient is still
-    #              disc_weight x the NLL gradient whenever d_weight is below its cap
+    #              pixels: at a few thousand pixels the ratio passes the cap and d_weight pins there
+    #   per_pixel  the cap applies to the ratio divided by C*H*W (the per-pixel NLL's, the scale
+    #              the cap was made for): below it d_weight is RadioDiff's, and it adapts
     adaptive_weight: str = "radiodiff"
     d_weight_max: float = 1e4       # the clamp on the gradient ratio (latent-diffusion's 1e4)
 

@@ -11,9 +11,10 @@ Why d_weight sits at its cap on small maps: nll is a SUM over the C*H*W pixels (
 MEAN over discriminator patches, so |grad nll| / |grad g| grows with the pixel count; with 1e4 as
 the cap, a model whose per-pixel error gradient is more than ~1e4 / (C*H*W) of the GAN gradient
 pins d_weight at disc_weight * 1e4 (5,000) and the GAN term is weaker than disc_weight x NLL.
-``adaptive_weight="per_pixel"`` (radiovae's option) compares the per-pixel mean nll instead and
-multiplies the GAN term back by C*H*W: below the cap the update is the same, and the cap applies
-on the scale it was chosen for (the logged d_weight is then on that per-pixel scale).
+``adaptive_weight="per_pixel"`` (radiovae's option) applies the cap to the ratio of the per-pixel
+mean NLL's gradient instead: d_weight = disc_weight * C*H*W * clamp(ratio / (C*H*W), 0, 1e4).
+Below the cap this is RadioDiff's d_weight exactly; the cap acts on the scale it was chosen for, so
+d_weight adapts instead of pinning (the logged d_weight is still the multiplier of g_loss).
 ``d_weight_max`` is the cap (latent-diffusion's 1e4).
     loss_D = disc_factor * hinge(D(x), D(x_hat.detach()))       (or "vanilla": softplus)
 
@@ -120,9 +121,9 @@ class VAEGANLoss(nn.Module):
 
     def adaptive_weight(self, nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
                         grad_scale: float = 1.0, pixels: int = 1) -> torch.Tensor:
-        """disc_weight * clamp(|grad nll| / pixels / (|grad g| + 1e-4), 0, d_weight_max), detached.
+        """disc_weight * pixels * clamp(|grad nll| / pixels / (|grad g| + 1e-4), 0, d_weight_max).
 
-        ``pixels`` is 1 for RadioDiff's weight and C*H*W for the per-pixel one.
+        ``pixels`` is 1 for RadioDiff's weight and C*H*W for the per-pixel one. Detached.
 
         ``grad_scale`` (an fp16 GradScaler's scale) keeps small half-precision gradients from
         underflowing; it is divided out before the norms are compared. If the scaled gradients
@@ -137,7 +138,7 @@ class VAEGANLoss(nn.Module):
                 break
             grad_scale = max(grad_scale / 16.0, 1.0)
         ratio = nll_norm / pixels / (g_norm + 1e-4)
-        return ratio.clamp(0.0, self.d_weight_max).detach() * self.disc_weight
+        return ratio.clamp(0.0, self.d_weight_max).detach() * (pixels * self.disc_weight)
 
     def generator_loss(self, x: torch.Tensor, x_hat: torch.Tensor,
                        posterior: DiagonalGaussianDistribution, step: int,
@@ -163,7 +164,7 @@ class VAEGANLoss(nn.Module):
                 raise ValueError("generator_loss needs last_layer once the discriminator is on")
             pixels = x[0].numel() if self.per_pixel else 1
             d_weight = self.adaptive_weight(nll, g_loss, last_layer, grad_scale, pixels)
-            loss = loss + d_weight * pixels * disc_factor * g_loss
+            loss = loss + d_weight * disc_factor * g_loss
         log = {
             "train/total_loss": loss.detach(), "train/logvar": self.logvar.detach(),
             "train/kl_loss": kl.detach(), "train/nll_loss": nll.detach(),
