@@ -3,8 +3,6 @@ EMA, their attention placement, ckpt_path from EMA weights, and ``radiovae train
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 import yaml

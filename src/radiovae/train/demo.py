@@ -1,13 +1,15 @@
-"""``radiovae demo``: the whole job on a fresh CPU machine, no download, about ten minutes.
+"""``radiovae demo``: the whole job on a fresh CPU machine, no download, under ten minutes on 2 cores.
 
     1. generate synthetic city radio maps (in memory; a few are also written to DIR/maps in
        RadioMapSeer's layout, so you see what the data looks like on disk)
-    2. train a small first-stage VAE through both phases (VAE, then VAE-GAN from the middle)
+    2. train a small first-stage VAE through both phases (VAE, then VAE-GAN for the last quarter)
     3. evaluate it on held-out maps (NMSE / RMSE / SSIM / PSNR, latent scale factor)
     4. write the report (figures, sample grids, metrics, findings, verdict)
 
 ``RADIOVAE_DEMO_STEPS=N`` / ``RADIOVAE_DEMO_MAPS=M`` (or ``run_demo(out, steps=N, num_maps=M)``)
-shorten the run, e.g. for the tests; the phase switch stays in the middle. Re-running on the same DIR resumes the training.
+shorten the run, e.g. for the tests (the phase switch is then in the middle). Re-running on the
+same DIR resumes the training. The machine's 1-thread fp32 GEMM speed is printed first, so timings
+from different machines can be compared.
 """
 
 from __future__ import annotations
