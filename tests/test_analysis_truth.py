@@ -203,12 +203,16 @@ def test_stage2_run_is_not_reported_in_vae_language():
     step = np.arange(n) * 100
     rng = np.random.default_rng(0)
     simple = 0.2 * np.exp(-np.arange(n) / 100) + 0.02 + 0.002 * rng.standard_normal(n)
-    table = pd.DataFrame({"step": step, "loss_simple": simple, "loss_vlb": simple / 10,
-                          "total_loss": simple * 1.1, "lr": np.full(n, 1e-5)})
-    s = analyze(Run(table=table, kind="ldm"))
-    assert s["phases"] == [] and s["kind"] == "ldm"
+    # train_cond_ldm.py logs loss_vlb 0 while its VLB weight is 0: by design, no finding
+    table = pd.DataFrame({"step": step, "loss_simple": simple, "loss_vlb": np.zeros(n),
+                          "total_loss": simple, "lr": np.geomspace(5e-5, 3e-5, n)})
+    s = analyze(Run(table=table, kind="ldm", config={"lr": 5e-5}))
+    assert s["phases"] == [] and s["kind"] == "ldm" and s["findings"] == []
+    assert s["verdict"] == "healthy" and s["answers"][0]["evidence"]["metric"] == "loss_simple"
     assert {a["id"] for a in s["answers"]} == {"training_working", "loss_values"}
     md = _md(s)
     assert "stage-2" in md.splitlines()[0]
-    for word in ("VAE-GAN", "discriminator", "KL", "disc_start", "VAE phase", "kl_weight"):
+    assert "decaying to" in md and "starting value of its schedule" in md
+    for word in ("VAE", "discriminator", "KL", "disc_start", "kl_weight", "d_weight",
+                 "evaluation"):
         assert word not in md, word

@@ -29,7 +29,7 @@ def _names(fs: list[dict]) -> str:
 
 def _main_loss(s: dict) -> tuple[str | None, dict]:
     roles = s["roles"]
-    for role in ("rec", "nll", "loss_simple", "total"):
+    for role in ("rec", "nll", "loss_simple", "total"):   # the reconstruction / denoising loss
         name = roles.get(role)
         if name and name in s["metrics"]:
             return name, s["metrics"][name]
@@ -111,6 +111,10 @@ def loss_values(s: dict) -> dict:
             [_names(bad)] * bool(bad) + parts) + "." + quality, [f["id"] for f in bad])
     name, m = _main_loss(s)
     level = f" `{name}` ends at {num(m.get('last_smoothed'))} (smoothed)." if m else ""
+    if s.get("kind", "vae") != "vae":
+        return _a("loss_values", q, YES if m else UNCLEAR,
+                  ("Yes, as far as the records show: no non-finite value, spike or divergence."
+                   if m else "Unclear: no loss in the records.") + level)
     if not evaluation:
         return _a("loss_values", q, YES if parts else UNCLEAR,
                   ("Yes, as far as the records show: " if parts else "Unclear: ")
@@ -185,9 +189,13 @@ def discriminator_working(s: dict) -> dict | None:
     if gap is None:
         return _a("discriminator_working", q, UNCLEAR, "Unclear: no logits in the records.")
     if gap <= 0.05:
-        return _a("discriminator_working", q, NO, f"No: it does not tell real from "
-                  f"reconstructed maps: {text} (a hinge discriminator that cannot has a gap near 0 "
-                  "and a loss near 1).", **d)
+        short = (gan.get("records") or 0) < 100
+        return _a("discriminator_working", q, UNCLEAR if short else NO,
+                  ("Not yet, and too early to tell" if short else "No") + ": it does not tell "
+                  f"real from reconstructed maps: {text} (a hinge discriminator that cannot tell "
+                  "them apart has a gap near 0 and a loss near 1)"
+                  + (f"; the VAE-GAN phase has only {gan.get('records', 0)} records." if short
+                     else "."), **d)
     if loss is not None and loss < 0.05:
         return _a("discriminator_working", q, UNCLEAR, f"It trains but wins outright: {text}; "
                   "its loss near 0 means the generator no longer fools it at all.", **d)
@@ -327,9 +335,14 @@ def concerns(s: dict) -> list[dict]:
                           + f["message"], ["lr_zero"]))
         else:
             m = s["metrics"].get(roles["lr"], {})
+            decays = m.get("trend") == "decreasing"
             out.append(_a("lr", q, UNCLEAR if cfg is None else YES,
-                          f"lr is logged and non-zero (latest {num(m.get('last'))})"
-                          + (f"; the config says {num(cfg)}." if cfg is not None else ".")))
+                          "lr is logged and non-zero: "
+                          + (f"{num(m.get('first'))} at first, decaying to "
+                             if decays else "") + f"{num(m.get('last'))} at the last record"
+                          + (f"; the config says {num(cfg)}" if cfg is not None else "")
+                          + (" as the starting value of its schedule." if cfg is not None and decays
+                             else ".")))
     plateau = _of(found, "plateau")
     if plateau:
         out.append(_a("stalled", "Has training stalled?", YES,

@@ -21,6 +21,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "disc_loss": ("train/disc_loss", "disc_loss", "train/discloss", "discloss"),
     "logits_real": ("train/logits_real", "logits_real"),
     "logits_fake": ("train/logits_fake", "logits_fake"),
+    # stage 2 (RadioDiff's train_cond_ldm.py): the diffusion loss and its optional VLB term
+    "loss_simple": ("train/loss_simple", "loss_simple"),
+    "loss_vlb": ("train/loss_vlb", "loss_vlb"),
 }
 # terms of the adversarial game: they move by design (and d_weight / disc_factor are switches),
 # so spikes, divergence and plateaus are not judged on them
@@ -44,7 +47,7 @@ def watched(columns: Iterable[str]) -> list[str]:
         if name in ("step", "time"):
             continue
         role = role_of(name)
-        if role in ("rec", "nll", "kl") or (role is None and "loss" in name.lower()
+        if role in ("rec", "nll", "kl", "loss_simple", "loss_vlb") or (role is None and "loss" in name.lower()
                                              and not any(a in name for a in ADVERSARIAL)):
             out.append(name)
     return out

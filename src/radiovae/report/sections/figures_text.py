@@ -21,7 +21,7 @@ def _figure_section(key: str, title: str, figures: dict[str, str], caption: str,
 
 def _trend_groups(f: Facts) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
-    for role in ("total", "kl", "rec", "nll", "disc_loss", "g_loss"):
+    for role in ("total", "kl", "rec", "nll", "disc_loss", "g_loss", "loss_simple", "loss_vlb"):
         m = f.m(role)
         if m:
             groups.setdefault(str(m.get("trend") or "unknown"), []).append(
@@ -46,7 +46,7 @@ def _normalized_text(f: Facts) -> list[str]:
 
 def _multi_axis_text(f: Facts) -> list[str]:
     parts, mags = [], []
-    for role in ("total", "kl", "rec", "disc_loss", "g_loss"):
+    for role in ("total", "kl", "rec", "disc_loss", "g_loss", "loss_simple", "loss_vlb"):
         m = f.m(role)
         if m and m.get("min") is not None:
             parts.append(f"{code(f.name(role))} {num(m['min'])} … {num(m['max'])}")
@@ -58,15 +58,16 @@ def _multi_axis_text(f: Facts) -> list[str]:
     text = "Ranges: " + "; ".join(parts) + "."
     if len(mags) >= 2 and min(mags) > 0:
         text += (f" The largest is {max(mags) / min(mags):.2g} × the smallest — which is why they "
-                 "need separate axes; what each contributes to the total is set by its weight "
-                 "(kl_weight, d_weight), not by its size.")
+                 "need separate axes"
+                 + ("; what each contributes to the total is set by its weight (kl_weight, "
+                    "d_weight), not by its size." if f.kind == "vae" else "."))
     return [text]
 
 
 def overview(f: Facts, figures: dict[str, str]) -> list[Section]:
     return [_figure_section(
         "overview", "Training overview", figures,
-        "The four losses side by side (raw and smoothed, same marks as above).",
+        "The losses side by side (raw and smoothed, same marks as above).",
         _overview_text(f))]
 
 
@@ -85,6 +86,6 @@ def multi_axis(f: Facts, figures: dict[str, str]) -> list[Section]:
 
 
 def dashboard(f: Facts, figures: dict[str, str]) -> list[Section]:
-    return [_figure_section("dashboard", "Complete dashboard", figures,
-                            "Losses, learning rate, d_weight, phases and every finding on one page.",
-                            [])]
+    what = ("Losses, learning rate, d_weight, phases and every finding on one page."
+            if f.kind == "vae" else "Losses, learning rate and every finding on one page.")
+    return [_figure_section("dashboard", "Complete dashboard", figures, what, [])]

@@ -11,6 +11,9 @@ from radiovae.report.marks import finding_range, finding_steps
 MARKS = ("Thin light line or band: the records (on long runs the min … max of each group of "
          "consecutive records, so spikes survive); thick line: smoothed. Dashed purple: VAE → "
          "VAE-GAN switch; dotted grey: resume; ▼/×: steps named by findings.")
+MARKS_ANY_RUN = ("Thin light line or band: the records (on long runs the min … max of each group "
+                 "of consecutive records, so spikes survive); thick line: smoothed; dotted grey: "
+                 "resume; ▼/×: steps named by findings.")
 
 
 def _observations(f: Facts, role: str) -> list[str]:
@@ -25,9 +28,12 @@ def _observations(f: Facts, role: str) -> list[str]:
               if isinstance(m.get("stability_cv"), (int, float)) else "") + "."]
     vae, gan = f.phase("vae"), f.phase("vae_gan")
     a, b = f.phase_mean("vae", role), f.phase_mean("vae_gan", role)
-    if vae and gan and (a is not None or b is not None):
+    if vae and gan and a is not None and b is not None:
         out.append(f"Mean {num(a)} in the VAE phase ({vae.get('records', 0):,} records) vs. "
                    f"{num(b)} in the VAE-GAN phase ({gan.get('records', 0):,} records).")
+    elif vae and gan and b is not None:
+        out.append(f"Not logged in the VAE phase; mean {num(b)} in the VAE-GAN phase "
+                   f"({gan.get('records', 0):,} records).")
     nonfinite = m.get("n_nonfinite") or 0
     out.append(f"{nonfinite:,} non-finite values." if nonfinite else "No NaN or Inf values.")
     for x in f.about(name):
@@ -56,7 +62,7 @@ def _loss_section(f: Facts, role: str, title: str, anchor: str, fig_key: str,
 def loss_sections(f: Facts, figures: dict[str, str]) -> list[Section]:
     if f.kind != "vae":
         return [_loss_section(f, "total", "Total loss", "total-loss", "total_loss", figures, [],
-                              "Total loss. " + MARKS)]
+                              "Total loss. " + MARKS_ANY_RUN)]
     disc_title = "Discriminator loss" if f.has("disc_loss") else "Discriminator and adversarial terms"
     return [
         _loss_section(f, "total", "Total loss", "total-loss", "total_loss", figures,
