@@ -27,11 +27,10 @@ def detect(ctx: Context) -> list[Finding]:
     span = (ev["first_step"], ev["last_step"])
     base = (f"{name} is negative in {ev['rows']:,} of {ev['of_rows']:,} rows "
             f"(steps {num(ev['first_step'])}-{num(ev['last_step'])})")
-    loss = recompute_total(ctx.table, ctx.config)
+    loss = recompute_total(ctx.table, ctx.config, adversarial_optional=True)
     if loss is None:
-        return [finding(ID, "warning", name,
-                        base + "; the records lack the terms (nll, d_weight, g_loss) that would "
-                        "explain it.", span=span, **ev)]
+        return [finding(ID, "info", name, base + "; the records lack the nll term, so which term "
+                        "makes it negative cannot be told from them.", span=span, **ev)]
     nll, kl, dw, df, g, adv, model, tol, kw = (loss[k] for k in (
         "nll", "kl", "d_weight", "disc_factor", "g_loss", "adversarial", "model", "tol",
         "kl_weight"))
@@ -42,8 +41,8 @@ def detect(ctx: Context) -> list[Finding]:
     share = float(explained[rows].mean())
     picks = rows[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
     ev["samples"] = [{"step": int(step[i]), "total": float(total[i]), "nll": float(nll[i]),
-                      "kl": float(kl[i]), "d_weight": float(dw[i]), "disc_factor": float(df[i]),
-                      "g_loss": float(g[i]), "d_weight_x_g_loss": float(adv[i]),
+                      "kl": float(kl[i]), "d_weight": _at(dw, i), "disc_factor": _at(df, i),
+                      "g_loss": _at(g, i), "d_weight_x_g_loss": float(adv[i]),
                       "recomputed_total": float(model[i]), "residual": float(resid[i])}
                      for i in picks]
     ev["explained_share"] = share
@@ -78,6 +77,10 @@ def detect(ctx: Context) -> list[Finding]:
            f"d_weight*disc_factor*g_loss reproduces {share:.0%} of those rows, and "
            + "; ".join(why) + ". Judge reconstruction by rec_loss, not by the total.")
     return [finding(ID, "info", name, msg, span=span, **ev)]
+
+
+def _at(v: np.ndarray | None, i: int) -> float | None:
+    return None if v is None else float(v[i])
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:

@@ -23,8 +23,8 @@ def detect(ctx: Context) -> list[Finding]:
     if q < 20:
         return []
     label, info = direction(s[-q:], v[-q:], alpha=0.05, min_change=0.02)
-    if label == "decreasing":
-        return []
+    if label != "flat":
+        return []     # still falling, or rising (divergence judges that): no plateau
     xs, ys = block_medians(s[-q:].astype(float), v[-q:])
     level = float(np.median(ys))
     change = info.get("theil_sen_change") or 0.0
