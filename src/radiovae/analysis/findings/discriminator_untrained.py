@@ -30,7 +30,7 @@ def detect(ctx: Context) -> list[Finding]:
         return []
     disc_cols = [c for c in (ctx.name(r) for r in ("disc_loss", "logits_real", "logits_fake")) if c]
     if any(np.isfinite(ctx.col(c)[in_gan]).any() for c in disc_cols):
-        return []   # the discriminator's own terms are there: its progress can be judged
+        return _not_learning(ctx, in_gan)   # its own terms are there: judge them
     ev: dict[str, Any] = {"vae_gan_rows": int(in_gan.sum()), "first_step": int(step[in_gan][0]),
                           "last_step": int(step[in_gan][-1]), "disc_columns": disc_cols}
     reasons = []
@@ -67,7 +67,46 @@ def detect(ctx: Context) -> list[Finding]:
                     span=(ev["first_step"], ev["last_step"]), **ev)]
 
 
+HINGE_UNTRAINED = 1.0   # hinge loss of a discriminator whose logits are ~0 on both inputs
+
+
+def _not_learning(ctx: Context, in_gan: np.ndarray, min_rows: int = 20) -> list[Finding]:
+    """The discriminator's terms are logged, but they show no learning: its hinge loss stays at
+    ~1 (what a discriminator that cannot tell real from reconstructed maps scores) and its logits
+    on real and reconstructed maps do not separate, over the whole VAE-GAN phase."""
+    loss, real, fake = ctx.col("disc_loss"), ctx.col("logits_real"), ctx.col("logits_fake")
+    if loss is None or real is None or fake is None:
+        return []
+    rows = np.flatnonzero(in_gan & np.isfinite(loss) & np.isfinite(real) & np.isfinite(fake))
+    if len(rows) < min_rows:
+        return []
+    late = rows[len(rows) // 2:]
+    med, med_late = float(np.median(loss[rows])), float(np.median(loss[late]))
+    gap = float(np.median(real[rows] - fake[rows]))
+    gap_late = float(np.median(real[late] - fake[late]))
+    if not (abs(med - HINGE_UNTRAINED) <= 0.1 and abs(med_late - HINGE_UNTRAINED) <= 0.1
+            and max(gap, gap_late) < 0.05):
+        return []
+    step = ctx.step
+    ev = {"vae_gan_rows": int(len(rows)), "first_step": int(step[rows[0]]),
+          "last_step": int(step[rows[-1]]), "disc_loss_median": med,
+          "disc_loss_median_second_half": med_late, "logit_gap_median": gap,
+          "logit_gap_median_second_half": gap_late}
+    msg = (f"the discriminator's terms show no sign of learning over the {len(rows):,} VAE-GAN "
+           f"records (steps {num(ev['first_step'])}-{num(ev['last_step'])}): disc_loss stays at "
+           f"{num(med)} (second half {num(med_late)}), the hinge loss of a discriminator that "
+           f"cannot tell real from reconstructed maps, and its logits on them do not separate "
+           f"(median real - reconstructed gap {num(gap)}, second half {num(gap_late)}). Its "
+           "weights are most likely not being updated (or its learning rate is far too low), "
+           "so d_weight*g_loss pushes the decoder against a fixed network, not a learned critic.")
+    return [finding(ID, "warning", ctx.name("disc_loss"), msg,
+                    span=(ev["first_step"], ev["last_step"]), **ev)]
+
+
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
+    if "disc_loss_median" in f.evidence:
+        return ("Check that the discriminator's optimizer holds its parameters and is stepped "
+                "after disc_start (and its learning rate): its loss and logits do not move.")
     return ("Make sure the discriminator is stepped and logged every step: in RadioDiff's "
             "train_vae.py the discriminator update runs only at accumulation index >= 1, so "
             "with gradient_accumulate_every = 1 it never trains (radiovae's trainer updates "

@@ -18,7 +18,8 @@ def detect(ctx: Context, ratio_limit: float = 3.0) -> list[Finding]:
     step = ctx.step
     for name in watched(ctx.table.columns):
         if role_of(name) == "kl":
-            continue   # the KL term rising is normal VAE behaviour, not divergence
+            out += _kl_blowup(ctx, name)   # the KL rising gradually is normal VAE behaviour
+            continue
         y = ctx.col(name)
         fin = np.isfinite(y)
         if fin.sum() < 20:
@@ -48,6 +49,35 @@ def detect(ctx: Context, ratio_limit: float = 3.0) -> list[Finding]:
                 recent_level=recent, best_level=best, best_step=best_step, ratio=ratio,
                 trend_last_quarter=rising, from_step=int(s[-last_q])))
     return out
+
+
+def _kl_blowup(ctx: Context, name: str, jump: float = 100.0) -> list[Finding]:
+    """The KL jumping by ``jump``x or more from one record to the next and staying up: the latent
+    blew up (a learning rate far too high), which no gradual KL growth does."""
+    y, step = ctx.col(name), ctx.step
+    fin = np.flatnonzero(np.isfinite(y) & (y > 0))
+    if len(fin) < 8:
+        return []
+    v = y[fin]
+    ratios = v[1:] / v[:-1]
+    i = int(np.argmax(ratios))
+    if ratios[i] < jump:
+        return []
+    before = float(np.median(v[max(0, i - 4):i + 1]))
+    after = v[i + 1:]
+    stays = float(np.median(after))
+    if stays < jump * before:
+        return []      # it came back down: a spike, not a blow-up
+    s0, s1 = int(step[fin[i]]), int(step[fin[i + 1]])
+    return [finding(
+        ID, "critical", name,
+        f"{name} blew up: it jumped {ratios[i]:,.0f}x from {num(v[i])} at step {num(s0)} to "
+        f"{num(v[i + 1])} at step {num(s1)}, and stays at a median of {num(stays)} "
+        f"({stays / before:,.0f}x its level before) to the last record. Gradual KL growth is "
+        "normal for a VAE with a small kl_weight; a jump of orders of magnitude in one step is "
+        "not: the latent's variance or mean exploded (a learning rate far too high, most likely).",
+        span=(s0, int(step[fin[-1]])), recent_level=stays, best_level=before, best_step=s0,
+        ratio=stays / before, from_step=s1, jump=float(ratios[i]))]
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
