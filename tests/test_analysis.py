@@ -165,22 +165,31 @@ def test_overrides(real_run_csv):
     assert s["time"]["eta_s"] == pytest.approx((200000 - 149900) / s["time"]["recent_steps_per_s"])
 
 
+def _nan_csv(df: pd.DataFrame, path) -> object:
+    """A CSV whose NaN cells say ``nan`` (an empty cell is a value not written: absent)."""
+    df.to_csv(path, index=False, na_rep="nan")
+    return path
+
+
 def test_isolated_nan_is_a_warning_persisting_nan_is_critical(real, tmp_path):
     df = plant_nan(real, "train/rec_loss", 100000)
-    s = analyze(load_run(write_csv(df, tmp_path / "nan.csv")))
+    s = analyze(load_run(_nan_csv(df, tmp_path / "nan.csv")))
     (nf,) = ids(s)["non_finite"]
     assert nf["metric"] == "train/rec_loss" and nf["evidence"]["first_step"] == 100000
     assert nf["severity"] == "warning" and s["verdict"] == "attention"
     assert "skipped step" in nf["message"] and nf["steps"] == [100000]
     assert s["metrics"]["train/rec_loss"]["status"] == "warning"
+    # an empty CSV cell is a value never written: absent, not non-finite
+    s = analyze(load_run(write_csv(df, tmp_path / "absent.csv")))
+    assert "non_finite" not in ids(s) and s["metrics"]["train/rec_loss"]["n_nonfinite"] == 0
     persisting = real.copy()
     persisting.loc[persisting["step"] >= 140000, "train/rec_loss"] = np.nan
-    s = analyze(load_run(write_csv(persisting, tmp_path / "nan_end.csv")))
+    s = analyze(load_run(_nan_csv(persisting, tmp_path / "nan_end.csv")))
     (nf,) = ids(s)["non_finite"]
     assert nf["severity"] == "critical" and nf["evidence"]["to_the_end"] and s["verdict"] == "failing"
     off_trend = plant_nan(real, "train/rec_loss", 100000)
     off_trend.loc[off_trend["step"] > 100000, "train/rec_loss"] *= 20
-    s = analyze(load_run(write_csv(off_trend, tmp_path / "nan_off.csv")))
+    s = analyze(load_run(_nan_csv(off_trend, tmp_path / "nan_off.csv")))
     assert [x["severity"] for x in ids(s)["non_finite"]] == ["critical"]
     # the same NaN written by RadioDiff's logger ("nan") survives the text path
     s2 = analyze(load_run(write_single_log(None, tmp_path / "nan.log", frame=df)))

@@ -35,10 +35,19 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
 
     phases = find_phases(table, disc_start) if run.kind == "vae" else []
     time = _time(table, run.resumes, planned, last)
+    run_dir = _run_dir(run)
+    ctx = Context(table=table, config=config, phases=phases, progress=progress,
+                  formats={s.format for s in run.segments}, resumes=run.resumes, kind=run.kind,
+                  evaluation=run.evaluation, raw_config=run.config.get("raw"),
+                  checkpoints=_checkpoints(run_dir),
+                  nan_steps=run.nan_steps,
+                  decimals=max((sg.decimals for sg in run.segments if sg.decimals is not None),
+                               default=None))
     metrics = {}
     for name in run.metrics:
         y = table[name].to_numpy(dtype="float64")
-        metrics[name] = m = metric_stats(step, y)
+        keep = ~ctx.absent(name)              # a value never written is no NaN
+        metrics[name] = m = metric_stats(step[keep], y[keep])
         if len(phases) > 1:   # the phases move for different reasons: judge each on its own
             m["trend_by_phase"] = {}
             for p in phases:
@@ -47,13 +56,6 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
                 if b > a:
                     m["trend_by_phase"][p["name"]] = trend(step[a:b], y[a:b])[0]
 
-    run_dir = _run_dir(run)
-    ctx = Context(table=table, config=config, phases=phases, progress=progress,
-                  formats={s.format for s in run.segments}, resumes=run.resumes, kind=run.kind,
-                  evaluation=run.evaluation, raw_config=run.config.get("raw"),
-                  checkpoints=_checkpoints(run_dir),
-                  decimals=max((sg.decimals for sg in run.segments if sg.decimals is not None),
-                               default=None))
     found = [f.as_dict() for f in detect_all(ctx)]
     roles = ctx.roles
     phase_stats(table, phases, run.metrics)

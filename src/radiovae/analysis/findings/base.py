@@ -62,6 +62,20 @@ class Context:
     raw_config: dict[str, Any] | None = None
     # decimals the values were printed with (RadioDiff's {:.5f}: 5); None: full precision
     decimals: int | None = None
+    # per metric, the steps whose records wrote NaN (Run.nan_steps); any other NaN cell is a
+    # value never written (absent, not non-finite). None: the readers could not tell
+    nan_steps: dict[str, np.ndarray] | None = None
+
+    def absent(self, name: str) -> np.ndarray:
+        """Rows of ``name`` that hold NaN only because no value was written there."""
+        y = self.col(name)
+        if self.nan_steps is None or y is None:
+            return np.zeros(len(self.table), dtype=bool)
+        written = self.nan_steps.get(name)
+        nan = np.isnan(y)
+        if written is None or not len(written):
+            return nan
+        return nan & ~np.isin(self.step, written)
     # steps of the checkpoints in the run dir (checkpoints/model-<step>.pt); None when the
     # records are not a radiovae run dir, so which checkpoints exist is unknown
     checkpoints: list[int] | None = None

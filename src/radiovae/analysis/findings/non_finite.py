@@ -29,7 +29,7 @@ def detect(ctx: Context) -> list[Finding]:
         if fin.all() or not (fin.any() or np.isinf(y).any()):
             continue
         start = int(np.argmax(fin | np.isinf(y)))
-        bad = ~fin
+        bad = ~fin & ~ctx.absent(name)         # absent (never written) is not NaN
         bad[:start] = False
         if not bad.any():
             continue

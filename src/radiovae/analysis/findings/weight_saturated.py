@@ -29,7 +29,10 @@ def detect(ctx: Context) -> list[Finding]:
     if dw is not None:
         cap, how = 1e4 * float(dw), f"1e4 x disc_weight {num(dw)}"
     else:  # infer: a round constant that is also the maximum, in most rows
-        vals, counts = np.unique(d[fin], return_counts=True)
+        on = fin & (d > 0)      # d_weight is 0 where the discriminator is off
+        if on.sum() < 5:
+            return []
+        vals, counts = np.unique(d[on], return_counts=True)
         cap = float(vals[np.argmax(counts)])
         mant = cap / 10 ** math.floor(math.log10(cap)) if cap > 0 else 0
         if not (cap == d[fin].max() and any(abs(mant - m) < 1e-9 for m in (1, 2, 2.5, 5))):
