@@ -29,8 +29,16 @@ def detect(ctx: Context) -> list[Finding]:
             f"(steps {num(ev['first_step'])}-{num(ev['last_step'])})")
     loss = recompute_total(ctx.table, ctx.config, adversarial_optional=True)
     if loss is None:
-        return [finding(ID, "info", name, base + "; the records lack the nll term, so which term "
-                        "makes it negative cannot be told from them.", span=span, **ev)]
+        msg = base + "; the records lack the terms to reproduce it (no nll)"
+        dw, g, df = ctx.col("d_weight"), ctx.col("g_loss"), ctx.col("disc_factor")
+        if dw is not None and g is not None:
+            adv = dw * g * (df if df is not None else 1.0)
+            med = float(np.nanmedian(adv[neg]))
+            ev["median_adversarial_term"] = med
+            if med < 0:
+                msg += (f", but their adversarial term d_weight*disc_factor*g_loss is negative "
+                        f"there (median {num(med)}), which can make the total negative by itself")
+        return [finding(ID, "info", name, msg + ".", span=span, **ev)]
     nll, kl, dw, df, g, adv, model, tol, kw = (loss[k] for k in (
         "nll", "kl", "d_weight", "disc_factor", "g_loss", "adversarial", "model", "tol",
         "kl_weight"))
