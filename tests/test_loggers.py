@@ -118,6 +118,14 @@ def test_wandb_run_folder(frame, tmp_path):
     t = run.table["time"].to_numpy()
     assert np.nanmax(np.abs(t - frame["time"].to_numpy())) < 0.01
     assert "samples" not in run.table.columns            # an image is not a metric
+    # watching the folder: the summary (last values, shaped like a history line) is no second
+    # segment, so no resume appears at the last step
+    from radiovae.runlog.follow import RunFollower
+
+    summary = run_dir / "files" / "wandb-summary.json"
+    summary.write_text(summary.read_text() + "\n")          # a complete line, as a reader sees it
+    followed = RunFollower([run_dir]).poll()
+    assert [s.format for s in followed.segments] == ["wandb_history"] and not followed.resumes
 
 
 def test_wandb_csv_exports(frame, tmp_path):

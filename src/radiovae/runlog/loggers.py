@@ -29,6 +29,8 @@ def detect_file(path: Path, text: str, first: str) -> str | None:
     """The logger that wrote this file, from its first line (and for W&B's binary run file,
     its name); None when it is none of these."""
     if first.startswith("{"):
+        if path.name == wandb.SUMMARY:   # the last values only, shaped like a history line
+            return None
         try:
             obj = json.loads(first)
         except ValueError:
