@@ -10,7 +10,7 @@ from logfactory import write_radiodiff_logs
 
 from radiovae import load_run
 from radiovae.errors import UserError
-from radiovae.runlog import follow
+from radiovae.runlog import chunks
 from radiovae.runlog.follow import RunFollower
 
 
@@ -22,8 +22,8 @@ def logs(real_run_csv, tmp_path_factory):
 def test_growing_log_with_cut_writes_and_a_resume_file(logs, tmp_path, monkeypatch):
     first, second = (p.read_bytes() for p in logs)
     parsed: list[int] = []
-    real_parse = follow.parse_radiodiff
-    monkeypatch.setattr(follow, "parse_radiodiff",
+    real_parse = chunks.parse_radiodiff
+    monkeypatch.setattr(chunks, "parse_radiodiff",
                         lambda data, final=True: parsed.append(len(data)) or real_parse(data, final))
     d = tmp_path / "results"
     d.mkdir()

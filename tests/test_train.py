@@ -36,6 +36,11 @@ def tiny(**trainer) -> dict:
 
 
 def rows(run_dir) -> list[dict]:
+    return [r for r in lines(run_dir) if "event" not in r]
+
+
+def lines(run_dir) -> list[dict]:
+    """Every line of metrics.jsonl: the records and the trainer's end marker."""
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
@@ -162,6 +167,9 @@ def test_resume_matches_uninterrupted_run(full_run, tmp_path):
             if k != "time":
                 assert abs(ra[k] - rb[k]) <= 1e-4 * max(abs(ra[k]), 1e-12), (ra["step"], k)
     assert b[-1]["train/disc_factor"] == 1.0 and b[4]["train/disc_factor"] == 0.0
+    # the --max-steps stop's end marker went with the resume; the finished run ends with one
+    ends = [(r["step"], r["stopped"]) for r in lines(run) if r.get("event") == "end"]
+    assert ends == [(8, "done")] and lines(run)[-1]["event"] == "end"
     end_a = torch.load(full_run / "checkpoints" / "model-8.pt", weights_only=True)
     end_b = torch.load(run / "checkpoints" / "model-8.pt", weights_only=True)
     for k, v in end_a["ema"].items():
@@ -184,6 +192,10 @@ def test_records_and_checkpoint_contents(full_run):
     assert log.table["train/rec_loss"].iloc[3] == pytest.approx(data[3]["train/rec_loss"], abs=1e-5)
     run = load_run(full_run)
     assert len(run.table) == 8 and run.config.get("disc_start") == 5
+    # the end marker (radiovae watch ends on it), in both record files, not a record
+    assert run.end["step"] == 8 and run.end["stopped"] == "done" and run.skipped_lines == 0
+    assert "[Train End] 8/8: done" in (full_run / "train.log").read_text().splitlines()[-1]
+    assert log.end["step"] == 8 and log.skipped_lines == 0
     assert list((full_run / "tb").glob("events.out.tfevents.*"))
     assert sorted(p.name for p in (full_run / "samples").glob("*.png")) == [
         f"step-{s:07d}.png" for s in (2, 4, 6, 8)]

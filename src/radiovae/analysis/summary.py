@@ -79,6 +79,10 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
         "verdict": verdict,
         "verdict_reason": reason,
         "skipped_lines": int(run.skipped_lines),
+        # what could not be read as written (the first few, named) and how many in all
+        "read_notes": list(run.notes),
+        "read_note_count": int(run.note_count),
+        "end": run.end,
         "evaluation": run.evaluation,
         "kind": run.kind,
         "roles": roles,

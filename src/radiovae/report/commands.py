@@ -7,9 +7,18 @@ import sys
 from pathlib import Path
 
 
+def _quiet_numerics() -> None:
+    """numpy's overflow / invalid-value warnings on hostile records (1e308, inf) are noise on
+    stderr: the report itself names every non-finite value."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+
 def report(args: argparse.Namespace) -> int:
     from radiovae.report.write import make_report
 
+    _quiet_numerics()
     out = Path(args.out)
     summary = make_report(args.paths, out, total_steps=args.total_steps,
                           disc_start=args.disc_start, progress=True, smoothing=args.smoothing)
@@ -24,6 +33,7 @@ def report(args: argparse.Namespace) -> int:
 def watch(args: argparse.Namespace) -> int:
     from radiovae.report.watch import Watcher, watch_loop
 
+    _quiet_numerics()
     watcher = Watcher(args.paths, args.out, total_steps=args.total_steps,
                       disc_start=args.disc_start)
     summary = watch_loop(watcher, args.interval, args.max_refreshes,

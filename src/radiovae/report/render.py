@@ -144,23 +144,24 @@ def to_html(doc: Document, read_image: Callable[[str], bytes | str | None],
         **live)
 
 
-_URIS: dict[Path, tuple[tuple[int, int, int], str]] = {}   # path -> (stat key, data URI)
+_URIS: dict[str, tuple[tuple[int, int, int, int], str]] = {}   # name -> (stat key, data URI)
 
 
 def file_reader(root: Path) -> Callable[[str], str | None]:
     """Figures under ``root`` as PNG data URIs, re-encoded only when the file changed (its
-    inode, size or mtime): ``watch`` rewrites the HTML far more often than it redraws."""
+    device, inode, size or mtime): ``watch`` rewrites the HTML far more often than it redraws,
+    each time in a new folder that hard-links the unchanged figures."""
     def read(path: str) -> str | None:
-        file = (root / path).resolve()
+        file = root / path
         try:
             st = file.stat()
-            key = (st.st_ino, st.st_size, st.st_mtime_ns)
-            hit = _URIS.get(file)
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            hit = _URIS.get(path)
             if hit is not None and hit[0] == key:
                 return hit[1]
             uri = "data:image/png;base64," + base64.b64encode(file.read_bytes()).decode()
         except OSError:
             return None
-        _URIS[file] = (key, uri)
+        _URIS[path] = (key, uri)
         return uri
     return read

@@ -37,6 +37,7 @@ LABELS = {
 BUCKETS = 1000        # min + max per bucket -> ~2k drawn points per line
 SMOOTH_POINTS = 1000  # groups whose means are smoothed (TensorBoard samples 1,000 points)
 SMOOTH_FRACTION = 50  # rolling-median window = 1/50 of the run
+PLOT_MAX = 1e300      # finite values beyond +-1e300 are drawn at +-1e300 (the tables say the truth)
 
 
 @dataclass(frozen=True)
@@ -241,5 +242,8 @@ class Curves:
         name = self.roles.get(role_or_name, role_or_name)
         if name not in self._cache:
             values = self.table[name].to_numpy(dtype=float)
+            huge = np.abs(values) > PLOT_MAX    # (NaN compares False; inf stays non-finite)
+            if huge.any():                      # matplotlib's tick maths overflows near 1e308
+                values = np.where(huge & np.isfinite(values), np.sign(values) * PLOT_MAX, values)
             self._cache[name] = Curve(name, self.steps, values)
         return self._cache[name]

@@ -28,18 +28,30 @@ def finding_key(f: dict[str, Any]) -> tuple:
     return (f.get("id"), f.get("metric"), f.get("severity"))
 
 
-def training_done(summary: dict[str, Any]) -> bool:
-    """The last logged step is the last one the run will log (within one logging interval)."""
+def training_done(summary: dict[str, Any], run: Any = None) -> bool:
+    """The run is over: its records end with the trainer's end marker, or the last logged step
+    is the last one the run will log.
+
+    RadioDiff logs step s (0-based, s < planned) when s % log_freq == 0, so its last logged step
+    is the largest multiple of log_freq below the planned steps; radiovae's trainer also logs the
+    run's last step (planned - 1) and then writes its end marker, which is what a radiovae run
+    dir waits for (the multiple-of-log_freq rule would end one interval early there)."""
+    if run is not None and getattr(run, "end", None) is not None:
+        return True
     steps = summary.get("steps") or {}
     last, planned = steps.get("last"), steps.get("planned")
     if last is None or not planned:
         return False
-    gap = (summary.get("config") or {}).get("log_freq") or 1
+    if last >= planned - 1:
+        return True
+    if any(str(s.get("source", "")).endswith("metrics.jsonl")
+           for s in summary.get("segments") or []):
+        return False                       # radiovae's own records: its end marker or N - 1
     try:
-        gap = int(gap)
-    except (TypeError, ValueError):
-        gap = 1
-    return last >= planned - gap
+        gap = int((summary.get("config") or {}).get("log_freq") or 0)
+    except (TypeError, ValueError, OverflowError):
+        gap = 0
+    return gap > 0 and last >= (planned - 1) // gap * gap
 
 
 def _not_started(path: Path) -> bool:
@@ -65,11 +77,16 @@ class Watcher:
     def __init__(self, paths: str | Path | Sequence[str | Path], out: str | Path,
                  total_steps: int | None = None, disc_start: int | None = None,
                  figure_period: float = 60.0):
+        from radiovae.report.write import check_out
+        from radiovae.runlog.chunks import check_regular
+
         self.paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
         for p in self.paths:
             if not p.exists():
                 raise UserError(f"{p}: no such file or directory")
+            check_regular(p)                 # a FIFO or a device: refused, never waited on
         self.out = Path(out)
+        check_out(self.out)
         self.total_steps, self.disc_start = total_steps, disc_start
         self.figure_period = figure_period
         self.follower = None
@@ -81,6 +98,7 @@ class Watcher:
         self.figures_at = float("-inf")
         self.figure_cost = 0.0
         self.refreshes = 0
+        self.run = None
 
     def _poll(self):
         from radiovae.runlog.follow import RunFollower
@@ -105,6 +123,7 @@ class Watcher:
                 return Update(None, waiting=f"waiting for training records in "
                                             f"{', '.join(map(str, self.paths))} ({exc})")
             raise
+        self.run = run
         last = int(run.table["step"].iloc[-1]) if len(run.table) else None
         if (len(run.table), last) == (self.records, self.last_step) and not force_figures:
             return Update(self.summary, seconds=time.perf_counter() - start)
@@ -117,7 +136,7 @@ class Watcher:
         period = max(self.figure_period, 10 * self.figure_cost)
         draw = (force_figures or self.figures_step is None or now - self.figures_at >= period
                 or any(f.get("severity") in ("warning", "critical") for f in new)
-                or training_done(summary))
+                or training_done(summary, run))
         t0 = time.perf_counter()
         write_report(run, summary, self.out, progress=False, figures=draw,
                      figures_step=None if draw else self.figures_step, fsync=draw)
@@ -239,9 +258,16 @@ def watch_loop(watcher: Watcher, interval: float, max_refreshes: int | None = No
                 count += 1
                 if update.changed:
                     recent = update.new_findings or recent
-                done = update.summary is not None and training_done(update.summary)
-                if done and not update.drew_figures:
-                    update = watcher.refresh(force_figures=True)
+                done = update.summary is not None and training_done(update.summary, watcher.run)
+                if done:
+                    # the last lines may still be on their way (RadioDiff writes a step's
+                    # discriminator line after its generator line; no end marker says so)
+                    if watcher.run is None or watcher.run.end is None:
+                        time.sleep(min(interval, 1.0))
+                    final = watcher.refresh(force_figures=True)
+                    update = Update(final.summary, update.new_findings + final.new_findings,
+                                    update.new_records + final.new_records, True, True,
+                                    update.seconds + final.seconds)
                 view.last = update
                 view.update(panel(watcher, update, recent), refresh=True)
                 if done or (max_refreshes is not None and count >= max_refreshes):

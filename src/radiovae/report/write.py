@@ -1,7 +1,10 @@
 """Write a report directory: report.md, report.html (self-contained), summary.json, figures/*.png.
 
-Every file goes through radiovae.io's atomic writes, so a crash or Ctrl-C mid-report leaves the
-previous complete report in place.
+The whole report is written into a temporary folder beside ``--out`` and then put in its place
+in one step (radiovae.io.atomic_dir), so a reader of ``--out`` sees one complete report or the
+previous one, never parts of two; a crash, Ctrl-C or a full disk leaves the previous report as it
+was and no half-written files. ``--out`` must be a folder that is new, empty, or a previous report:
+one holding other files is refused rather than replaced.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from radiovae.analysis import jsonable
-from radiovae.io import atomic_path, atomic_write_bytes
+from radiovae.errors import UserError
+from radiovae.io import atomic_dir, atomic_write_bytes
 from radiovae.progress import make_progress
 from radiovae.report.content import build_document
 from radiovae.report.figures import FIGURES, Drawing, caption_smoothing, draw_figures
@@ -47,20 +51,61 @@ def write_summary(summary: dict[str, Any], out: Path, fsync: bool = True) -> Pat
         jsonable(summary), indent=2, allow_nan=False) + "\n").encode("utf-8"), fsync=fsync)
 
 
+MARKER = ".radiovae-report"       # in every report folder: this folder may be replaced whole
+REPORT_NAMES = {"report.md", "report.html", "summary.json", FIGURE_DIR, MARKER}
+
+
+def inside(path: Path, root: Path) -> Path | None:
+    """``path`` resolved (symlinks followed) if it lies inside ``root``, else None."""
+    try:
+        real, base = path.resolve(), root.resolve()
+    except (OSError, RuntimeError):
+        return None
+    return real if real == base or base in real.parents else None
+
+
 def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
-    """Copy the evaluation's sample grid (named relative to the run dir) beside the figures."""
+    """Copy the evaluation's sample grid (named relative to the run dir) beside the figures.
+
+    Only a PNG inside the run dir is taken: evaluation.json is input, and ``../../x.png``, an
+    absolute path or a symlink out of the run dir must not put a foreign file into the report."""
     ev = summary.get("evaluation") or {}
     grid = ev.get("grid") if isinstance(ev, dict) else None
     run_dir = run_dir_of(summary)
-    if not grid or run_dir is None:
+    if not grid or not isinstance(grid, str) or run_dir is None or "\0" in grid:
         return None
-    src = (run_dir / str(grid)).resolve()
-    if not src.is_file() or src.suffix.lower() != ".png":
+    src = inside(run_dir / grid, run_dir)
+    if src is None or not src.is_file() or src.suffix.lower() != ".png":
         return None
     dst = out / FIGURE_DIR / "eval_grid.png"
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
     return dst
+
+
+def check_out(out: Path) -> None:
+    """``--out`` must be a folder that is new, empty or a previous report (UserError if not)."""
+    if out.is_symlink() and not out.exists():
+        raise UserError(f"--out {out}: a broken symbolic link")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"--out {out}: {parent} is not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"--out {out}: cannot write into {parent} (permission denied)")
+            break
+    if out.is_dir():
+        try:
+            names = set(os.listdir(out))
+        except OSError as e:
+            raise UserError(f"--out {out}: cannot read it ({e.strerror})") from None
+        foreign = sorted(names - REPORT_NAMES)
+        if foreign and MARKER not in names:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise UserError(f"--out {out}: holds files that are not a radiovae report ({shown}); "
+                            f"give a new or empty folder")
 
 
 def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: bool = True,
@@ -69,16 +114,33 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
                  drawing: Drawing | None = None) -> dict[str, Path]:
     """Write the whole report for ``run`` into ``out``; return {relative name: path}.
 
-    ``figures=False`` keeps the PNGs already in ``out/figures`` (``watch`` redraws them less often
-    than it rewrites the text); ``figures_step`` is the last step those PNGs show.
-    ``fsync=False`` skips flushing the text files to disk (each is still replaced atomically):
+    ``figures=False`` keeps the figures of the report already in ``out`` (``watch`` redraws them
+    less often than it rewrites the text); ``figures_step`` is the last step those PNGs show.
+    ``fsync=False`` skips flushing the text files to disk (the folder is still replaced whole):
     for ``watch``, whose next refresh rewrites them within seconds anyway.
+    Bad ``--out``, a full disk or any write error: UserError, the previous report unchanged.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {"summary.json": write_summary(summary, out, fsync=fsync)}
-    fig_dir = out / FIGURE_DIR
-    smoothing = smoothing or Smoothing()
+    check_out(out)
+    try:
+        with atomic_dir(out) as tmp:
+            rel = _write_into(tmp, run, summary, out, progress, figures, figures_step, fsync,
+                              smoothing or Smoothing(), drawing)
+    except OSError as e:
+        why = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"--out {out}: cannot write the report ({why}); nothing was "
+                        f"changed there") from None
+    return {name: out / name for name in rel}
+
+
+def _write_into(tmp: Path, run: Run, summary: dict[str, Any], out: Path, progress: bool,
+                figures: bool, figures_step: int | None, fsync: bool,
+                smoothing: Smoothing, drawing: Drawing | None) -> list[str]:
+    atomic_write_bytes(tmp / MARKER, b"radiovae report folder: replaced whole on each write\n",
+                       fsync=False)
+    written = ["summary.json"]
+    write_summary(summary, tmp, fsync=fsync)
+    fig_dir = tmp / FIGURE_DIR
     if figures:
         with make_progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("drawing figures", total=len(FIGURES))
@@ -91,26 +153,43 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
         atomic_write_bytes(fig_dir / CHARTS, charts.encode(), fsync=fsync)
         atomic_write_bytes(fig_dir / FIGURE_NOTES, json.dumps(notes).encode(), fsync=fsync)
     else:
+        _keep_figures(out / FIGURE_DIR, fig_dir)
         notes = _read_notes(fig_dir)
         charts = _read_text(fig_dir / CHARTS)
-    grid = _copy_eval_grid(summary, out)
+    grid = _copy_eval_grid(summary, tmp)
     fig_rel = {}
     for name, _title in FIGURES:
         path = fig_dir / f"{name}.png"
         if path.is_file():
-            fig_rel[name] = relpath(path, out)
-            written[f"{FIGURE_DIR}/{name}.png"] = path
+            fig_rel[name] = relpath(path, tmp)
+            written.append(f"{FIGURE_DIR}/{name}.png")
     if grid is not None:
-        fig_rel["eval_grid"] = relpath(grid, out)
-        written[f"{FIGURE_DIR}/eval_grid.png"] = grid
+        fig_rel["eval_grid"] = relpath(grid, tmp)
+        written.append(f"{FIGURE_DIR}/eval_grid.png")
     doc = build_document(summary, fig_rel, figures_step=figures_step)
     if notes.get("smoothing"):
         caption_smoothing(doc, str(notes["smoothing"]))
-    written["report.md"] = atomic_write_bytes(out / "report.md",
-                                              to_markdown(doc).encode("utf-8"), fsync=fsync)
-    written["report.html"] = atomic_write_bytes(
-        out / "report.html", to_html(doc, file_reader(out), charts).encode("utf-8"), fsync=fsync)
-    return written
+    atomic_write_bytes(tmp / "report.md", to_markdown(doc).encode("utf-8"), fsync=fsync)
+    atomic_write_bytes(tmp / "report.html",
+                       to_html(doc, file_reader(tmp), charts).encode("utf-8"), fsync=fsync)
+    return [*written, "report.md", "report.html"]
+
+
+def _keep_figures(src: Path, dst: Path) -> None:
+    """The previous report's figures (PNGs, charts, notes) into the new folder: hard links, not
+    copies, where the file system allows."""
+    if not src.is_dir():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    names = [f"{name}.png" for name, _title in FIGURES] + [CHARTS, FIGURE_NOTES]
+    for name in names:
+        f = src / name
+        if not f.is_file():
+            continue
+        try:
+            os.link(f, dst / name)
+        except OSError:
+            shutil.copyfile(f, dst / name)
 
 
 def chart_json(table, summary: dict[str, Any], smoothing: Smoothing) -> str:

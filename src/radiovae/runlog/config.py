@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # flattened key -> where RadioDiff's config (first_radio.yaml, printed by logger.info(cfg)) keeps it;
@@ -31,6 +32,14 @@ _PLACES: dict[str, list[tuple[str, ...]]] = {
 _INTS = {"disc_start", "total_steps", "log_freq", "batch_size", "gradient_accumulate_every"}
 
 
+KNOWN_KEYS = {place[0] for places in _PLACES.values() for place in places}
+
+
+def looks_like_config(value: Any) -> bool:
+    """A dict that holds at least one key a training config has (a JSON record does not)."""
+    return isinstance(value, dict) and any(isinstance(k, str) and k in KNOWN_KEYS for k in value)
+
+
 def flatten_config(raw: dict[str, Any] | None) -> dict[str, Any]:
     """``{"disc_start": 50001, "kl_weight": 1e-06, ..., "raw": raw}``: only the keys found."""
     flat: dict[str, Any] = {}
@@ -40,7 +49,9 @@ def flatten_config(raw: dict[str, Any] | None) -> dict[str, Any]:
         for place in places:
             value = _get(raw, place)
             number = _number(value)
-            if number is not None:
+            if number is not None and (key not in _INTS or (
+                    (0 if key == "disc_start" else 1) <= number <= 2 ** 53
+                    and float(number).is_integer())):
                 flat[key] = int(number) if key in _INTS else number
                 break
     flat["raw"] = raw
@@ -56,13 +67,16 @@ def _get(d: Any, place: tuple[str, ...]) -> Any:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number (1e999, .inf, NaN and 10**400 are not settings: ignored)."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        return value
     if isinstance(value, str):  # YAML 1.1 reads "5e-6" as a string
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             return None
+    if isinstance(value, int):
+        return value if abs(value) <= 2 ** 63 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     return None

@@ -1,8 +1,12 @@
 """Follow growing training records: each poll reads only the bytes appended since the last one.
 
-A RadioDiff log or a JSONL / CSV file is read from its last complete line on; a line still being
-written waits for the next poll. A new file appearing in a followed directory is a resume (a new
-segment); a file that shrinks or is replaced (truncation, rotation) is read again from its start.
+A RadioDiff log or a JSONL / CSV file is read from its last complete line on, through the same
+chunk parser as ``load_run``; a line still being written waits for the next poll. A new file
+appearing in a followed directory is a resume (a new segment). Rotation loses nothing: a file
+renamed away (``train.log`` -> ``train.log.1``, a new ``train.log``) is read to its end through the
+handle held open, and its records stay as a segment of their own; a file truncated in place
+(copytruncate) keeps the records already read. When the rotated file shows up in a followed
+directory it is recognized (same inode, or same first bytes) and not read twice.
 TensorBoard event files, Lightning / W&B files are re-read whole when they change (Lightning
 rewrites its CSV whenever a new key is logged).
 """
@@ -13,18 +17,24 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import BinaryIO
 
 from radiovae.errors import UserError
 from radiovae.runlog import loggers
-from radiovae.runlog.load import FORMATS, _read_json, _read_yaml, assemble, detect_format
-from radiovae.runlog.radiodiff_log import parse_radiodiff
-from radiovae.runlog.records import Records, by_column, empty_table, merge_ordered_rows
+from radiovae.runlog.chunks import CHUNK, ChunkParser, check_regular, extend_records
+from radiovae.runlog.load import (
+    FORMATS,
+    _read_json,
+    _read_yaml,
+    assemble,
+    detect_format,
+    record_files,
+)
+from radiovae.runlog.records import Records, clean_times, empty_table
 from radiovae.runlog.run import Run
-from radiovae.runlog.tabular import parse_csv, parse_jsonl
 from radiovae.runlog.tensorboard import parse_tensorboard
+
+_HEAD = 4096          # first bytes kept per file: a copy of a rotated file is recognized by them
 
 
 @dataclass
@@ -32,9 +42,21 @@ class _FileState:
     path: Path
     fmt: str
     offset: int = 0                  # bytes consumed (always at a line boundary)
-    ident: tuple[int, int] | None = None   # (device, inode): a replaced file starts over
-    header: bytes = b""              # a CSV's header line, prepended to every chunk
+    ident: tuple[int, int] | None = None   # (device, inode)
+    head: bytes = b""
+    parser: ChunkParser | None = None
+    handle: BinaryIO | None = None
+    label: str = ""                  # the segment's name (the path, "... (rotated)" once retired)
     records: Records = field(default_factory=lambda: Records(empty_table()))
+
+    def __post_init__(self) -> None:
+        self.parser = ChunkParser(self.fmt)
+        self.label = self.label or str(self.path)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
 
 
 class RunFollower:
@@ -47,7 +69,11 @@ class RunFollower:
 
     def __init__(self, paths: str | Path | Sequence[str | Path]):
         self.paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+        for p in self.paths:
+            if p.exists():
+                check_regular(p)             # a FIFO or a device: refused, never waited on
         self._files: dict[Path, _FileState] = {}
+        self._retired: list[_FileState] = []   # rotated away / truncated: records kept
         self._unknown: dict[Path, int] = {}    # files not recognized yet -> their size then
         self._run: Run | None = None
         self.new_rows = 0
@@ -62,39 +88,64 @@ class RunFollower:
                     files.append(p / "metrics.jsonl")
                     run_dir = p
                     continue
-                files += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+                files += record_files(p)
             elif p.is_file():
                 files.append(p)
         return files, run_dir
+
+    def _discover(self, files: list[Path]) -> None:
+        for f in files:
+            if f in self._files:
+                continue
+            try:
+                st = os.stat(f)
+            except OSError:
+                continue
+            if self._unknown.get(f) == st.st_size:
+                continue                       # looked at already, unchanged
+            fmt = detect_format(f, quiet=True)
+            if fmt is None:                    # not records, or not yet (a log's cfg line only)
+                self._unknown[f] = st.st_size
+                continue
+            self._unknown.pop(f, None)
+            self._files[f] = self._adopt(f, fmt, st) or _FileState(f, fmt)
+
+    def _adopt(self, f: Path, fmt: str, st: os.stat_result) -> _FileState | None:
+        """A retired file seen again under a new name (rotation): keep reading it, not twice."""
+        for old in self._retired:
+            if old.fmt != fmt:
+                continue
+            same = old.ident == (st.st_dev, st.st_ino)
+            if not same and old.head and st.st_size >= old.offset:
+                try:
+                    with open(f, "rb") as fh:
+                        same = fh.read(len(old.head)) == old.head
+                except OSError:
+                    same = False
+            if same:
+                self._retired.remove(old)
+                old.close()
+                old.path, old.label, old.ident = f, str(f), (st.st_dev, st.st_ino)
+                return old
+        return None
 
     # -- polling -----------------------------------------------------------------------------
     def poll(self) -> Run:
         """Read what was appended since the last poll and return the whole run so far."""
         files, run_dir = self._targets()
-        for f in files:
-            if f in self._files:
-                continue
-            try:
-                size = f.stat().st_size
-            except FileNotFoundError:
-                continue
-            if self._unknown.get(f) == size:
-                continue                       # looked at already, unchanged
-            fmt = detect_format(f, quiet=True)
-            if fmt is None:                    # not records, or not yet (a log's cfg line only)
-                self._unknown[f] = size
-                continue
-            self._unknown.pop(f, None)
-            self._files[f] = _FileState(f, fmt)
-        # one format per run, as load_run reads a directory (RadioDiff's log + its TB events)
-        present = {s.fmt for s in self._files.values()}
-        fmt = next(f for f in FORMATS if f in present) if present else None
+        # the files followed so far first: a rotation retires a file before its new name is
+        # discovered (and then recognized, not read twice)
+        known = [s for s in self._files.values() if s.fmt == self._format()]
+        changed = sum(self._advance(s) for s in known)
+        self._discover(files)
+        fmt = self._format()
         followed = [s for s in self._files.values() if s.fmt == fmt]
-        changed = sum(self._advance(s) for s in followed)
+        changed += sum(self._advance(s) for s in followed if s not in known)
         if self._run is not None and not changed:
             self.new_rows = 0
             return self._run
-        sources = [(s.path, s.fmt, s.records) for s in followed if not s.records.table.empty]
+        sources = [(s.label, s.fmt, s.records) for s in [*self._retired, *followed]
+                   if s.fmt == fmt and not s.records.table.empty]
         if not sources:
             named = ", ".join(str(p) for p in self.paths)
             raise UserError(f"{named}: no training records yet")
@@ -105,75 +156,87 @@ class RunFollower:
         self.new_rows = max(len(self._run.table) - before, changed and 1)
         return self._run
 
+    def _format(self) -> str | None:
+        """One format per run, as load_run reads a directory (RadioDiff's log + its TB events)."""
+        present = {s.fmt for s in self._files.values()}
+        return next(f for f in FORMATS if f in present) if present else None
+
     def _advance(self, s: _FileState) -> int:
         """Read the file's new complete lines into its records; rows added (or 1 if rewritten)."""
         try:
             st = os.stat(s.path)
-        except FileNotFoundError:
-            return 0
-        ident = (st.st_dev, st.st_ino)
+        except OSError:
+            st = None                          # renamed away, the new file not there yet
+        ident = None if st is None else (st.st_dev, st.st_ino)
+        added = 0
         if s.ident is not None and (ident != s.ident or st.st_size < s.offset):
-            s.offset, s.header, s.records = 0, b"", Records(empty_table())   # rotated / truncated
+            added = self._retire(s, truncated=ident == s.ident)
+            if st is None:
+                return added or 1
+        if st is None:
+            return 0
         s.ident = ident
         if st.st_size == s.offset:
-            return 0
+            return added
         if s.fmt == "tensorboard":
-            s.records, s.offset = parse_tensorboard(s.path), st.st_size
+            s.records, s.offset = clean_times(parse_tensorboard(s.path)), st.st_size
             return 1
         if s.fmt in loggers.FILE_FORMATS:   # Lightning rewrites its CSV when a key appears
-            s.records, s.offset = loggers.parse_file(s.path, s.fmt), st.st_size
+            s.records, s.offset = clean_times(loggers.parse_file(s.path, s.fmt)), st.st_size
             return 1
-        with open(s.path, "rb") as fh:
-            fh.seek(s.offset)
-            data = fh.read(st.st_size - s.offset)
-        end = data.rfind(b"\n") + 1
-        if end == 0:
-            return 0                       # only a partial line so far
-        chunk = data[:end]
-        s.offset += end
-        if s.fmt == "radiodiff_log":
-            new = parse_radiodiff(chunk, final=False)
-        elif s.fmt == "jsonl":
-            new = parse_jsonl(chunk, final=False)
-        else:
-            if not s.header:
-                s.header, _, chunk = chunk.partition(b"\n")
-                s.header += b"\n"
-            new = parse_csv(s.header + chunk) if chunk.strip() else Records(empty_table())
-        return _extend(s.records, new)
+        if s.handle is None:
+            s.handle = open(s.path, "rb")  # noqa: SIM115 (held open: rotation must not lose it)
+        return added + self._read(s, final=False)
 
+    def _read(self, s: _FileState, final: bool) -> int:
+        """Read from the held handle up to the end of what was written (complete lines)."""
+        added = 0
+        while True:
+            s.handle.seek(s.offset)
+            data = s.handle.read(CHUNK)
+            end = len(data) if final else data.rfind(b"\n") + 1
+            if end == 0:
+                if len(data) < CHUNK:
+                    return added               # only a partial line so far
+                pos = s.offset + len(data)     # a line longer than a chunk: skip to its end
+                while True:
+                    more = s.handle.read(CHUNK)
+                    if not more:
+                        return added           # still being written: look again next poll
+                    nl = more.find(b"\n")
+                    if nl >= 0:
+                        s.offset = pos + nl + 1
+                        s.parser.skip_long_line(s.records)
+                        break
+                    pos += len(more)
+                continue
+            if s.offset == 0:
+                s.head = data[:_HEAD]
+            chunk = data[:end]
+            s.offset += end
+            added += extend_records(s.records, s.parser.parse(chunk, final=final))
+            if len(data) < CHUNK:
+                return added
 
-def _extend(acc: Records, new: Records) -> int:
-    """Append ``new`` (read after ``acc``) to ``acc`` in place, the later rows winning."""
-    acc.skipped_lines += new.skipped_lines
-    acc.records += new.records
-    acc.config = new.config or acc.config
-    acc.total_steps = new.total_steps or acc.total_steps
-    acc.resumes += new.resumes
-    if acc.table.empty or acc.nan_steps is None or new.nan_steps is None:
-        acc.nan_steps = new.nan_steps if acc.table.empty else None
-    else:
-        for k, v in new.nan_steps.items():
-            acc.nan_steps[k] = np.union1d(acc.nan_steps.get(k, v[:0]), v)
-    old, add = acc.table, new.table
-    if add.empty:
-        return 0
-    if old.empty:
-        acc.table = add
-        return len(add)
-    last, first = int(old["step"].iloc[-1]), int(add["step"].iloc[0])
-    if first > last:
-        acc.table = pd.concat([old, add], ignore_index=True)
-    elif first == last:   # a step's generator and discriminator lines split across two polls
-        joint = merge_ordered_rows(pd.concat([old.iloc[-1:], add.iloc[:1]], ignore_index=True))
-        acc.table = by_column(pd.concat([old.iloc[:-1], joint, add.iloc[1:]], ignore_index=True))
-    else:                 # the step went back: a resume inside this file
-        t_new = add["time"].iloc[0] if "time" in add else float("nan")
-        t_old = old["time"].iloc[-1] if "time" in old else float("nan")
-        acc.resumes.append({"step": first, "previous_last_step": last,
-                            "overlap_steps": int((old["step"] >= first).sum()),
-                            "time": None if pd.isna(t_new) else float(t_new),
-                            "gap_s": None if pd.isna(t_new) or pd.isna(t_old) else
-                            float(t_new - t_old)})
-        acc.table = by_column(merge_ordered_rows(pd.concat([old, add], ignore_index=True)))
-    return len(add)
+    def _retire(self, s: _FileState, truncated: bool) -> int:
+        """The file at ``s.path`` was rotated or truncated: finish the old one, keep its records
+        as their own segment, and start the path afresh."""
+        added = 0
+        if not truncated and s.handle is not None and s.fmt != "tensorboard":
+            added = self._read(s, final=True)   # the rotated file's last lines (if any)
+        s.close()
+        old = _FileState(s.path, s.fmt, offset=s.offset, ident=s.ident, head=s.head,
+                         label=f"{s.path} (before rotation {len(self._retired) + 1})",
+                         records=s.records)
+        if not old.records.table.empty:
+            self._retired.append(old)
+        s.offset, s.ident, s.head, s.records = 0, None, b"", Records(empty_table())
+        s.parser = ChunkParser(s.fmt)
+        return added
+
+    def close(self) -> None:
+        for s in [*self._files.values(), *self._retired]:
+            s.close()
+
+    def __del__(self) -> None:
+        self.close()

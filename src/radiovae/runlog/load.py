@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from radiovae.errors import UserError
 from radiovae.runlog import loggers
+from radiovae.runlog.chunks import BOM, check_regular, read_records
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.kind import detect_kind
 from radiovae.runlog.precision import print_decimals
-from radiovae.runlog.radiodiff_log import is_radiodiff_log, parse_radiodiff
-from radiovae.runlog.records import Records, by_column, merge_ordered_rows
+from radiovae.runlog.radiodiff_log import is_radiodiff_log
+from radiovae.runlog.records import MAX_NOTES, Records, by_column, clean_times, merge_ordered_rows
 from radiovae.runlog.run import Run, Segment
 from radiovae.runlog.streams import split_streams
-from radiovae.runlog.tabular import parse_csv, parse_jsonl
 from radiovae.runlog.tensorboard import is_event_file, parse_tensorboard
+from radiovae.safeload import load_json, load_yaml
 
 FORMATS = ("radiodiff_log", *loggers.FILE_FORMATS, "csv", "jsonl", "tensorboard")
 _HEAD = 1 << 16
@@ -48,6 +47,7 @@ def load_run(path_or_paths: str | Path | Sequence[str | Path]) -> Run:
     for p in map(Path, paths):
         if not p.exists():
             raise UserError(f"{p}: no such file or directory")
+        check_regular(p)
         if p.is_dir():
             found, config, ev = read_directory(p)
             sources += found
@@ -69,7 +69,7 @@ def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | Non
     if logged is not None:
         return logged, None, None
     by_format: dict[str, list[Path]] = {}
-    for f in sorted(p for p in d.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for f in record_files(d):
         fmt = detect_format(f, quiet=True)
         if fmt is not None:
             by_format.setdefault(fmt, []).append(f)
@@ -80,6 +80,21 @@ def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | Non
         if found:
             return found, None, None
     raise UserError(f"{d}: directory holds no training records ({_WHAT})")
+
+
+def record_files(d: Path) -> list[Path]:
+    """The regular, non-hidden files under ``d`` (FIFOs and devices are not records)."""
+    return sorted(p for p in d.rglob("*") if not p.name.startswith(".")
+                  and not any(part.startswith(".") for part in p.relative_to(d).parts[:-1])
+                  and p.is_file() and _regular(p))
+
+
+def _regular(p: Path) -> bool:
+    try:
+        check_regular(p)
+        return True
+    except UserError:
+        return False
 
 
 def read_file(path: Path) -> tuple[str, Records]:
@@ -99,8 +114,15 @@ def detect_format(path: Path, quiet: bool = False) -> str | None:
     Unrecognized input raises UserError (or returns None when ``quiet``, for directory scans).
     """
     try:
+        check_regular(path)
         with open(path, "rb") as f:
             head = f.read(_HEAD)
+        if head.startswith(BOM):
+            head = head[len(BOM):]
+    except UserError:
+        if quiet:
+            return None
+        raise
     except OSError as e:
         if quiet:
             return None
@@ -111,20 +133,27 @@ def detect_format(path: Path, quiet: bool = False) -> str | None:
         if quiet:
             return None
         raise UserError(f"{path}: file is empty, no training records")
+    text = head.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    first = lines[0] if lines else ""
+    try:
+        fmt = loggers.detect_file(path, text, first)
+    except RecursionError:                 # a first line nested 100k deep: not a logger's
+        fmt = None
+    if fmt is not None:
+        return fmt
+    if "," in first and "step" in [c.strip().strip('"') for c in first.split(",")]:
+        return "csv"                   # a header line with a step column: whatever follows
+    if first.startswith("{") and '"step"' in first:
+        return "jsonl"                 # a first line that is a JSON record
+    if is_radiodiff_log(head):
+        return "radiodiff_log"
     if _looks_binary(head):
         if quiet:
             return None
         raise UserError(loggers.binary_message(path) or f"{path}: binary data, not a {_WHAT}")
-    text = head.decode("utf-8", "replace")
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if is_radiodiff_log(head):
-        return "radiodiff_log"
-    if (fmt := loggers.detect_file(path, text, first)) is not None:
-        return fmt
-    if first.startswith("{") and '"step"' in text:
+    if any(ln.startswith("{") for ln in lines[:5]) and '"step"' in text:
         return "jsonl"
-    if "," in first and "step" in [c.strip().strip('"') for c in first.split(",")]:
-        return "csv"
     if quiet:
         return None
     if path.suffix.lower() in (".log", ".txt", ".out"):
@@ -133,56 +162,59 @@ def detect_format(path: Path, quiet: bool = False) -> str | None:
 
 
 def _looks_binary(head: bytes) -> bool:
-    if b"\x00" in head:
-        return True
+    """Mostly control bytes or invalid UTF-8: a binary file. A text log with a few stray bytes
+    (a NUL run left by a crash, one invalid byte) is still text: its reader skips those lines."""
     sample = head[:4096]
+    bad = sum(1 for b in sample if b < 9 or 13 < b < 32 or b == 127)
+    if bad > len(sample) * 0.3:
+        return True
     try:
         sample.decode("utf-8")
         return False
     except UnicodeDecodeError as e:
         if e.start >= len(sample) - 4:   # a multi-byte character cut by the sample's end
             return False
-    bad = sum(1 for b in sample if b < 9 or 13 < b < 32 or b == 127)
-    high = sum(1 for b in sample if b >= 128)
-    return bad > 0 or high > len(sample) * 0.3
+    high = (len(sample.decode("utf-8", "replace").encode("utf-8")) - len(sample)) // 2
+    return bad + high > len(sample) * 0.3
 
 
 def _parse(path: Path, fmt: str) -> Records:
     if fmt == "tensorboard":
         try:
-            return parse_tensorboard(path)
+            return clean_times(parse_tensorboard(path))
         except Exception as e:  # corrupt event file: the user's input, not our bug
-            raise UserError(f"{path}: unreadable TensorBoard event file ({e})") from None
+            raise UserError(f"{path}: unreadable TensorBoard event file "
+                            f"({_first_line(e)})") from None
     if fmt in loggers.FILE_FORMATS:
-        return loggers.parse_file(path, fmt)
-    data = path.read_bytes()
-    if fmt == "radiodiff_log":
-        return parse_radiodiff(data)
-    if fmt == "jsonl":
-        return parse_jsonl(data)
+        try:
+            return clean_times(loggers.parse_file(path, fmt))
+        except (pd.errors.ParserError, ValueError, RecursionError) as e:
+            raise UserError(f"{path}: unreadable {fmt} ({_first_line(e)})") from None
     try:
-        return parse_csv(data)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise UserError(f"{path}: unreadable CSV ({str(e).splitlines()[0]})") from None
+        return read_records(path, fmt)
+    except (pd.errors.ParserError, ValueError) as e:
+        raise UserError(f"{path}: unreadable {'CSV' if fmt == 'csv' else 'records'} "
+                        f"({_first_line(e)})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:120] if text else type(e).__name__
 
 
 def _read_yaml(path: Path) -> dict | None:
     if not path.is_file():
         return None
-    try:
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: unreadable YAML ({e})") from None
+    value = load_yaml(path, "config")
     return value if isinstance(value, dict) else None
 
 
 def _read_json(path: Path) -> dict | None:
     if not path.is_file():
         return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: unreadable JSON ({e})") from None
+    value = load_json(path, "evaluation file")
     return value if isinstance(value, dict) else None
 
 
@@ -195,15 +227,13 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
         order = sorted(range(len(sources)), key=lambda i: firsts[i])   # stable: ties as given
         sources = [sources[i] for i in order]
     segments, resumes = [], []
-    for k, (src, fmt, rec) in enumerate(sources):
+    for src, fmt, rec in sources:
         steps = rec.table["step"]
         segments.append(Segment(source=str(src), format=fmt, first_step=int(steps.iloc[0]),
                                 last_step=int(steps.iloc[-1]), first_time=_first_time(rec.table),
                                 records=rec.records, skipped_lines=rec.skipped_lines,
                                 decimals=print_decimals(rec.table)))
-        resumes += [{**r, "source": str(src)} for r in rec.resumes]
-        if k:
-            resumes.append(_resume_between([s[2].table for s in sources[:k]], rec.table, str(src)))
+    resumes = _resumes(sources)
     tables = [r.table for _, _, r in sources]
     table = merge_ordered_rows(pd.concat(tables, ignore_index=True)) if len(tables) > 1 else \
         (tables[0] if tables else pd.DataFrame({"step": []}))
@@ -219,12 +249,53 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
         totals = [r.total_steps for _, _, r in sources if r.total_steps]
         if totals:
             config["total_steps"] = int(totals[-1])
+    notes = [{"source": str(src), **n} for src, _, rec in sources for n in rec.notes][:MAX_NOTES]
+    ends = [(str(src), rec.end) for src, _, rec in sources if rec.end is not None]
+    end = {**ends[-1][1], "source": ends[-1][0]} if ends else None
+    if end is not None and isinstance(end.get("step"), (int, float)) and len(table) \
+            and int(table["step"].iloc[-1]) >= end["step"]:
+        end = None                         # records after the marker: a resumed run goes on
     return Run(table=table, segments=segments, config=config,
                nan_steps=_nan_steps(table, [r for _, _, r in sources]),
                skipped_lines=sum(r.skipped_lines for _, _, r in sources),
                evaluation=evaluation, resumes=resumes,
                kind=detect_kind([c for c in table.columns if c not in ("step", "time")], config),
-               validation=validation, epoch_means=epoch_means)
+               validation=validation, epoch_means=epoch_means, notes=notes,
+               note_count=sum(r.note_count for _, _, r in sources), end=end)
+
+
+def _resumes(sources: Sequence[tuple[Path | str, str, Records]]) -> list[dict]:
+    """Resumes inside each source, and where each source starts after the earlier ones.
+
+    Linear in the rows (plus a vectorized search per pair of sources): every earlier source's
+    steps are counted by a binary search in one array of (source, step rank) keys, never by
+    concatenating the earlier tables again for each source."""
+    out: list[dict] = []
+    if not sources:
+        return out
+    steps = [r.table["step"].to_numpy() for _, _, r in sources]
+    uniq = np.unique(np.concatenate(steps))
+    width = len(uniq) + 1
+    keys = np.concatenate([k * width + np.searchsorted(uniq, s) for k, s in enumerate(steps)])
+    ends = np.cumsum([len(s) for s in steps])
+    prev_max, last_time = None, None
+    for k, (src, _, rec) in enumerate(sources):
+        out += [{**r, "source": str(src)} for r in rec.resumes]
+        first = int(steps[k][0])
+        t = rec.table["time"].to_numpy(dtype="float64") if "time" in rec.table else None
+        if k:
+            rank = int(np.searchsorted(uniq, first))
+            at = np.searchsorted(keys[:ends[k - 1]], np.arange(k) * width + rank)
+            t_new = _first_time(rec.table)
+            out.append({"step": first, "previous_last_step": prev_max,
+                        "overlap_steps": int((ends[:k] - at).sum()), "time": t_new,
+                        "gap_s": (t_new - last_time) if t_new is not None and last_time is not None
+                        else None, "source": str(src)})
+        prev_max = int(steps[k].max()) if prev_max is None else max(prev_max, int(steps[k].max()))
+        if t is not None and np.isfinite(t).any():
+            latest = float(np.nanmax(t))
+            last_time = latest if last_time is None else max(last_time, latest)
+    return out
 
 
 def _nan_steps(table: pd.DataFrame, records: list[Records]) -> dict[str, np.ndarray] | None:
@@ -273,16 +344,3 @@ def _first_time(table: pd.DataFrame) -> float | None:
         return float(t[0])
     t = t[np.isfinite(t)]
     return float(t[0]) if len(t) else None
-
-
-def _resume_between(earlier: list[pd.DataFrame], later: pd.DataFrame, source: str) -> dict:
-    first = int(later["step"].iloc[0])
-    prev = pd.concat([t[["step", "time"]] for t in earlier], ignore_index=True)
-    last_prev = prev.iloc[int(np.argmax(prev["time"].fillna(-np.inf).to_numpy()))] \
-        if prev["time"].notna().any() else prev.iloc[-1]
-    t_new = _first_time(later)
-    gap = (t_new - float(last_prev["time"])) if t_new is not None and \
-        np.isfinite(last_prev["time"]) else None
-    return {"step": first, "previous_last_step": int(prev["step"].max()),
-            "overlap_steps": int((prev["step"] >= first).sum()), "time": t_new,
-            "gap_s": gap, "source": source}

@@ -38,9 +38,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from radiovae.runlog.records import Records, empty_table, merge_ordered_rows, step_resumes
+from radiovae.errors import UserError, brief
+from radiovae.runlog.config import looks_like_config
+from radiovae.runlog.records import (
+    MAX_NOTES,
+    Records,
+    empty_table,
+    merge_ordered_rows,
+    step_resumes,
+    valid_steps,
+)
+from radiovae.safeload import loads_yaml
 
 MARK = b" [Train Step] "
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
@@ -125,9 +134,15 @@ def parse_line(line: bytes) -> tuple[float, int, int, dict[str, float]] | None:
             return None
     if not terms:
         return None
-    when = (datetime.strptime(m.group(1), _TIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
-            if m.group(1) else float("nan"))
-    return when, int(m.group(2)), int(m.group(3)), terms
+    try:
+        when = (datetime.strptime(m.group(1), _TIME_FORMAT).replace(tzinfo=timezone.utc)
+                .timestamp() if m.group(1) else float("nan"))
+    except ValueError:    # month 18 and the like: the record stands, its time is unknown
+        when = float("nan")
+    step, total = int(m.group(2)), int(m.group(3))
+    if not 0 <= step <= 2 ** 53:
+        return None       # not a step (beyond 2^53): the line is skipped and noted
+    return when, step, total if 0 < total <= 2 ** 53 else 0, terms
 
 
 def split_complete(data: bytes) -> tuple[bytes, bytes]:
@@ -141,17 +156,22 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
 
     The unterminated last line (a write in progress, or cut by a crash) is not parsed; it is
     counted as skipped when ``final`` (a follower passes False and reads it once complete).
+    Skipped lines are counted and the first few noted; the trainer's end line (radiovae's
+    ``[Train End]``, RadioDiff's console ``training complete``) sets ``end``.
     """
     data = drop_redraws(data)   # CRLF, and tqdm's redraws in console captures
+    original = data
     body, tail = split_complete(data)
     skipped = 1 if final and tail.strip() else 0
+    bad: list[int] = []                       # first skipped lines (byte offsets), for notes
     arr = np.frombuffer(body, dtype=np.uint8)
     ends = np.flatnonzero(arr == 10)
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else ends
     fast, times = _has_prefix(arr, starts, ends)
 
     # lines without the standard prefix: config dict, records printed differently, noise
-    config = None
+    config, end = None, None
+    configs: dict[bytes, dict[str, Any] | None] = {}   # each distinct cfg text parsed once
     rows: list[tuple[int, float, int, int, dict[str, float]]] = []   # (line, time, step, total, terms)
     other: list[int] = []
     for i in np.flatnonzero(~fast & (ends > starts)):
@@ -161,15 +181,31 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
             if parsed is not None:
                 rows.append((int(i), *parsed))
                 continue
-        elif (cfg := _config_of(line)) is not None:
-            config = cfg
+        elif END_MARK in line or line.strip() == b"training complete":
+            end = _end_of(line)
             continue
+        else:
+            text = line[line.find(b"{"):]
+            if text not in configs:
+                cfg = _config_of(line)
+                configs[text] = cfg if looks_like_config(cfg) else None
+            if configs[text] is not None:
+                config = configs[text]
+                continue
         if line.strip():
             other.append(int(i))
+    used = 0
     if config is None and other:
         config, used = _cfgnode_config([body[starts[i]:ends[i]] for i in other], other)
         skipped -= used
     skipped += len(other)
+    for i in other:
+        if len(bad) >= MAX_NOTES:
+            break
+        line = body[starts[i]:ends[i]].rstrip(b"\r")
+        if used and (_NESTED.match(line) or _TOP_KEY.match(_STAMP_RE.sub(b"", line, count=1))):
+            continue                          # a line of the config block read above
+        bad.append(int(starts[i]))
 
     fast_lines = np.flatnonzero(fast)
     frame, slow_lines, fast_nans = _fast_parse(body, starts, ends, fast_lines, times)
@@ -178,6 +214,8 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
         parsed = parse_line(body[starts[i]:ends[i]])
         if parsed is None:
             skipped += 1
+            if len(bad) < MAX_NOTES:
+                bad.append(int(starts[i]))
         else:
             rows.append((int(i), *parsed))
     if rows:
@@ -186,18 +224,45 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
         frame = slow if frame is None else pd.concat([frame, slow], ignore_index=True)
         frame = frame.sort_values("line", kind="stable")
     if frame is None or frame.empty:
-        return Records(empty_table(), config, None, skipped, 0, nan_steps={})
-    total = int(frame["total_steps"].iloc[-1])
-    raw = frame.drop(columns=["line", "total_steps"]).reset_index(drop=True)
-    raw["step"] = raw["step"].astype("int64")
-    resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
-    for _, _, step, _, terms in rows:           # the plain parser's records
-        for key, value in terms.items():
-            if value != value:
-                nan_steps.setdefault(key, []).append(step)
-    written = {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in nan_steps.items()}
-    return Records(merge_ordered_rows(raw), config, total, skipped, len(raw), resumes,
-                   nan_steps=written)
+        rec = Records(empty_table(), config, None, skipped, 0, nan_steps={})
+    else:
+        total = int(frame["total_steps"].iloc[-1])
+        raw = frame.drop(columns=["line", "total_steps"]).reset_index(drop=True)
+        raw["step"] = raw["step"].astype("int64")
+        resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
+        for _, _, step, _, terms in rows:           # the plain parser's records
+            for key, value in terms.items():
+                if value != value:
+                    nan_steps.setdefault(key, []).append(step)
+        written = {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in nan_steps.items()}
+        rec = Records(merge_ordered_rows(raw), config, total or None, skipped, len(raw), resumes,
+                      nan_steps=written)
+    rec.end = end
+    _note_skipped(rec, original, sorted(bad)[:MAX_NOTES], skipped, tail if final else b"")
+    return rec
+
+
+END_MARK = b"[Train End]"     # radiovae's last line: "<stamp> [Train End] <steps>/<total>: <why>"
+_END_RE = re.compile(rb"\[Train End\] (\d+)/(\d+): (\w+)")
+
+
+def _end_of(line: bytes) -> dict[str, Any]:
+    m = _END_RE.search(line)
+    if m is None:
+        return {"stopped": "done"}
+    return {"step": int(m.group(1)), "stopped": m.group(3).decode("ascii", "replace")}
+
+
+def _note_skipped(rec: Records, data: bytes, offsets: list[int], skipped: int,
+                  tail: bytes) -> None:
+    """Name the first skipped lines (line number and the start of their text)."""
+    for at in offsets:
+        end = data.find(b"\n", at)
+        text = data[at:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
+        rec.note(data.count(b"\n", 0, at) + 1, f"not a record: {brief(text)}")
+    if tail.strip() and len(rec.notes) < MAX_NOTES:
+        rec.note(data.count(b"\n") + 1, "an unfinished last line (no newline), skipped")
+    rec.note_count = max(rec.note_count, skipped)
 
 
 def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
@@ -237,8 +302,8 @@ def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
 def _config_of(line: bytes) -> dict[str, Any] | None:
     """RadioDiff's ``logger.info(cfg)``: a Python dict literal after the time stamp."""
     brace = line.find(b"{")
-    if brace < 0 or b"}" not in line[-3:] + line[-1:]:
-        return None
+    if brace < 0 or b"}" not in line[-3:] + line[-1:] or len(line) > 1 << 20:
+        return None       # (a config of over 1 MiB is not RadioDiff's: not parsed)
     try:
         value = ast.literal_eval(line[brace:].decode("utf-8", "replace").strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
@@ -266,9 +331,9 @@ def _cfgnode_config(lines: list[bytes], index: list[int]) -> tuple[dict[str, Any
             block.append(lines[j].rstrip(b"\r"))
             j += 1
         if len(block) > 1:
-            try:
-                value = yaml.safe_load(b"\n".join(block).decode("utf-8", "replace"))
-            except yaml.YAMLError:
+            try:                          # bounded: a log is input, not trusted
+                value = loads_yaml(b"\n".join(block).decode("utf-8", "replace"), "log")
+            except UserError:
                 value = None
             if isinstance(value, dict) and ({"model", "trainer"} & set(value)):
                 return _plain(value), len(block)
@@ -320,7 +385,8 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
     skip[lines] = False
     read = {"sep": r"\s+", "header": None, "names": list(range(width + stamp)),
             "usecols": list(range(stamp, width + stamp)), "skiprows": np.flatnonzero(skip),
-            "engine": "c", "quoting": 3, "keep_default_na": False, "na_values": [""]}
+            "engine": "c", "quoting": 3, "keep_default_na": False, "na_values": [""],
+            "encoding_errors": "replace"}
     df = None
     if b"nan" not in specials:         # all numbers: no type inference (much faster)
         try:
@@ -352,13 +418,14 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
             np.copyto(col, num[2 + j][0], where=rows)
             w = written.setdefault(key.decode(), np.zeros(len(df), dtype=bool))
             w |= rows & np.isnan(num[2 + j][0])
-    for j in range(2):
-        good &= np.isfinite(num[j][0])
+    good &= valid_steps(num[0][0])           # step (0 ... 2^53); a bad total means "unknown"
+    totals = num[1][0]
+    totals = np.where(valid_steps(totals) & (totals > 0), totals, 0)
     secs = times[lines]
     keep = slice(None) if good.all() else good     # the usual case: no masked copies
     frame = pd.DataFrame({"line": lines[keep], "time": secs[keep],
                           "step": num[0][0][keep].astype(np.int64),
-                          "total_steps": num[1][0][keep].astype(np.int64),
+                          "total_steps": totals[keep].astype(np.int64),
                           **{k: v[keep] for k, v in values.items()}},
                          copy=False)       # the arrays are this function's own: no stacking copy
     if not _agrees_with_plain_parser(body, starts, ends, frame):

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radiovae.errors import brief
+
 
 @dataclass
 class Records:
@@ -22,9 +24,59 @@ class Records:
     # per metric, the steps whose value the source wrote as NaN: every other NaN cell of the
     # table is a value the source did not write (absent is not NaN). None: the reader cannot tell
     nan_steps: dict[str, np.ndarray] | None = None
+    # what could not be read as written: the first few {"line": n or None, "what": ...}
+    # (skipped lines, steps out of range, values beyond float range read as +-inf), and how many
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    note_count: int = 0
+    end: dict[str, Any] | None = None        # the trainer's end-of-run marker, if it wrote one
+
+    def note(self, line: int | None, what: str) -> None:
+        """Remember one thing that could not be read as written (the first few by text)."""
+        self.note_count += 1
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append({"line": line, "what": what})
 
     def __post_init__(self) -> None:
         self.table = by_column(self.table)
+
+
+MAX_NOTES = 5
+# Steps are whole numbers 0 <= step <= 2^53: beyond that a float cannot hold every step, and no
+# training runs that long; anything else is a misread field, reported and left out.
+STEP_MAX = 2 ** 53
+
+
+def valid_steps(values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` (float) are usable steps: finite, whole, 0 <= step <= STEP_MAX."""
+    v = np.asarray(values, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(v) & (v >= 0) & (v <= STEP_MAX) & (np.floor(v) == v)
+
+
+def step_problem(value: Any) -> str:
+    """Why ``value`` is not a step, in words (for a note)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return f"step {brief(value)} is not a whole number from 0 to 2^53"
+
+
+TIME_MAX = 253402300800.0     # 10000-01-01 in unix seconds: later times are misread fields
+
+
+def clean_times(rec: Records) -> Records:
+    """Times outside 1970 ... 9999 (a misread field: 1e300, -5) become unknown (NaN), noted."""
+    if "time" not in rec.table.columns or rec.table.empty:
+        return rec
+    t = rec.table["time"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(t) | (t < 0) | (t >= TIME_MAX)
+    if bad.any():
+        rec.table = rec.table.assign(time=np.where(bad, np.nan, t))
+        first = int(np.flatnonzero(bad)[0])
+        rec.note(None, f"{int(bad.sum())} time(s) outside the years 1970-9999 (first at step "
+                       f"{int(rec.table['step'].iloc[first])}: {brief(float(t[first]))}), "
+                       f"read as unknown")
+    return rec
 
 
 def by_column(table: pd.DataFrame) -> pd.DataFrame:

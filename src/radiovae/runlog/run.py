@@ -57,6 +57,13 @@ class Run:
     # reads them as training values per step; None when the records have none
     validation: pd.DataFrame | None = None
     epoch_means: pd.DataFrame | None = None
+    # what could not be read as written: the first few {"source", "line", "what"} (skipped lines,
+    # out-of-range steps, values beyond float range, ...) and how many there were in all
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    note_count: int = 0
+    # the trainer's end-of-run marker ({"step", "stopped", "time", "source"}) when the records
+    # end with one: the run is over (finished, stopped at --max-steps, or diverged)
+    end: dict[str, Any] | None = None
 
     @property
     def metrics(self) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from radiovae.errors import UserError
+from radiovae.errors import UserError, brief
 from radiovae.model.config import DDConfig, LossConfig, MappingMixin
 
 
@@ -175,21 +176,25 @@ def _check(user: dict, schema: dict, prefix: str, source: str) -> dict:
             out[key] = None
             continue
         types = _TYPES.get(name) or (type(default),)
-        if float in types and isinstance(value, int) and not isinstance(value, bool):
+        if float in types and isinstance(value, int) and not isinstance(value, bool) \
+                and abs(value) < 2 ** 1023:
             value = float(value)                  # 1 means 1.0 for a float key
         if isinstance(value, str) and float in types:
             try:                                  # PyYAML reads 5e-6 (no dot) as a string
                 value = float(value)
             except ValueError:
                 pass
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{source}: config key '{name}' must be a finite number, "
+                            f"got {brief(value)}")
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise UserError(f"{source}: config key '{name}' must be {_type_name(types)}, "
-                            f"got {value!r}")
+                            f"got {brief(value)}")
         if name in _CHOICES and value not in _CHOICES[name]:
             raise UserError(f"{source}: config key '{name}' must be one of "
-                            f"{', '.join(_CHOICES[name])}, got {value!r}")
+                            f"{', '.join(_CHOICES[name])}, got {brief(value)}")
         if name in _POSITIVE and not value > 0:
-            raise UserError(f"{source}: config key '{name}' must be positive, got {value!r}")
+            raise UserError(f"{source}: config key '{name}' must be positive, got {brief(value)}")
         out[key] = value
     return out
 
@@ -324,14 +329,12 @@ def find_config(name: str | os.PathLike) -> Path:
 
 def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
                 ) -> TrainConfig:
-    """Read a YAML config (``yaml.safe_load``; RadioDiff's ``!!float`` tags are standard YAML)."""
+    """Read a YAML config (safe and bounded: no alias bombs or deep nesting; RadioDiff's
+    ``!!float`` tags are standard YAML)."""
+    from radiovae.safeload import load_yaml
+
     path = find_config(path)
-    try:
-        user = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read config {path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    user = load_yaml(path, "config")
     return resolve_config(user, source=str(path), overrides=overrides)
 
 

@@ -24,7 +24,7 @@ from radiovae.train.config import TrainConfig, dump_config
 
 # Terms RadioDiff logs on its discriminator line; every other term goes on the generator line.
 DISC_TERMS = ("train/disc_loss", "train/logits_real", "train/logits_fake")
-_LOG_STEP = re.compile(r"\[Train Step\]\s+(\d+)/")
+_LOG_STEP = re.compile(r"\[Train (?:Step|End)\]\s+(\d+)/")
 
 
 def _truncate_jsonl(path: Path, before_step: int) -> None:
@@ -99,6 +99,19 @@ class Records:
         for k, v in terms.items():
             if math.isfinite(v):                 # TensorBoard draws NaN as a gap anyway
                 self.tb.add_scalar(k, v, step)
+
+    def finish(self, steps_done: int, stopped: str) -> None:
+        """The end-of-run marker, after the last record: ``radiovae watch`` ends on it.
+
+        ``stopped``: "done" (all planned steps), "max_steps" or "diverged". A resume from a
+        checkpoint at or before ``steps_done`` drops it with the rows it truncates."""
+        when = datetime.now()
+        self._metrics.write(json.dumps({"event": "end", "step": steps_done, "stopped": stopped,
+                                        "time": when.timestamp()}) + "\n")
+        self._metrics.flush()
+        self._log.write(f"{when:%Y-%m-%d %H:%M:%S,%f}"[:-3]
+                        + f" [Train End] {steps_done}/{self.total_steps}: {stopped}\n")
+        self._log.flush()
 
     def samples(self, step: int, inputs: np.ndarray, recons: np.ndarray) -> Path:
         return save_grid(self.dir / "samples" / f"step-{step:07d}.png", inputs, recons)

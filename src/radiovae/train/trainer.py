@@ -356,6 +356,8 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
 
                 if bad_in_a_row >= tr.max_nonfinite_in_a_row:
                     saved, stopped = save(done), "diverged"
+                    if records is not None:
+                        records.finish(done, stopped)
                     bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
                     raise TrainingDiverged(
                         f"{bad_in_a_row} non-finite steps in a row (last at step {step}: "
@@ -364,6 +366,8 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
                         f"(lower trainer.lr, or raise trainer.max_nonfinite_in_a_row)")
                 if done % tr.save_and_sample_every == 0 or done == last:
                     saved = save(done)
+        if records is not None:
+            records.finish(last, "max_steps" if last < total else stopped)
     except OSError as exc:   # a full disk while writing the records (a failed save: SaveFailed)
         if not disk_full(exc):
             raise

@@ -100,7 +100,8 @@ def detect(ctx: Context, z_limit: float = 10.0) -> list[Finding]:
             ID, "warning", name,
             f"{name} spikes {len(items)} time(s); the largest at step {num(top['step'])}: "
             f"{num(top['value'])} against a local median of {num(top['local_median'])} "
-            f"({top['value'] / top['local_median']:.1f}x, {top['z']:.0f} robust deviations). "
+            + (f"({top['value'] / top['local_median']:.1f}x, " if top["local_median"] else "(")
+            + f"{top['z']:.0f} robust deviations). "
             "Single-batch spikes are usually a hard batch; repeated ones point at the learning rate "
             "or AMP.", steps=[e["step"] for e in items], count=len(items), spikes=items[:10],
             log_scale=scale == "log10"))

@@ -19,6 +19,14 @@ KIND_WORDS = {"vae": "first-stage VAE / VAE-GAN", "ldm": "stage-2 latent diffusi
               "unknown": "unrecognised kind of training"}
 
 
+def _read_note(n: dict) -> str:
+    """One thing the readers could not read as written: where (file, line) and what."""
+    where = str(n.get("source", "")).replace("\\", "/").rsplit("/", 1)[-1]
+    if n.get("line") is not None:
+        where += f" line {n['line']:,}"
+    return f"{code(where)}: {code(n.get('what', ''))}" if where else code(n.get("what", ""))
+
+
 def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec = Section("Executive summary", "summary")
     word = {"healthy": "healthy", "attention": "needs attention", "failing": "failing"}.get(
@@ -46,6 +54,11 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
     coverage += "."
     if f.s.get("skipped_lines"):
         coverage += f" {f.s['skipped_lines']:,} lines that were not records were skipped."
+    notes = f.s.get("read_notes") or []
+    if notes:
+        count = max(f.s.get("read_note_count") or 0, len(notes))
+        coverage += (f" Not read as written ({count:,} in all; the first {len(notes)}): "
+                     + "; ".join(_read_note(n) for n in notes) + ".")
     sec.add(Paragraph(coverage))
     serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
     if serious:

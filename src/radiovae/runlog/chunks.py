@@ -1,0 +1,173 @@
+"""Text record files read in bounded memory: complete-line chunks through one parser per format.
+
+``load_run`` reads a whole file this way and ``RunFollower`` feeds the bytes appended since its
+last poll, so both read the same bytes the same way. Memory stays near one chunk plus the table,
+whatever the file's size: a line longer than a chunk is skipped (and noted), never held whole.
+A UTF-8 byte-order mark at the start of a file is dropped; invalid UTF-8 is replaced, never fatal.
+Only regular files are read: a FIFO or a device would block or never end.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from radiovae.errors import UserError
+from radiovae.runlog.radiodiff_log import parse_radiodiff
+from radiovae.runlog.records import (
+    MAX_NOTES,
+    Records,
+    by_column,
+    clean_times,
+    empty_table,
+    merge_ordered_rows,
+)
+from radiovae.runlog.tabular import parse_csv, parse_jsonl
+
+CHUNK = 32 << 20          # bytes per read; also the longest line that is read
+BOM = b"\xef\xbb\xbf"
+
+
+def check_regular(path: Path) -> os.stat_result:
+    """The file's stat if it is a regular file; UserError for FIFOs, devices, sockets."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise UserError(f"{path}: {kind}, not a file of training records (copy it to a file "
+                        f"first)")
+    return st
+
+
+class ChunkParser:
+    """Parse one text record file's bytes in order, a chunk of complete lines at a time."""
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+        self.header = b""           # a CSV's header line, prepended to every later chunk
+        self.lines = 0              # lines consumed so far (notes name file line numbers)
+        self.started = False
+
+    def parse(self, chunk: bytes, final: bool = False) -> Records:
+        """``chunk``: complete lines (and, when ``final``, maybe an unterminated last line)."""
+        if not self.started:
+            self.started = True
+            if chunk.startswith(BOM):
+                chunk = chunk[len(BOM):]
+        shift = self.lines
+        if self.fmt == "radiodiff_log":
+            new = parse_radiodiff(chunk, final=final)
+        elif self.fmt == "jsonl":
+            new = parse_jsonl(chunk, final=final)
+        elif not self.header:
+            self.header = chunk[:chunk.find(b"\n") + 1] if b"\n" in chunk else b""
+            new = parse_csv(chunk) if chunk.strip() else Records(empty_table())
+        else:
+            shift -= 1              # the header prepended is line 1 of what parse_csv saw
+            new = parse_csv(self.header + chunk) if chunk.strip() else Records(empty_table())
+        self.lines += chunk.count(b"\n")
+        for n in new.notes:
+            if n.get("line") is not None:
+                n["line"] += shift
+        return clean_times(new)
+
+    def skip_long_line(self, acc: Records, size: int = CHUNK) -> None:
+        self.lines += 1
+        acc.skipped_lines += 1
+        acc.note(self.lines, f"a line longer than {_size(size)}, skipped")
+
+
+def read_records(path: Path, fmt: str, chunk_size: int = CHUNK) -> Records:
+    """Every record of a text record file (RadioDiff log, CSV, JSONL), read chunk by chunk."""
+    parser = ChunkParser(fmt)
+    acc = Records(empty_table())
+    for piece, final in _chunks(path, chunk_size, parser, acc):
+        extend_records(acc, parser.parse(piece, final=final))
+    return acc
+
+
+def _chunks(path: Path, size: int, parser: ChunkParser, acc: Records
+            ) -> Iterator[tuple[bytes, bool]]:
+    """Complete-line chunks of ``path`` (the last one may end without a newline)."""
+    rest = b""
+    skipping = False
+    with open(path, "rb") as fh:
+        while True:
+            data = fh.read(size)
+            if not data:
+                if rest and not skipping:
+                    yield rest, True
+                return
+            if skipping:                       # inside an over-long line: drop to its end
+                nl = data.find(b"\n")
+                if nl < 0:
+                    continue
+                data, skipping = data[nl + 1:], False
+            buf = rest + data
+            end = buf.rfind(b"\n") + 1
+            if end == 0:
+                if len(buf) >= size:           # no newline in a whole chunk: skip that line
+                    parser.skip_long_line(acc, size)
+                    rest, skipping = b"", True
+                else:
+                    rest = buf
+                continue
+            rest = buf[end:]
+            yield buf[:end], False
+            if len(rest) >= size:
+                parser.skip_long_line(acc, size)
+                rest, skipping = b"", True
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def extend_records(acc: Records, new: Records) -> int:
+    """Append ``new`` (read after ``acc``) to ``acc`` in place, the later rows winning; rows added.
+
+    A step that goes back at the boundary is a resume inside the file, as within one read."""
+    acc.skipped_lines += new.skipped_lines
+    acc.records += new.records
+    acc.config = new.config or acc.config
+    acc.total_steps = new.total_steps or acc.total_steps
+    acc.end = new.end or acc.end
+    acc.resumes += new.resumes
+    if acc.table.empty or acc.nan_steps is None or new.nan_steps is None:
+        acc.nan_steps = new.nan_steps if acc.table.empty else None
+    else:
+        for k, v in new.nan_steps.items():
+            acc.nan_steps[k] = np.union1d(acc.nan_steps.get(k, v[:0]), v)
+    acc.notes += new.notes[:max(0, MAX_NOTES - len(acc.notes))]
+    acc.note_count += new.note_count
+    old, add = acc.table, new.table
+    if add.empty:
+        return 0
+    if old.empty:
+        acc.table = add
+        return len(add)
+    last, first = int(old["step"].iloc[-1]), int(add["step"].iloc[0])
+    if first > last:
+        acc.table = pd.concat([old, add], ignore_index=True)
+    elif first == last:   # a step's generator and discriminator lines split across two reads
+        joint = merge_ordered_rows(pd.concat([old.iloc[-1:], add.iloc[:1]], ignore_index=True))
+        acc.table = by_column(pd.concat([old.iloc[:-1], joint, add.iloc[1:]], ignore_index=True))
+    else:                 # the step went back: a resume inside this file
+        t_new = add["time"].iloc[0] if "time" in add else float("nan")
+        t_old = old["time"].iloc[-1] if "time" in old else float("nan")
+        acc.resumes.append({"step": first, "previous_last_step": last,
+                            "overlap_steps": int((old["step"] >= first).sum()),
+                            "time": None if pd.isna(t_new) else float(t_new),
+                            "gap_s": None if pd.isna(t_new) or pd.isna(t_old) else
+                            float(t_new - t_old)})
+        acc.table = by_column(merge_ordered_rows(pd.concat([old, add], ignore_index=True)))
+    return len(add)
