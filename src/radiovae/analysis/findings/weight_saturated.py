@@ -34,7 +34,8 @@ def detect(ctx: Context) -> list[Finding]:
             return []
         vals, counts = np.unique(d[on], return_counts=True)
         cap = float(vals[np.argmax(counts)])
-        mant = cap / 10 ** math.floor(math.log10(cap)) if cap > 0 else 0
+        scale = 10.0 ** math.floor(math.log10(cap)) if cap > 0 else 0.0   # 0 for denormals
+        mant = cap / scale if scale > 0 else 0
         if not (cap == d[fin].max() and any(abs(mant - m) < 1e-9 for m in (1, 2, 2.5, 5))):
             return []
         how = f"a round constant at the series' maximum, i.e. 1e4 x disc_weight {num(cap / 1e4)}"
