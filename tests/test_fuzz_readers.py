@@ -122,6 +122,39 @@ def write_run_dir(rows: Rows, d: Path) -> Path:
     return run
 
 
+def write_lightning_csv(rows: Rows, d: Path) -> Path:
+    """PyTorch Lightning's CSVLogger: version_0/metrics.csv with epoch and step columns."""
+    path = d / "lightning_logs" / "version_0" / "metrics.csv"
+    path.parent.mkdir(parents=True)
+    names = rows.names
+    out = ["epoch,step," + ",".join(names)]
+    out += [f"0,{s}," + ",".join(repr(v[n]) if n in v else "" for n in names)
+            for s, v in zip(rows.steps, rows.values, strict=True)]
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def write_wandb_history(rows: Rows, d: Path) -> Path:
+    """A W&B run folder's files/wandb-history.jsonl (one wandb.log call per line)."""
+    path = d / "run-1" / "files" / "wandb-history.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps({"_step": s, "_timestamp": START.timestamp() + s, **v})
+                            + "\n" for s, v in zip(rows.steps, rows.values, strict=True)))
+    return path
+
+
+def write_mlflow(rows: Rows, d: Path) -> Path:
+    """An MLflow file-store run: metrics/<key> files of '<ms> <value> <step>' lines."""
+    run = d / "mlruns" / "0" / "abc123"
+    for name in rows.names:
+        f = run / "metrics" / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("".join(f"{int((START.timestamp() + s) * 1000)} {v[name]!r} {s}\n"
+                             for s, v in zip(rows.steps, rows.values, strict=True) if name in v))
+    (run / "meta.yaml").write_text("run_id: abc123\n")
+    return run
+
+
 def _rounded(decimals: int) -> Callable[[float], float]:
     return lambda x: float(f"{x:.{decimals}f}")
 
@@ -133,6 +166,9 @@ WRITERS: dict[str, tuple[Callable[[Rows, Path], Path], Callable[[float], float],
     "jsonl": (write_jsonl, float, True),
     "tensorboard": (write_tensorboard, lambda x: float(np.float32(x)), False),
     "run_dir": (write_run_dir, float, False),
+    "lightning_csv": (write_lightning_csv, float, True),
+    "wandb_history": (write_wandb_history, float, True),
+    "mlflow": (write_mlflow, float, False),
 }
 
 # -- strategies ---------------------------------------------------------------------------------
@@ -223,7 +259,8 @@ def test_inserted_bad_lines_are_skipped_and_counted_never_lost(fmt, data):
 def test_any_byte_damage_gives_a_run_or_one_user_error(fmt, data):
     rows = data.draw(rows_of(min_rows=1, max_rows=15))
     path = WRITERS[fmt][0](rows, _tmp())
-    target = path if path.is_file() else path / "metrics.jsonl"
+    target = path if path.is_file() else next(
+        f for f in (path / "metrics.jsonl", *sorted((path / "metrics").glob("*"))) if f.is_file())
     raw = bytearray(target.read_bytes())
     for _ in range(data.draw(st.integers(1, 8))):
         kind = data.draw(st.sampled_from(["flip", "cut", "insert", "delete"]))

@@ -26,6 +26,7 @@ import yaml
 from radiovae.errors import UserError
 from radiovae.runlog.records import Records
 from radiovae.runlog.tabular import parse_csv
+from radiovae.safeload import BoundedSafeLoader
 
 _SUFFIXED = re.compile(r"_(step|epoch)$")
 
@@ -68,7 +69,7 @@ def _project_config(log_dir: Path) -> dict | None:
     return None
 
 
-class _DataLoader(yaml.SafeLoader):
+class _DataLoader(BoundedSafeLoader):   # alias bombs, deep nesting refused
     """safe_load that reads Python-specific tags (``!!python/tuple``, which Lightning's
     ``save_hparams_to_yaml`` writes for tuples) as plain data and never builds objects."""
 
@@ -90,7 +91,8 @@ def read_yaml_lenient(path: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        value = yaml.load(path.read_text(encoding="utf-8"), Loader=_DataLoader)  # noqa: S506
+        value = yaml.load(path.read_text(encoding="utf-8", errors="replace"),
+                          Loader=_DataLoader)  # noqa: S506
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(f"{path}: unreadable YAML ({first})") from None

@@ -49,9 +49,9 @@ def read_run(d: Path) -> Records:
         if key == "epoch":           # MLFlowLogger logs the trainer's epoch: bookkeeping
             continue
         try:
-            text = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"{f}: unreadable MLflow metric file ({e})") from None
+            text = f.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise UserError(f"{f}: unreadable MLflow metric file ({e.strerror})") from None
         for line in text.splitlines():
             parts = line.split()
             if not parts:
@@ -59,7 +59,8 @@ def read_run(d: Path) -> Records:
             try:
                 ts, value = int(parts[0]), float(parts[1])
                 step = int(parts[2]) if len(parts) == 3 else 0
-                if len(parts) not in (2, 3):
+                if len(parts) not in (2, 3) or not 0 <= step <= 2 ** 53 \
+                        or not -2 ** 62 < ts < 2 ** 62:
                     raise ValueError
             except (ValueError, IndexError):
                 skipped += 1

@@ -28,7 +28,13 @@ import pandas as pd
 
 from radiovae.errors import UserError
 from radiovae.runlog.lightning_csv import read_yaml_lenient
-from radiovae.runlog.records import Records, empty_table, merge_ordered_rows, step_resumes
+from radiovae.runlog.records import (
+    Records,
+    empty_table,
+    merge_ordered_rows,
+    step_resumes,
+    valid_steps,
+)
 
 HISTORY, SUMMARY, CONFIG = "wandb-history.jsonl", "wandb-summary.json", "config.yaml"
 GLOBAL_STEP = "trainer/global_step"
@@ -58,8 +64,8 @@ def parse_history(data: bytes, config: dict | None = None) -> Records:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+            obj = json.loads(line.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
             skipped += 1
             continue
         if not looks_like_history_line(obj):
@@ -96,13 +102,15 @@ def _records(df: pd.DataFrame, skipped: int, config: dict | None) -> Records:
     step_col = GLOBAL_STEP if GLOBAL_STEP in df.columns else "_step"
     if step_col not in df.columns:
         raise UserError("W&B records without a step column (`_step`)")
-    step = pd.to_numeric(df[step_col], errors="coerce")
+    step = pd.to_numeric(df[step_col].map(_finite_or_nan) if df[step_col].dtype == object
+                         else df[step_col], errors="coerce")
     if step_col == GLOBAL_STEP:
         # calls without trainer/global_step (media, custom wandb.log) have no place on its axis
         metric_cols = [c for c in df.columns if c not in _BOOKKEEPING]
         orphan = step.isna().to_numpy() & _numeric(df[metric_cols]).notna().any(axis=1).to_numpy()
         skipped += int(orphan.sum())
-    good = step.notna().to_numpy()
+    good = valid_steps(step.to_numpy(dtype="float64"))   # 0 ... 2^53; 1e20, -1, 1.5 are not
+    skipped += int((step.notna().to_numpy() & ~good).sum())
     df, step = df[good], step[good]
     out: dict[str, np.ndarray] = {"step": step.astype("int64").to_numpy()}
     t = pd.to_numeric(df["_timestamp"], errors="coerce") if "_timestamp" in df.columns else None
@@ -118,6 +126,13 @@ def _records(df: pd.DataFrame, skipped: int, config: dict | None) -> Records:
     return Records(merge_ordered_rows(raw), config, None, skipped, len(raw), resumes)
 
 
+def _finite_or_nan(v: Any) -> Any:
+    """A Python int beyond float range (10**400) as +-inf; other values as they are."""
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2 ** 1023:
+        return math.inf if v > 0 else -math.inf
+    return v
+
+
 def _numeric(df: pd.DataFrame) -> pd.DataFrame:
     """Numbers stay, NaN / Infinity included; media dicts, strings and booleans become NaN."""
     def num(v: Any) -> float:
@@ -128,7 +143,7 @@ def _numeric(df: pd.DataFrame) -> pd.DataFrame:
                 except ValueError:
                     return math.nan
             return math.nan
-        return float(v)
+        return _finite_or_nan(v) if isinstance(v, int) else float(v)
     return df.apply(lambda s: s.map(num) if s.dtype == object else
                     pd.to_numeric(s, errors="coerce"))
 
