@@ -27,12 +27,7 @@ from logfactory import (
 )
 from runformats import FORMATS, write_formats, write_jsonl
 
-XFAIL = {
-    "trained/nan_step@tb": "issue 7 (a7 -> b7/c8): the skipped step 67 holds no written NaN in "
-                           "the TensorBoard events (Run.nan_steps has none there), so since "
-                           "'absent is not NaN' nothing non-finite is left to find; the events "
-                           "should carry the NaN (or the skipped flag) for the truth to hold",
-}
+XFAIL: dict[str, str] = {}   # case name -> why it is expected to fail (none now)
 
 # the shared real run: what ../shared/data/README.md says a correct analysis finds in it
 _REAL_SPAN = (35000, 149900)

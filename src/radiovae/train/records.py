@@ -11,7 +11,6 @@ one consistent history. Only rank 0 writes.
 from __future__ import annotations
 
 import json
-import math
 import re
 from datetime import datetime
 from pathlib import Path
@@ -96,9 +95,8 @@ class Records:
         for line in format_radiodiff_lines(step, self.total_steps, gen, disc or None, when):
             self._log.write(line.rstrip("\n") + "\n")
         self._log.flush()
-        for k, v in terms.items():
-            if math.isfinite(v):                 # TensorBoard draws NaN as a gap anyway
-                self.tb.add_scalar(k, v, step)
+        for k, v in terms.items():   # NaN too: the events must say what the step wrote, as
+            self.tb.add_scalar(k, v, step)   # metrics.jsonl does (absent is not NaN for readers)
 
     def finish(self, steps_done: int, stopped: str) -> None:
         """The end-of-run marker, after the last record: ``radiovae watch`` ends on it.
