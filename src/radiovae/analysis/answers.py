@@ -58,8 +58,8 @@ def training_working(s: dict) -> dict:
                   "it by.")
     change = _change_text(m)
     warn = _of(found, *{f["id"] for f in found}, severity=("warning",))
-    caveat = (f" {len(warn)} warning(s) remain ({_names(warn)}): they concern how it trains, "
-              "not whether it learns." if warn else "")
+    caveat = (f" {len(warn)} warning(s) remain ({_names(warn)}): they concern how it "
+              "trains (see them), not whether this loss falls." if warn else "")
     if m.get("trend") == "decreasing":
         return _a("training_working", q, YES, f"Yes: `{name}` falls, {change}, and no finding "
                   f"is critical.{caveat}", [f["id"] for f in warn], metric=name,
@@ -111,6 +111,15 @@ def loss_values(s: dict) -> dict:
             [_names(bad)] * bool(bad) + parts) + "." + quality, [f["id"] for f in bad])
     name, m = _main_loss(s)
     level = f" `{name}` ends at {num(m.get('last_smoothed'))} (smoothed)." if m else ""
+    adversarial = _of(found, "discriminator_untrained", "weight_saturated",
+                      severity=("warning", "critical"))
+    if adversarial and s.get("kind", "vae") == "vae":
+        # the reconstruction terms may be fine, but the total carries a term that does not work
+        # as designed: not a yes
+        return _a("loss_values", q, UNCLEAR, "Unclear: " + "; ".join(parts + [
+            "but the adversarial term d_weight·g_loss in the total does not work as designed ("
+            + _names(adversarial) + "): judge the reconstruction by rec_loss, not the total"])
+            + "." + level + quality, [f["id"] for f in adversarial])
     if s.get("kind", "vae") != "vae":
         return _a("loss_values", q, YES if m else UNCLEAR,
                   ("Yes, as far as the records show: no non-finite value, spike or divergence."

@@ -47,7 +47,8 @@ def detect(ctx: Context) -> list[Finding]:
                    f"{num(ev['first_step'])}-{num(ev['last_step'])}): the learned log-variance is "
                    "not being optimized, so the NLL is a fixed multiple of the reconstruction "
                    "loss. (RadioDiff's train_vae.py gives its autoencoder optimizer only the "
-                   "encoder, decoder and quant_conv parameters, not loss.logvar.)")
+                   "encoder, decoder, quant_conv and post_quant_conv parameters, not loss.logvar, as "
+                   "latent-diffusion's AutoencoderKL does.)")
             ratio = _nll_over_rec(ctx)
             if ratio is not None:
                 ev["nll_over_rec"] = ratio
@@ -79,7 +80,9 @@ def _nll_over_rec(ctx: Context) -> float | None:
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
     if role_of(f.metric or "") == "logvar":
-        return ("Put the loss's `logvar` in the autoencoder optimizer (e.g. "
-                "`list(model.parameters()) + [loss.logvar]`), or drop it from the NLL if a fixed "
-                "weighting is intended — then the log should not suggest it is learned.")
+        return ("Decide whether the NLL weighting should be learned. If yes, put the loss's "
+                "`logvar` in the autoencoder optimizer (e.g. `list(model.parameters()) + "
+                "[loss.logvar]`; this departs from RadioDiff's and latent-diffusion's published "
+                "training). If not, it is a fixed weight (NLL = pixels x rec_loss) and logging it "
+                "as if learned says nothing.")
     return f"Check that `{f.metric}` is computed from live values: it never changes."

@@ -26,8 +26,9 @@ def detect(ctx: Context) -> list[Finding]:
     ev: dict[str, Any] = {"zero_rows": int(zero.sum()), "rows": int(fin.sum()),
                           "first_zero_step": int(step[zero][0]),
                           "configured_lr": config.get("lr"), "formats": sorted(fmt)}
-    others = [n for n in (ctx.name(r) for r in ("rec", "nll", "kl")) if n]
-    moving = [n for n in others if np.ptp(np.nan_to_num(ctx.col(n))) > 0]
+    # the losses that show whether the optimizer steps (stage 2 has loss_simple, not rec / nll / kl)
+    others = [n for n in (ctx.name(r) for r in ("rec", "nll", "kl", "loss_simple")) if n]
+    moving = [n for n in others if np.ptp(np.nan_to_num(ctx.col(n)[zero])) > 0]
     ev["metrics_still_changing"] = moving
     if zero[fin].all():
         base = f"{name} is logged as 0 in all {ev['rows']:,} rows"
@@ -53,7 +54,7 @@ def detect(ctx: Context) -> list[Finding]:
                          f"{predicted:.2g} at step {num(s0)}," if factor < 1 else "")
                 msg = (f"{base}. Print precision, not a broken schedule: the configured lr "
                        f"{float(cfg):g}{decay} prints as {printed} with RadioDiff's {{:.5f}} (any lr "
-                       "below 5e-6 does)" + (f", and {', '.join(moving)} keep changing, so the "
+                       "below 5e-6 does)" + (f", and {_keep(moving)} changing, so the "
                                              "optimizer is stepping" if moving else "") +
                        ". Log lr in scientific notation to see it.")
                 return _one("info", name, msg, ev)
@@ -69,7 +70,7 @@ def detect(ctx: Context) -> list[Finding]:
             msg = (f"{base}, and no loss changes either: the learning rate most likely really is "
                    "0 (a broken schedule), and the weights do not move.")
             return _one("critical", name, msg, ev)
-        msg = (f"{base}, while {', '.join(moving)} keep changing, so the optimizer is stepping: "
+        msg = (f"{base}, while {_keep(moving)} changing, so the optimizer is stepping: "
                "RadioDiff prints lr with {:.5f}, which shows any lr below 5e-6 (such as its "
                "configs' 5e-6 once the schedule decays it) as 0.00000. Print precision explains "
                "it; without the run's config the configured schedule could not be checked "
@@ -78,15 +79,26 @@ def detect(ctx: Context) -> list[Finding]:
     first = ev["first_zero_step"]
     if np.all(zero[fin][np.argmax(zero[fin]):]):
         if _printed(ctx) and moving:
+            before = lr[fin & ~zero & (step < first)]
+            if before.size:
+                ev["last_nonzero_lr"] = float(before[-1])
             msg = (f"{name} falls to 0 at step {num(first)} and stays there "
-                   f"({ev['zero_rows']:,} rows) while {', '.join(moving)} keep changing: the "
-                   "decaying lr has dropped below what {:.5f} prints (5e-6).")
+                   f"({ev['zero_rows']:,} rows) while {_keep(moving)} changing"
+                   + (f" (the last value printed before it: {num(float(before[-1]))})"
+                      if before.size else "")
+                   + ": the decaying lr has dropped below what {:.5f} prints (5e-6), "
+                   "print precision, not the end of the schedule.")
             return _one("info", name, msg, ev)
         msg = (f"{name} falls to 0 at step {num(first)} and stays there ({ev['zero_rows']:,} "
                "rows): the schedule ends before training does.")
         return _one("warning", name, msg, ev)
     msg = f"{name} is logged as 0 in {ev['zero_rows']:,} of {ev['rows']:,} rows (first at step {num(first)})."
     return _one("info", name, msg, ev)
+
+
+def _keep(names: list[str]) -> str:
+    """'a keeps' / 'a, b keep': the metrics that still change, as the subject of a sentence."""
+    return f"{', '.join(names)} {'keeps' if len(names) == 1 else 'keep'}"
 
 
 def _printed(ctx: Context) -> bool:

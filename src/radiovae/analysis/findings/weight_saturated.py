@@ -56,7 +56,7 @@ def detect(ctx: Context) -> list[Finding]:
     msg = (f"{name} sits at its cap {num(cap)} ({how}) in {share:.1%} of rows{gan_txt}. "
            "RadioDiff's adaptive rule sets d_weight = disc_weight x ||grad nll|| / "
            "||grad g_loss|| at the decoder's last layer, clamped to 1e4 x disc_weight: at the cap "
-           "the reconstruction gradient is over 1e4 times the adversarial one, so the adversarial "
+           "the reconstruction gradient is at least 1e4 times the adversarial one, so the adversarial "
            "gradient is weaker than the rule wants, and the weight is a constant, not adaptive")
     if in_gan.sum() >= 20:
         rows = np.flatnonzero(in_gan)
@@ -76,8 +76,8 @@ def detect(ctx: Context) -> list[Finding]:
         offset = float(np.nanmedian((d * g)[in_gan]))
         ev["median_adversarial_term_vae_gan"] = offset
         msg += (f". The d_weight*g_loss term in the total (median {num(offset)} in the VAE-GAN "
-                "phase) is a near-constant offset, since d_weight is held at the cap and g_loss "
-                "moves little: it shifts the total, it does not show how the gradients compare")
+                "phase) is the capped d_weight times g_loss: it moves with g_loss and shifts the "
+                "total, but it does not show how the gradients compare")
     fs, ls = int(step[fin][0]), int(step[fin][-1])
     return [finding(ID, "warning", name, msg + ".", span=(fs, ls), **ev)]
 
@@ -91,6 +91,9 @@ def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
                    and x.evidence.get("pixels")), None)
     return (first + "To let the adaptive rule work, bring ||grad nll|| / ||grad g_loss|| into "
             "the clamp's range: the NLL is summed over every pixel of a map"
-            + (f" ({pixels:,} here)" if pixels else "") + ", so normalising it (a mean over pixels) shrinks its gradient, or raise the 1e4 cap in calculate_adaptive_weight. A smaller disc_weight would "
-            "make the adversarial term weaker still. Log ||grad nll|| and ||grad g_loss|| at "
-            "the last layer to confirm.")
+            + (f" ({pixels:,} here)" if pixels else "")
+            + ", so normalising it (a mean over pixels) shrinks its gradient (then scale "
+            "kl_weight by the same factor, or the KL term grows that much stronger relative to "
+            "the NLL), or raise the 1e4 cap in calculate_adaptive_weight. A smaller disc_weight "
+            "would make the adversarial term weaker still. Log ||grad nll|| and ||grad g_loss|| "
+            "at the last layer to confirm.")

@@ -42,7 +42,8 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
     steps, t = f.steps, f.s.get("time") or {}
     progress = steps.get("progress")
     coverage = (f"The records cover steps {steps_range(f)}"
-                + (f" ({progress * 100:.1f} % of the planned run)" if progress is not None else "")
+                + (f" (the last logged step is {progress * 100:.1f} % of the planned steps)"
+                   if progress is not None else "")
                 + f": {f.s.get('records', 0):,} logged steps from "
                 + f"{len(f.s.get('segments') or [])} source(s)")
     if t.get("elapsed_s"):
@@ -148,10 +149,19 @@ def statistics(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec.add(Paragraph(
         "Latest: the last record, raw. Smoothed: the latest value of "
         f"{sm.get('method', 'an exponential moving average')} (weight {sm.get('weight', '—')}), "
-        "which one noisy batch cannot move. Range and mean over every finite record. Change: "
+        "which damps batch-to-batch noise (the last record still carries "
+        f"{_last_share(sm.get('weight'))} of it). Range and mean over every finite record. Change: "
         "from the first record to the smoothed latest, in % where that means something, else "
         "absolute (a sign change, or a start near zero). Trend: a robust fit on block medians. "
         "Status: the most severe finding that names the metric."),
         Table(["Metric", "Latest", "Smoothed", "Range (min … max)", "Mean", "Change", "Trend",
                "Status"], rows, [False, True, True, True, True, True, False, False]))
     return [sec]
+
+
+def _last_share(weight) -> str:
+    """The share of the smoothed latest that the last record carries (1 - weight for an EMA)."""
+    try:
+        return f"{(1 - float(weight)) * 100:.0f} %"
+    except (TypeError, ValueError):
+        return "a share"
