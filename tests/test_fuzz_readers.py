@@ -166,7 +166,9 @@ WRITERS: dict[str, tuple[Callable[[Rows, Path], Path], Callable[[float], float],
     "jsonl": (write_jsonl, float, True),
     "tensorboard": (write_tensorboard, lambda x: float(np.float32(x)), False),
     "run_dir": (write_run_dir, float, False),
-    "lightning_csv": (write_lightning_csv, float, True),
+    # not in the line-insertion test: its JUNK lines ("-1,1,2") are well-formed Lightning rows
+    # (epoch, step, value), records rather than bad lines
+    "lightning_csv": (write_lightning_csv, float, False),
     "wandb_history": (write_wandb_history, float, True),
     "mlflow": (write_mlflow, float, False),
 }
