@@ -263,7 +263,7 @@ def test_any_byte_damage_gives_a_run_or_one_user_error(fmt, data):
     rows = data.draw(rows_of(min_rows=1, max_rows=15))
     path = WRITERS[fmt][0](rows, _tmp())
     target = path if path.is_file() else next(
-        f for f in (path / "metrics.jsonl", *sorted((path / "metrics").glob("*"))) if f.is_file())
+        f for f in (path / "metrics.jsonl", *sorted((path / "metrics").rglob("*"))) if f.is_file())
     raw = bytearray(target.read_bytes())
     for _ in range(data.draw(st.integers(1, 8))):
         kind = data.draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
