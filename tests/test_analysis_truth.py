@@ -237,3 +237,15 @@ def test_stage2_lr_printed_zero_at_the_end_is_print_precision_not_a_schedule_end
     assert "print precision" in lr["message"] and "schedule ends" not in lr["message"]
     assert "loss_simple keeps changing" in lr["message"]
     assert 0 < lr["evidence"]["last_nonzero_lr"] <= 1e-5
+
+
+def test_kl_that_rose_early_then_levelled_is_not_called_not_growing():
+    # the demo's KL: 50 at step 0, ~10,000 after a few hundred steps, flat afterwards
+    n = 240
+    step = np.arange(n) * 10
+    kl = 10_000 - 9_950 * np.exp(-np.arange(n) / 4.0)
+    table = pd.DataFrame({"step": step, "train/kl_loss": kl,
+                          "train/rec_loss": np.geomspace(1.0, 0.04, n)})
+    s = analyze(Run(table=table))
+    (a,) = [x for x in s["answers"] if x["id"] == "kl_growth"]
+    assert a["answer"] == "no" and "rose early" in a["text"] and "does not grow" not in a["text"]

@@ -145,8 +145,15 @@ def kl_growth(s: dict) -> dict | None:
     loss = s.get("loss") or {}
     kw = loss.get("kl_weight")
     if m.get("trend") != "increasing":
-        return _a("kl_growth", q, NO, f"No: the KL does not grow (trend {m.get('trend')}, "
-                  f"{_change_text(m)}).", metric=name)
+        first, last = m.get("first"), m.get("last_smoothed")
+        rose = first is not None and last is not None and last > first * 1.5 and last - first > 0
+        # a KL that rose early (the posterior leaving the prior) and then levelled off is not
+        # growing now: say both, never "does not grow" beside a 200x rise
+        return _a("kl_growth", q, NO, (
+            f"No: the KL rose early ({_change_text(m)}) but is no longer growing: the trend over "
+            f"the run's block medians is {m.get('trend')}." if rose else
+            f"No: the KL does not grow (trend {m.get('trend')}, {_change_text(m)})."),
+            metric=name)
     share = loss.get("kl_share_of_nll")
     if kw is None or share is None:
         return _a("kl_growth", q, UNCLEAR, f"Unclear: the KL grows ({_change_text(m)}), and "
