@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from radiovae.analysis.findings.base import config_float
 from radiovae.fmt import num, pct
 from radiovae.report.document import code
 from radiovae.report.marks import finding_steps
@@ -76,11 +77,7 @@ class Facts:
         return [f for f in self.findings if f.get("id") in ids]
 
     def cfg(self, key: str) -> float | None:
-        v = self.config.get(key)
-        try:
-            return float(v) if v is not None else None
-        except (TypeError, ValueError):
-            return None
+        return config_float(self.config, key)
 
     @property
     def log_gap(self) -> int:

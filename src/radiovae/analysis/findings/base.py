@@ -106,15 +106,20 @@ class Context:
         return next((p for p in self.phases if p["name"] == name), None)
 
     def cfg(self, key: str) -> float | None:
-        v = self.config.get(key)
-        try:
-            return float(v) if v is not None else None
-        except (TypeError, ValueError):
-            return None
+        return config_float(self.config, key)
 
     @property
     def metric_columns(self) -> list[str]:
         return [c for c in self.table.columns if c not in ("step", "time")]
+
+
+def config_float(config: dict[str, Any], key: str) -> float | None:
+    """A config value as a number, None when absent or not a number (analysis and report alike)."""
+    v = config.get(key)
+    try:
+        return float(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def finding(id: str, severity: str, metric: str | None, message: str, *,
