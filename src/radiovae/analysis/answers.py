@@ -328,10 +328,12 @@ def concerns(s: dict) -> list[dict]:
         sat = _of(found, "weight_saturated")
         dm = s["metrics"].get(roles["d_weight"], {})
         if sat:
-            out.append(_a("adaptive_weight", q, NO, "No: `{}` is at its cap {} in {:.0%} of the "
-                          "records (weight_saturated).".format(
-                              sat[0]["metric"], num(sat[0]["evidence"]["value"]),
-                              sat[0]["evidence"]["share"]), ["weight_saturated"]))
+            ev = sat[0]["evidence"]
+            out.append(_a("adaptive_weight", q, NO, "No: `{}` is at its cap {} in {:.1%} of the "
+                          "records (weight_saturated){}.".format(
+                              sat[0]["metric"], num(ev["value"]), ev["share"],
+                              "; it leaves the cap only near the end" if
+                              ev.get("leaves_cap_near_end") else ""), ["weight_saturated"]))
         elif gan is None or (dm.get("max") == 0 and dm.get("min") == 0):
             out.append(_a("adaptive_weight", q, UNCLEAR, "Not applicable: the discriminator is "
                           "off in these records" + (" (d_weight is 0 in every record)."
