@@ -117,5 +117,5 @@ def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
                 "full-precision records.")
     lr = ctx.cfg("lr")
     return ("Log the learning rate with `%g` (or `{:.3e}`) instead of `{:.5f}`, so that "
-            "5e-6 is visible; then confirm the schedule"
+            "an lr below 5e-6 (which {:.5f} prints as 0.00000) is visible; then confirm the schedule"
             + (f" against the config's lr = {num(lr)}." if lr is not None else "."))
