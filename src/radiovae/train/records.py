@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from radiovae.io import atomic_path, atomic_write_text
 from radiovae.train.config import TrainConfig, dump_config
+from radiovae.train.events import EventFile
 
 # Terms RadioDiff logs on its discriminator line; every other term goes on the generator line.
 DISC_TERMS = ("train/disc_loss", "train/logits_real", "train/logits_fake")
@@ -57,8 +58,6 @@ class Records:
 
     def __init__(self, run_dir: Path, config: TrainConfig | dict, total_steps: int,
                  start_step: int = 0, notes: list[str] | None = None):
-        from torch.utils.tensorboard import SummaryWriter
-
         self.dir = Path(run_dir)
         self.total_steps = total_steps
         for sub in ("checkpoints", "samples", "tb"):
@@ -70,15 +69,25 @@ class Records:
         self.metrics_path, self.log_path = self.dir / "metrics.jsonl", self.dir / "train.log"
         _truncate_jsonl(self.metrics_path, start_step)
         _truncate_log(self.log_path, start_step)
-        self._metrics = open(self.metrics_path, "a", encoding="utf-8")
-        self._log = open(self.log_path, "a", encoding="utf-8")
-        if start_step == 0:
-            stamp = f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3]
-            for note in notes:   # what was mapped or ignored, first
-                self._log.write(f"{stamp} radiovae config note: {note}\n")
-            self._log.write(f"{stamp} radiovae training config: {plain!r}\n")   # RadioDiff logs its cfg dict so
-            self._log.flush()
-        self.tb = SummaryWriter(str(self.dir / "tb"), purge_step=start_step or None)
+        self._open: list = []     # what close() closes, in order
+        try:
+            self._metrics = self._opened(open(self.metrics_path, "a", encoding="utf-8"))
+            self._log = self._opened(open(self.log_path, "a", encoding="utf-8"))
+            if start_step == 0:
+                stamp = f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3]
+                for note in notes:   # what was mapped or ignored, first
+                    self._log.write(f"{stamp} radiovae config note: {note}\n")
+                self._log.write(f"{stamp} radiovae training config: {plain!r}\n")   # RadioDiff logs its cfg dict so
+                self._log.flush()
+            # written here, not by SummaryWriter's thread: a full disk is an OSError of log()
+            self.tb = self._opened(EventFile(self.dir / "tb", purge_step=start_step or None))
+        except BaseException:
+            self.close(quiet=True)   # nothing half-written left to a flush at exit
+            raise
+
+    def _opened(self, f):
+        self._open.append(f)
+        return f
 
     def log(self, step: int, terms: dict[str, float], when: datetime | None = None) -> None:
         """One logged step into metrics.jsonl, train.log and tb/."""
@@ -95,8 +104,9 @@ class Records:
         for line in format_radiodiff_lines(step, self.total_steps, gen, disc or None, when):
             self._log.write(line.rstrip("\n") + "\n")
         self._log.flush()
-        for k, v in terms.items():   # NaN too: the events must say what the step wrote, as
-            self.tb.add_scalar(k, v, step)   # metrics.jsonl does (absent is not NaN for readers)
+        # NaN too: the events must say what the step wrote, as metrics.jsonl does (absent is not
+        # NaN for readers)
+        self.tb.add_scalars(step, terms, wall_time=row["time"])
 
     def finish(self, steps_done: int, stopped: str) -> None:
         """The end-of-run marker, after the last record: ``radiovae watch`` ends on it.
@@ -114,10 +124,18 @@ class Records:
     def samples(self, step: int, inputs: np.ndarray, recons: np.ndarray) -> Path:
         return save_grid(self.dir / "samples" / f"step-{step:07d}.png", inputs, recons)
 
-    def close(self) -> None:
-        self._metrics.close()
-        self._log.close()
-        self.tb.close()
+    def close(self, quiet: bool = False) -> None:
+        """Close every record file; the first error (a full disk flushing the rest) is raised
+        after all are closed, none with ``quiet`` (another error is already on its way)."""
+        first: OSError | None = None
+        for f in self._open:
+            try:
+                f.close()
+            except OSError as exc:   # closed all the same (what could not be flushed is lost)
+                first = first or exc
+        self._open = []
+        if first is not None and not quiet:
+            raise first
 
 
 ERROR_FULL_SCALE = 0.1   # |error| of 0.1 (10% of the [0, 1] range) is drawn at full brightness
