@@ -5,7 +5,9 @@ Invariants, on generated and mutated records of every format (``WRITERS``):
   * exact: clean records of any format read back as written (steps, values to the format's
     precision);
   * no silent loss: lines added that are not records (junk, invalid UTF-8, steps out of range)
-    are skipped and counted, and every good record is still there;
+    are skipped, counted and the first few named, and every good record is still there (in a
+    Lightning CSV a junk line such as ``-1,1,2`` is a well-formed row: a record, and where its
+    step goes back, the rows it replaces are dropped as a resume, which the Run reports);
   * steps in a Run are whole numbers 0 ... 2^53, sorted and unique;
   * analysis works on any subset of metrics and any values (NaN, +-inf, 1e308, negative):
     ``analyze`` returns JSON (no NaN tokens) and the report text renders;
@@ -166,11 +168,8 @@ WRITERS: dict[str, tuple[Callable[[Rows, Path], Path], Callable[[float], float],
     "jsonl": (write_jsonl, float, True),
     "tensorboard": (write_tensorboard, lambda x: float(np.float32(x)), False),
     "run_dir": (write_run_dir, float, False),
-    # not in the line-insertion test: its JUNK lines ("-1,1,2") are well-formed Lightning rows
-    # (epoch, step, value), records rather than bad lines
-    "lightning_csv": (write_lightning_csv, float, False),
-    # not in the line-insertion test yet: its bad lines are counted but not named in Run.notes
-    "wandb_history": (write_wandb_history, float, False),
+    "lightning_csv": (write_lightning_csv, float, True),
+    "wandb_history": (write_wandb_history, float, True),
     "mlflow": (write_mlflow, float, False),
 }
 
@@ -228,32 +227,73 @@ JUNK: list[tuple[bytes, str]] = [
 
 @st.composite
 def mutated(draw, fmt: str):
-    """Clean records of ``fmt``, then lines inserted that are not records."""
+    """Clean records of ``fmt``, then lines inserted that are not records: (rows, path, the bad
+    lines, the file's lines in order: a good record's step, or the inserted junk)."""
     rows = draw(rows_of(min_rows=2, max_rows=25))
     path = WRITERS[fmt][0](rows, _tmp())
     lines = path.read_bytes().split(b"\n")
     body = lines[:-1]
+    order: list[int | bytes] = [b"header"] * (len(body) - len(rows.steps)) + list(rows.steps)
     inserts = draw(st.lists(st.tuples(st.integers(1, len(body)), st.sampled_from(JUNK)),
                             max_size=6))
     for at, (junk, _fine) in sorted(inserts, reverse=True):
         body.insert(at, junk)
+        order.insert(at, junk)
     path.write_bytes(b"\n".join(body) + b"\n")
     bad = [j for _, (j, fine) in inserts if fine != "*" and fmt not in fine]
-    return rows, path, bad
+    return rows, path, bad, order
 
 
 @pytest.mark.parametrize("fmt", [f for f, (_w, _r, text) in WRITERS.items() if text])
 @fuzz(25)
 @given(data=st.data())
 def test_inserted_bad_lines_are_skipped_and_counted_never_lost(fmt, data):
-    rows, path, bad = data.draw(mutated(fmt))
+    rows, path, bad, order = data.draw(mutated(fmt))
     run = _total(path)
     assert isinstance(run, Run), run                # good records are there: never an error
-    assert set(rows.steps) <= set(run.table["step"]), "good records lost"
     _steps_ok(run)
+    if fmt == "lightning_csv":   # a junk line that is a well-formed row is a record: see below
+        kept, bad = _lightning_reading(order, len(rows.names) + 2)
+        assert kept <= set(run.table["step"]), "good records lost"
+        if set(rows.steps) - kept:                 # dropped as a timeline a resume replaced:
+            assert run.resumes, "records dropped without a resume reported"   # said, not silent
+    else:
+        assert set(rows.steps) <= set(run.table["step"]), "good records lost"
     assert run.skipped_lines == len(bad)            # every bad line counted, nothing else
     assert len(run.notes) == min(5, len(bad)) and run.note_count >= len(bad)
     assert all(len(n["what"]) < 200 and n["line"] is not None for n in run.notes)
+
+
+def _lightning_reading(order: list[int | bytes], columns: int) -> tuple[set[int], list[bytes]]:
+    """What a Lightning CSV reader must make of these lines (``order``: a good row's step or an
+    inserted junk line): junk with no more fields than the header and a whole step in its second
+    (``step``) field, such as ``-1,1,2``, is a row like any other, the rest is skipped. Rows are
+    merged as written over time: a row followed by a row of a lower step belongs to a timeline a
+    resume replaced. Returns the good steps that must be in the table, and the lines skipped."""
+    steps: list[tuple[int, bool]] = []     # (step, is a good record), in file order
+    bad = []
+    for item in order:
+        if isinstance(item, int):
+            steps.append((item, True))
+            continue
+        if item in (b"header", b"", b"\r"):
+            continue
+        fields = item.decode("utf-8", "replace").split(",")
+        try:
+            step = float(fields[1]) if 2 <= len(fields) <= columns else math.nan
+        except ValueError:
+            step = math.nan
+        if math.isfinite(step) and step.is_integer() and 0 <= step <= STEP_MAX:
+            steps.append((int(step), False))
+        else:
+            bad.append(item)
+    later_min = math.inf
+    kept = set()
+    for step, good in reversed(steps):
+        if good and step <= later_min:
+            kept.add(step)
+        later_min = min(later_min, step)
+    return kept, bad
 
 
 @pytest.mark.parametrize("fmt", list(WRITERS))

@@ -4,6 +4,8 @@ against the frame they were written from."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,6 +128,30 @@ def test_wandb_run_folder(frame, tmp_path):
     summary.write_text(summary.read_text() + "\n")          # a complete line, as a reader sees it
     followed = RunFollower([run_dir]).poll()
     assert [s.format for s in followed.segments] == ["wandb_history"] and not followed.resumes
+
+
+def test_wandb_history_names_its_skipped_lines(frame, tmp_path):
+    """Lines of wandb-history.jsonl that are not calls, and calls without a usable step, are
+    skipped, counted and named (line and why) as the other readers name theirs."""
+    run_dir = write_wandb_run(tmp_path / "wandb", frame)
+    history = run_dir / "files" / "wandb-history.jsonl"
+    lines = history.read_text().splitlines()
+    good = json.loads(lines[1])
+    lines.insert(2, "garbage")
+    lines.insert(5, json.dumps({"step": 7, "x": 1.0}))                        # no _step
+    lines.insert(7, json.dumps({**good, "trainer/global_step": 1e20}))        # not a step
+    lines.insert(9, json.dumps({k: v for k, v in good.items() if k != "trainer/global_step"}))
+    history.write_text("\n".join(lines) + "\n" + '{"_step": 99, "_times')   # cut last line
+    run = load_run(run_dir)
+    _check_training(run, frame)
+    assert run.skipped_lines == 5 and run.note_count == 5
+    assert sorted((n["line"], n["what"]) for n in run.notes) == [
+        (3, "not JSON"),
+        (6, "not a W&B history line (no _step with _timestamp or _runtime)"),
+        (8, "step 1e+20 is not a whole number from 0 to 2^53"),
+        (10, "a call with metrics but no trainer/global_step"),
+        (len(lines) + 1, "an unfinished last line (no newline), skipped")]
+    assert all(n["source"] == str(history) for n in run.notes)
 
 
 def test_wandb_csv_exports(frame, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,14 @@ class Records:
         self.note_count += 1
         if len(self.notes) < MAX_NOTES:
             self.notes.append({"line": line, "what": what})
+
+    def note_rows(self, rows: np.ndarray, lines: np.ndarray,
+                  what: Callable[[int], str]) -> None:
+        """Remember skipped rows (positions ``rows``; ``lines[row]`` their line in the file,
+        ``what(row)`` why): every one counted, the first few by text."""
+        for i in rows[:MAX_NOTES]:
+            self.note(int(lines[i]) if i < len(lines) else None, what(int(i)))
+        self.note_count += max(0, len(rows) - MAX_NOTES)
 
     def __post_init__(self) -> None:
         self.table = by_column(self.table)

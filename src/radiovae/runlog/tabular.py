@@ -15,7 +15,6 @@ import pandas as pd
 
 from radiovae.errors import brief
 from radiovae.runlog.records import (
-    MAX_NOTES,
     NAN_TEXT,
     STEP_MAX,
     Records,
@@ -38,14 +37,14 @@ def parse_csv(data: bytes) -> Records:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     df, bad = _read_csv(data, csv.QUOTE_MINIMAL)
-    lines = _row_lines(data, bad)
+    lines = row_lines(data, bad)
     if len(df) < len(lines):          # a stray quote joined lines: read quotes as plain text
         df, bad = _read_csv(data, csv.QUOTE_NONE)
         df.columns = [c.strip('"') for c in df.columns]
         for col in df.columns:
             if df[col].dtype == object or str(df[col].dtype).startswith("str"):
                 df[col] = df[col].str.strip().str.strip('"')
-        lines = _row_lines(data, bad)
+        lines = row_lines(data, bad)
     acc = Records(empty_table())
     for n in bad:
         acc.note(n, "more fields than the header, skipped")
@@ -101,7 +100,7 @@ def _drop_long_rows(data: bytes) -> tuple[bytes, list[int]]:
 _BAD_LINE = re.compile(r"Skipping line (\d+)")
 
 
-def _row_lines(data: bytes, bad: list[int]) -> np.ndarray:
+def row_lines(data: bytes, bad: list[int]) -> np.ndarray:
     """The file line (1-based) of each row to expect: after the header, blank lines and the
     lines skipped as bad are not rows (quoted newlines are not expected in metrics)."""
     arr = np.frombuffer(data, dtype=np.uint8)
@@ -211,9 +210,7 @@ def _records_from_frame(df: pd.DataFrame, acc: Records, lines: np.ndarray,
         bad = np.flatnonzero(~good)
         acc.skipped_lines += len(bad)
         raw = df["step"].to_numpy()
-        for i in bad[:MAX_NOTES]:
-            acc.note(int(lines[i]), step_problem(raw[i]))
-        acc.note_count += max(0, len(bad) - MAX_NOTES)
+        acc.note_rows(bad, lines, lambda i: step_problem(raw[i]))
         df, step = df[good], step[good]
     out = {"step": step.astype("int64"), "time": _unix_time(df)}
     for col in df.columns:

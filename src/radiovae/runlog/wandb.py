@@ -32,9 +32,11 @@ from radiovae.runlog.records import (
     Records,
     empty_table,
     merge_ordered_rows,
+    step_problem,
     step_resumes,
     valid_steps,
 )
+from radiovae.runlog.tabular import row_lines
 
 HISTORY, SUMMARY, CONFIG = "wandb-history.jsonl", "wandb-summary.json", "config.yaml"
 GLOBAL_STEP = "trainer/global_step"
@@ -55,26 +57,36 @@ def looks_like_export(columns: list[str]) -> bool:
 
 
 def parse_history(data: bytes, config: dict | None = None) -> Records:
-    """``wandb-history.jsonl``: numeric values of each call; media and text are not metrics."""
+    """``wandb-history.jsonl``: numeric values of each call; media and text are not metrics.
+
+    A line that is not a call (not JSON, nested too deep, no ``_step`` with ``_timestamp`` /
+    ``_runtime``), a cut last line and a call without a usable step are skipped and noted."""
     end = data.rfind(b"\n") + 1
     body, tail = data[:end], data[end:]
-    skipped = 1 if tail.strip() else 0
+    acc = Records(empty_table(), config=config)
     rows: list[dict[str, Any]] = []
-    for line in body.split(b"\n"):
+    lines: list[int] = []
+    for n, line in enumerate(body.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line.decode("utf-8", "replace"))
-        except (ValueError, RecursionError):
-            skipped += 1
+        except (ValueError, RecursionError) as e:
+            acc.skipped_lines += 1
+            acc.note(n, "nested too deep" if isinstance(e, RecursionError) else "not JSON")
             continue
         if not looks_like_history_line(obj):
-            skipped += 1
+            acc.skipped_lines += 1
+            acc.note(n, "not a W&B history line (no _step with _timestamp or _runtime)")
             continue
         rows.append(obj)
+        lines.append(n)
+    if tail.strip():
+        acc.skipped_lines += 1
+        acc.note(body.count(b"\n") + 1, "an unfinished last line (no newline), skipped")
     if not rows:
-        return Records(empty_table(), config=config, skipped_lines=skipped)
-    return _records(pd.DataFrame.from_records(rows), skipped, config)
+        return acc
+    return _records(pd.DataFrame.from_records(rows), acc, np.asarray(lines))
 
 
 def parse_export(data: bytes) -> Records:
@@ -95,22 +107,31 @@ def parse_export(data: bytes) -> Records:
                             "give each as its own RUN to `radiovae compare`")
         df = df[["Step", *metric_cols]].rename(
             columns={c: c.split(" - ", 1)[1] for c in metric_cols} | {"Step": "_step"})
-    return _records(df, 0, None)
+    return _records(df, Records(empty_table()), row_lines(data, [])[:len(df)])
 
 
-def _records(df: pd.DataFrame, skipped: int, config: dict | None) -> Records:
+def _records(df: pd.DataFrame, acc: Records, lines: np.ndarray) -> Records:
+    """The calls of ``df`` (``lines``: each one's line in the file) merged by step into ``acc``;
+    calls without a usable step are skipped and noted."""
     step_col = GLOBAL_STEP if GLOBAL_STEP in df.columns else "_step"
     if step_col not in df.columns:
         raise UserError("W&B records without a step column (`_step`)")
-    step = pd.to_numeric(df[step_col].map(_finite_or_nan) if df[step_col].dtype == object
-                         else df[step_col], errors="coerce")
+    raw_step = df[step_col]
+    step = pd.to_numeric(raw_step.map(_finite_or_nan) if raw_step.dtype == object
+                         else raw_step, errors="coerce")
+    bad = np.zeros(len(df), dtype=bool)
     if step_col == GLOBAL_STEP:
         # calls without trainer/global_step (media, custom wandb.log) have no place on its axis
         metric_cols = [c for c in df.columns if c not in _BOOKKEEPING]
         orphan = step.isna().to_numpy() & _numeric(df[metric_cols]).notna().any(axis=1).to_numpy()
-        skipped += int(orphan.sum())
+        acc.note_rows(np.flatnonzero(orphan), lines,
+                      lambda _i: f"a call with metrics but no {GLOBAL_STEP}")
+        bad |= orphan
     good = valid_steps(step.to_numpy(dtype="float64"))   # 0 ... 2^53; 1e20, -1, 1.5 are not
-    skipped += int((step.notna().to_numpy() & ~good).sum())
+    out_of_range = step.notna().to_numpy() & ~good
+    acc.note_rows(np.flatnonzero(out_of_range), lines, lambda i: step_problem(raw_step.iloc[i]))
+    bad |= out_of_range
+    acc.skipped_lines += int(bad.sum())
     df, step = df[good], step[good]
     out: dict[str, np.ndarray] = {"step": step.astype("int64").to_numpy()}
     t = pd.to_numeric(df["_timestamp"], errors="coerce") if "_timestamp" in df.columns else None
@@ -122,8 +143,10 @@ def _records(df: pd.DataFrame, skipped: int, config: dict | None) -> Records:
         if values.notna().any():
             out[col] = values.to_numpy(dtype="float64")
     raw = pd.DataFrame(out)
-    resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
-    return Records(merge_ordered_rows(raw), config, None, skipped, len(raw), resumes)
+    acc.resumes = step_resumes(raw["step"].to_numpy(), raw["time"].to_numpy())
+    acc.records = len(raw)
+    acc.table = merge_ordered_rows(raw)
+    return acc
 
 
 def _finite_or_nan(v: Any) -> Any:
