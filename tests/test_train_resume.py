@@ -210,18 +210,66 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(launcher: list[str], config: Path, run: Path, *extra: str) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-           "HF_HOME": str(config.parent / "hf")}   # no user accelerate config
+# `radiovae train` in each process, with an atexit handler that leaves a file if the interpreter
+# starts its shutdown (it must not under a process group: radiovae.train.distributed.end_process);
+# with DIVERGE set, every step from step 1 on counts as non-finite.
+EXIT_PROBE = """
+import atexit, os
+from pathlib import Path
+
+atexit.register(Path(os.environ["RUN_DIR"] + f".finalized-rank{os.environ['RANK']}").write_text, "")
+
+from radiovae.train import trainer
+
+if os.environ.get("DIVERGE"):
+    step_call = trainer._DDPStep.__call__
+
+    def diverging(self, micro, step):
+        record = step_call(self, micro, step)
+        record["nonfinite"] = 1.0 if step >= 1 else record["nonfinite"]
+        return record
+
+    trainer._DDPStep.__call__ = diverging
+
+from radiovae.cli import main
+
+raise SystemExit(main())
+"""
+
+
+def run_launcher(launcher: list[str], config: Path, run: Path, *extra: str,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`radiovae train` under ``launcher`` (2 processes); stdout and stderr kept beside ``run``."""
+    probe = config.parent / "exit_probe.py"
+    probe.write_text(EXIT_PROBE)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "RUN_DIR": str(run),
+           "HF_HOME": str(config.parent / "hf"), **(env or {})}   # no user accelerate config
     if sys.platform.startswith("linux"):
         env["GLOO_SOCKET_IFNAME"] = "lo"
-    cmd = [sys.executable, *launcher, "-m", "radiovae", "train", "--config", str(config),
+    cmd = [sys.executable, *launcher, str(probe), "train", "--config", str(config),
            "--run-dir", str(run), *extra]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     log = run.parent / f"{run.name}.launch.log"
     log.write_text(f"{' '.join(cmd)}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}")
+    return done
+
+
+def assert_clean_exit(done: subprocess.CompletedProcess, run: Path) -> None:
+    """No abort at exit ("terminate called without an active exception", SIGABRT) and no
+    interpreter shutdown in any process (where that abort happens)."""
+    for sign in ("terminate called", "SIGABRT", "Fatal Python error", "exitcode  : -6"):
+        assert sign not in done.stderr, f"{sign!r}: see {run.parent / f'{run.name}.launch.log'}"
+    shutdown = sorted(p.name for p in run.parent.glob(f"{run.name}.finalized-rank*"))
+    assert shutdown == [], f"the interpreter shut down under a process group: {shutdown}"
+
+
+def _launch(launcher: list[str], config: Path, run: Path, *extra: str) -> None:
+    done = run_launcher(launcher, config, run, *extra)
+    log = run.parent / f"{run.name}.launch.log"
     assert done.returncode == 0, f"see {log}: " + "\n".join(
         line for line in done.stderr.splitlines() if "rror" in line or "bort" in line)[-3000:]
+    assert_clean_exit(done, run)
+    assert f"records in {run}" in done.stdout   # rank 0's last line, flushed before os._exit
 
 
 def _torchrun() -> list[str]:

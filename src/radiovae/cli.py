@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from radiovae import __version__
@@ -183,13 +184,29 @@ def _resolve(spec: str):
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(_resolve(args.handler)(args) or 0)
+        status = int(_resolve(args.handler)(args) or 0)
     except UserError as exc:
         sys.stderr.write(f"radiovae: error: {exc}\n")
-        return 2
+        status = 2
     except KeyboardInterrupt:
         sys.stderr.write("radiovae: interrupted\n")
-        return 130
+        status = 130
+    except Exception:   # a bug: its traceback as usual, but under torchrun still the exit below
+        if not _started_process_group():
+            raise
+        traceback.print_exc()
+        status = 1
+    if _started_process_group():   # `radiovae train` under torchrun / accelerate
+        from radiovae.train.distributed import end_process
+
+        return end_process(status)   # os._exit: see end_process for why
+    return status
+
+
+def _started_process_group() -> bool:
+    """Whether this process started torch.distributed (only ``radiovae train`` does)."""
+    distributed = sys.modules.get("radiovae.train.distributed")
+    return distributed is not None and distributed.owns_process_group()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ def train(args: argparse.Namespace) -> int:
     """Exit status 0 when done, 3 when non-finite losses stopped the run (checkpoint written),
     2 on bad input or a failed checkpoint write (full disk; the previous checkpoint stays)."""
     from radiovae.errors import UserError
+    from radiovae.train.distributed import leave_process_group
     from radiovae.train.resume import SaveFailed, disk_full
     from radiovae.train.trainer import EXIT_DIVERGED, TrainingDiverged, train
 
@@ -31,20 +32,9 @@ def train(args: argparse.Namespace) -> int:
         raise UserError(f"no space left on device while writing {exc.filename or args.run_dir}: "
                         "training stopped; the checkpoints already written are intact; free "
                         "space and rerun the same command to resume") from None
-    finally:   # under torchrun: leave the process group before exit (not torn down at exit)
-        _leave_process_group(finished)
+    finally:   # under torchrun (cli.main then ends the process: distributed.end_process)
+        leave_process_group(finished)
     return 0
-
-
-def _leave_process_group(finished: bool) -> None:
-    """After a finished run all ranks meet (none tears down while another still talks to it);
-    after a failure there is nobody to wait for (torchrun stops the other ranks)."""
-    import torch.distributed as torch_dist
-
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        if finished:
-            torch_dist.barrier()
-        torch_dist.destroy_process_group()
 
 
 def export(args: argparse.Namespace) -> int:

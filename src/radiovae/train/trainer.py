@@ -32,7 +32,6 @@ import random
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from radiovae.model import AutoencoderKL, VAEGANLoss, load_checkpoint, save_chec
 from radiovae.progress import make_progress
 from radiovae.train.config import TrainConfig, load_config, resolve_config
 from radiovae.train.datasets import batches, build_dataset, fit_size, resolve_simulation
+from radiovae.train.distributed import setup_distributed
 from radiovae.train.ema import EMA
 from radiovae.train.records import Records
 from radiovae.train.resume import (  # checkpoints, latest_checkpoint: also imported from here
@@ -78,47 +78,6 @@ def lr_at(step: int, lr: float, min_lr: float, total_steps: int, mode: str = "ab
     if mode == "radiodiff":
         return lr * max(factor, min_lr)
     return max(lr * factor, min_lr)
-
-
-# -- processes and devices ------------------------------------------------------------------------
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device: str = "auto") -> Dist:
-    """Single process, or DDP from torchrun's / accelerate's RANK, WORLD_SIZE, LOCAL_RANK."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available() and device != "cpu"
-    if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise UserError(f"trainer.device must be auto, cpu or cuda[:N], got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"trainer.device is {device!r} but no CUDA device is available")
-    if world == 1 and os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" \
-            and "MASTER_PORT" in os.environ:   # accelerate's simple launcher, asked for > 1
-        print("radiovae: warning: `accelerate launch --cpu --num_processes N` starts one process "
-              "(accelerate's multi-CPU mode needs MPI); for N processes use `accelerate launch "
-              "--multi_gpu --num_processes N` (with trainer.device: cpu on a GPU machine)",
-              flush=True)
-    if world > 1:
-        dev = torch.device("cuda", local) if cuda else torch.device("cpu")
-        if cuda:
-            torch.cuda.set_device(dev)
-        if not torch_dist.is_initialized():
-            torch_dist.init_process_group("nccl" if cuda else "gloo")
-    else:
-        dev = torch.device(device if device.startswith("cuda") else "cuda") if cuda else \
-            torch.device("cpu")
-    return Dist(rank, world, local, dev)
 
 
 # -- model ----------------------------------------------------------------------
