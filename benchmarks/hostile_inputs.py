@@ -359,6 +359,39 @@ def reader_cases() -> list[Case]:
     add(Case("readers", "garbage tfevents", lambda d: rep(write(
         d / "events.out.tfevents.1.host", os.urandom(4000))), None, "any"))
 
+    # logger formats: junk lines skipped, counted and named (line and why) in summary.json
+    def named(n: int, fmt: str) -> Callable[[Outcome], str | None]:
+        def ok(notes: list | None) -> bool:
+            return bool(notes) and len(notes) == min(5, n) and all(
+                isinstance(x.get("line"), int) and x.get("what") for x in notes)
+        return records(100, skipped_lines=n, read_notes=ok,
+                       segments=lambda segs: [s["format"] for s in segs or []] == [fmt])
+    junk = ["garbage", "\udcff\udcfe invalid utf-8", '{"x": 1}']
+
+    def wandb_history(d: Path) -> list[str]:
+        lines = [json.dumps({"_step": i, "_runtime": s / 5, "_timestamp": START.timestamp() + s / 5,
+                             "trainer/global_step": s, **terms(s)}) for i, s in enumerate(good)]
+        lines[10:10] = junk
+        lines.insert(40, json.dumps({"_step": 999, "_runtime": 1.0, "trainer/global_step": 1e20,
+                                     "train/rec_loss": 0.1}))
+        text = "\n".join(lines) + '\n{"_step": 1000, "_runt'            # cut last line
+        write(d / "run-1" / "files" / "wandb-history.jsonl",
+              text.encode("utf-8", "surrogateescape"))
+        return rep(d / "run-1")
+    add(Case("readers", "W&B history: junk, step 1e20, cut last line named", wandb_history,
+             named(5, "wandb_history"), "ok"))
+
+    def lightning(d: Path) -> list[str]:
+        rows = csv_text(good).replace("step,time,", "epoch,step,").splitlines()
+        rows = [rows[0]] + [r.replace(f"{r.split(',')[0]},{r.split(',')[1]},",
+                                      f"0,{r.split(',')[0]},", 1) for r in rows[1:]]
+        rows[10:10] = junk + ["nan,nan", "0,1e20," + ",".join(["1"] * len(GEN))]
+        write(d / "lightning_logs" / "version_0" / "metrics.csv",
+              "\n".join(rows).encode("utf-8", "surrogateescape") + b"\n")
+        return rep(d / "lightning_logs" / "version_0")
+    add(Case("readers", "Lightning CSV: junk and step 1e20 named", lightning, named(5, "lightning_csv"),
+             "ok"))
+
     def segments(n: int) -> Callable[[Path], list[str]]:
         def build(d: Path) -> list[str]:
             files = []
