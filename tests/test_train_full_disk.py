@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -142,25 +143,33 @@ def _kind(name: str) -> str:
 
 
 def budgets(writes) -> dict[str, int]:
-    """A budget inside the first write of each kind of file, and of the second checkpoint."""
-    out: dict[str, int] = {"nothing": 0}
-    seen: dict[str, int] = {}
+    """Budgets that end the disk inside the first file of each kind (a checkpoint half-way
+    through, any other file inside its first write), inside the second checkpoint, and inside
+    the event file's second write (a logged step's scalars)."""
+    files: dict[str, list[tuple[int, int]]] = {}     # name -> its writes (used before, size)
     for name, used, size in writes:
+        files.setdefault(name, []).append((used, size))
+    out: dict[str, int] = {"nothing": 0}
+    for name, w in files.items():
         kind = _kind(name)
-        seen[kind] = seen.get(kind, 0) + 1
-        key = kind if seen[kind] == 1 else f"{kind} #{seen[kind]}"
-        if size and key not in out and (seen[kind] == 1 or key == "model- #2"):
-            out[key] = used + size // 2
+        if kind == "model-":
+            out["model- #2" if kind in out else kind] = w[0][0] + sum(n for _, n in w) // 2
+        elif kind not in out:
+            out[kind] = w[0][0] + w[0][1] // 2
+        if kind == "tfevents" and len(w) > 1:
+            out["tfevents step"] = w[1][0] + w[1][1] // 2
     return out
 
 
 def test_the_timeline_reaches_every_writer(timeline):
-    assert set(budgets(timeline)) >= {"nothing", "config.yaml", "train.log", "metrics.jsonl",
-                                      "tfevents", "model-", "step-"}
+    assert set(budgets(timeline)) == {"nothing", "config.yaml", "train.log", "metrics.jsonl",
+                                      "tfevents", "tfevents step", "model-", "model- #2",
+                                      "step-"}
 
 
 @pytest.mark.parametrize("where", ["nothing", "config.yaml", "train.log", "tfevents",
-                                   "metrics.jsonl", "step-", "model-", "model- #2"])
+                                   "metrics.jsonl", "tfevents step", "step-", "model-",
+                                   "model- #2"])
 def test_full_disk_stops_training_with_one_line_and_resumes(where, timeline, tmp_path,
                                                             monkeypatch, capsys, one_torch_thread):
     budget = budgets(timeline)[where]
@@ -176,7 +185,7 @@ def test_full_disk_stops_training_with_one_line_and_resumes(where, timeline, tmp
     for p in ckpts:                                           # every checkpoint written is whole
         assert R.problem(torch.load(p, weights_only=True), p) is None, p
     assert not [p.name for p in run.rglob("*.tmp-*")]         # no half-written temp file left
-    if where in ("tfevents", "model- #2"):                    # space freed: the same command resumes
+    if where in ("tfevents", "model- #2"):                   # space freed: the same command resumes
         status, said, stray, _, err = train(tmp_path, run, monkeypatch, capsys, None)
         assert status == 0 and stray == [] and "Traceback" not in err, err[-3000:]
         from radiovae.runlog import load_run
@@ -190,7 +199,8 @@ def test_full_disk_stops_training_with_one_line_and_resumes(where, timeline, tmp
 
 # -- the event file is TensorBoard's -----------------------------------------------------------
 
-def test_events_are_what_tensorboard_reads_and_a_resume_purges_the_abandoned_steps(tmp_path):
+def test_events_are_what_tensorboard_reads_and_a_resume_purges_the_abandoned_steps(tmp_path,
+                                                                                   monkeypatch):
     """radiovae writes its event files itself (no writer thread): TensorBoard's own loader reads
     them, each logged term at its step with metrics.jsonl's time, and a resume from step 3 hides
     the first file's steps >= 3, as SummaryWriter's purge_step does."""
@@ -199,8 +209,11 @@ def test_events_are_what_tensorboard_reads_and_a_resume_purges_the_abandoned_ste
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    from radiovae.train import events as E
     from radiovae.train.records import Records
 
+    monkeypatch.setattr(E, "_UID", iter(range(9, 11)))   # ...9, then ...10 in the same second
+    monkeypatch.setattr(E, "time", SimpleNamespace(time=lambda: 1.75e9))
     rec = Records(tmp_path, {"trainer": {}}, 10)
     for s in range(5):
         rec.log(s, {"train/rec_loss": s * 1.5, "lr": math.nan if s == 1 else 0.25})

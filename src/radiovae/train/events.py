@@ -34,8 +34,10 @@ class EventFile:
         self._event, self._summary = Event, Summary
         logdir = Path(logdir)
         logdir.mkdir(parents=True, exist_ok=True)
+        # TensorBoard reads a folder's files in name order: the counter is zero-padded so that
+        # two files of one process in one second (a resume in the same process) keep their order
         self.path = logdir / (f"events.out.tfevents.{int(time.time()):010d}."
-                              f"{socket.gethostname()}.{os.getpid()}.{next(_UID)}")
+                              f"{socket.gethostname()}.{os.getpid()}.{next(_UID):06d}")
         self._file = open(self.path, "xb", buffering=0)   # noqa: SIM115 - closed in close()
         self._size = 0
         first = [Event(wall_time=time.time(), file_version="brain.Event:2",
