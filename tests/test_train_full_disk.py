@@ -185,6 +185,7 @@ def test_full_disk_stops_training_with_one_line_and_resumes(where, timeline, tmp
     for p in ckpts:                                           # every checkpoint written is whole
         assert R.problem(torch.load(p, weights_only=True), p) is None, p
     assert not [p.name for p in run.rglob("*.tmp-*")]         # no half-written temp file left
+    assert all(p.stat().st_size for p in run.glob("tb/*"))    # nor an empty event file
     if where in ("tfevents", "model- #2"):                   # space freed: the same command resumes
         status, said, stray, _, err = train(tmp_path, run, monkeypatch, capsys, None)
         assert status == 0 and stray == [] and "Traceback" not in err, err[-3000:]

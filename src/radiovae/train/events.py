@@ -45,7 +45,12 @@ class EventFile:
         if purge_step is not None:
             first += [Event(step=purge_step, file_version="brain.Event:2"),
                       Event(step=purge_step, session_log=SessionLog(status=SessionLog.START))]
-        self._write(first)
+        try:
+            self._write(first)
+        except OSError:               # no space even for the header: leave no empty file
+            self._file.close()
+            self.path.unlink(missing_ok=True)
+            raise
 
     def add_scalars(self, step: int, values: dict[str, float], wall_time: float | None = None
                     ) -> None:
