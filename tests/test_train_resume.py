@@ -7,14 +7,12 @@ import copy
 import errno
 import json
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from ddp_launch import assert_clean_exit, free_port, run_launcher, torchrun
 
 from radiovae.errors import UserError
 from radiovae.train import resume as R
@@ -204,65 +202,6 @@ def _raise_enospc(*args, **kwargs):
 
 # -- DDP: 2 CPU processes (gloo) on the loopback interface ------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# `radiovae train` in each process, with an atexit handler that leaves a file if the interpreter
-# starts its shutdown (it must not under a process group: radiovae.train.distributed.end_process);
-# with DIVERGE set, every step from step 1 on counts as non-finite.
-EXIT_PROBE = """
-import atexit, os
-from pathlib import Path
-
-atexit.register(Path(os.environ["RUN_DIR"] + f".finalized-rank{os.environ['RANK']}").write_text, "")
-
-from radiovae.train import trainer
-
-if os.environ.get("DIVERGE"):
-    step_call = trainer._DDPStep.__call__
-
-    def diverging(self, micro, step):
-        record = step_call(self, micro, step)
-        record["nonfinite"] = 1.0 if step >= 1 else record["nonfinite"]
-        return record
-
-    trainer._DDPStep.__call__ = diverging
-
-from radiovae.cli import main
-
-raise SystemExit(main())
-"""
-
-
-def run_launcher(launcher: list[str], config: Path, run: Path, *extra: str,
-                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`radiovae train` under ``launcher`` (2 processes); stdout and stderr kept beside ``run``."""
-    probe = config.parent / "exit_probe.py"
-    probe.write_text(EXIT_PROBE)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "RUN_DIR": str(run),
-           "HF_HOME": str(config.parent / "hf"), **(env or {})}   # no user accelerate config
-    if sys.platform.startswith("linux"):
-        env["GLOO_SOCKET_IFNAME"] = "lo"
-    cmd = [sys.executable, *launcher, str(probe), "train", "--config", str(config),
-           "--run-dir", str(run), *extra]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    log = run.parent / f"{run.name}.launch.log"
-    log.write_text(f"{' '.join(cmd)}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}")
-    return done
-
-
-def assert_clean_exit(done: subprocess.CompletedProcess, run: Path) -> None:
-    """No abort at exit ("terminate called without an active exception", SIGABRT) and no
-    interpreter shutdown in any process (where that abort happens)."""
-    for sign in ("terminate called", "SIGABRT", "Fatal Python error", "exitcode  : -6"):
-        assert sign not in done.stderr, f"{sign!r}: see {run.parent / f'{run.name}.launch.log'}"
-    shutdown = sorted(p.name for p in run.parent.glob(f"{run.name}.finalized-rank*"))
-    assert shutdown == [], f"the interpreter shut down under a process group: {shutdown}"
-
-
 def _launch(launcher: list[str], config: Path, run: Path, *extra: str) -> None:
     done = run_launcher(launcher, config, run, *extra)
     log = run.parent / f"{run.name}.launch.log"
@@ -270,11 +209,6 @@ def _launch(launcher: list[str], config: Path, run: Path, *extra: str) -> None:
         line for line in done.stderr.splitlines() if "rror" in line or "bort" in line)[-3000:]
     assert_clean_exit(done, run)
     assert f"records in {run}" in done.stdout   # rank 0's last line, flushed before os._exit
-
-
-def _torchrun() -> list[str]:
-    return ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-            "--master_port", str(_free_port())]
 
 
 @pytest.fixture(scope="module")
@@ -290,17 +224,17 @@ def ddp_config(tmp_path_factory) -> Path:
 def ddp_full(ddp_config) -> Path:
     """8 uninterrupted steps by 2 processes under torchrun."""
     run = ddp_config.parent / "full"
-    _launch(_torchrun(), ddp_config, run)
+    _launch(torchrun(), ddp_config, run)
     return run
 
 
 def test_torchrun_stopped_and_resumed_matches_uninterrupted(ddp_config, ddp_full):
     run = ddp_config.parent / "resumed"
-    _launch(_torchrun(), ddp_config, run, "--max-steps", "3")     # off the save grid, phase 1
+    _launch(torchrun(), ddp_config, run, "--max-steps", "3")     # off the save grid, phase 1
     ckpt = torch.load(run / "checkpoints" / "model-3.pt", weights_only=True)
     assert ckpt["world_size"] == 2 and len(ckpt["ranks"]) == 2
     assert not torch.equal(ckpt["ranks"][0]["rng"]["torch"], ckpt["ranks"][1]["rng"]["torch"])
-    _launch(_torchrun(), ddp_config, run)                        # resumes at 3, through disc_start
+    _launch(torchrun(), ddp_config, run)                        # resumes at 3, through disc_start
     assert_same_records(ddp_full, run)
     a = torch.load(ddp_full / "checkpoints" / "model-8.pt", weights_only=True)
     b = torch.load(run / "checkpoints" / "model-8.pt", weights_only=True)
@@ -317,7 +251,7 @@ def test_accelerate_launch_runs_two_processes(ddp_config, ddp_full):
     run = ddp_config.parent / "accelerate"
     _launch(["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-             "--main_process_port", str(_free_port())], ddp_config, run)
+             "--main_process_port", str(free_port())], ddp_config, run)
     ckpt = torch.load(run / "checkpoints" / "model-8.pt", weights_only=True)
     assert ckpt["world_size"] == 2 and len(ckpt["ranks"]) == 2
     assert_same_records(ddp_full, run)
