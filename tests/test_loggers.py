@@ -5,6 +5,7 @@ against the frame they were written from."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -141,16 +142,20 @@ def test_wandb_history_names_its_skipped_lines(frame, tmp_path):
     lines.insert(5, json.dumps({"step": 7, "x": 1.0}))                        # no _step
     lines.insert(7, json.dumps({**good, "trainer/global_step": 1e20}))        # not a step
     lines.insert(9, json.dumps({k: v for k, v in good.items() if k != "trainer/global_step"}))
+    lines[11] = lines[11][:-1] + ', "train/extra": ' + "9" * 400 + "}"        # 10**400: inf, said
     history.write_text("\n".join(lines) + "\n" + '{"_step": 99, "_times')   # cut last line
     run = load_run(run_dir)
     _check_training(run, frame)
-    assert run.skipped_lines == 5 and run.note_count == 5
-    assert sorted((n["line"], n["what"]) for n in run.notes) == [
+    assert run.skipped_lines == 5 and run.note_count == 6        # + the value read as inf
+    assert run.table["train/extra"].dropna().tolist() == [math.inf]
+    named = [(n["line"], n["what"]) for n in run.notes]    # the first five by line
+    assert named[:4] == [
         (3, "not JSON"),
         (6, "not a W&B history line (no _step with _timestamp or _runtime)"),
         (8, "step 1e+20 is not a whole number from 0 to 2^53"),
-        (10, "a call with metrics but no trainer/global_step"),
-        (len(lines) + 1, "an unfinished last line (no newline), skipped")]
+        (10, "a call with metrics but no trainer/global_step")]
+    assert named[4][0] == 12 and named[4][1].startswith("'train/extra': 999") and named[4][1]\
+        .endswith(" is beyond float range, read as inf") and len(named[4][1]) < 200
     assert all(n["source"] == str(history) for n in run.notes)
 
 

@@ -69,6 +69,14 @@ def step_problem(value: Any) -> str:
     return f"step {brief(value)} is not a whole number from 0 to 2^53"
 
 
+FLOAT_INT_MAX = 2 ** 1023 * (2 - 2 ** -52)      # the largest float; larger ints overflow
+
+
+def beyond_float(key: Any, value: int) -> str:
+    """The note for an integer too large for a float (10**400), which is read as +-inf."""
+    return f"{brief(key)}: {brief(value)} is beyond float range, read as {'-' if value < 0 else ''}inf"
+
+
 TIME_MAX = 253402300800.0     # 10000-01-01 in unix seconds: later times are misread fields
 
 

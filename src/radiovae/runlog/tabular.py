@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radiovae.errors import brief
 from radiovae.runlog.records import (
+    FLOAT_INT_MAX,
     NAN_TEXT,
     STEP_MAX,
     Records,
+    beyond_float,
     empty_table,
     merge_ordered_rows,
     step_problem,
@@ -163,9 +164,8 @@ def parse_jsonl(data: bytes, final: bool = True) -> Records:
         row = {}
         for k, v in obj.items():
             if _is_number(v):
-                if isinstance(v, int) and k != "step" and abs(v) > _FLOAT_INT:
-                    acc.note(n, f"{brief(k)}: {brief(v)} is beyond float range, read as "
-                                f"{'-' if v < 0 else ''}inf")
+                if isinstance(v, int) and k != "step" and abs(v) > FLOAT_INT_MAX:
+                    acc.note(n, beyond_float(k, v))
                     v = math.inf if v > 0 else -math.inf
                 row[k] = v
             elif k in ("timestamp", "datetime") and isinstance(v, str):
@@ -178,7 +178,6 @@ def parse_jsonl(data: bytes, final: bool = True) -> Records:
 
 
 _NOT_JSON, _TOO_DEEP = object(), object()
-_FLOAT_INT = 2 ** 1023 * (2 - 2 ** -52)      # the largest float; larger ints overflow
 
 
 def _is_number(v: Any) -> bool:

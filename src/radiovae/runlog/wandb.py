@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ import pandas as pd
 from radiovae.errors import UserError
 from radiovae.runlog.lightning_csv import read_yaml_lenient
 from radiovae.runlog.records import (
+    FLOAT_INT_MAX,
+    MAX_NOTES,
     Records,
+    beyond_float,
     empty_table,
     merge_ordered_rows,
     step_problem,
@@ -40,6 +44,7 @@ from radiovae.runlog.tabular import row_lines
 
 HISTORY, SUMMARY, CONFIG = "wandb-history.jsonl", "wandb-summary.json", "config.yaml"
 GLOBAL_STEP = "trainer/global_step"
+_BIG_INT = re.compile(rb"\d{309}")     # 309 digits: 10**308 and up, where floats end
 _BOOKKEEPING = {"_step", "_runtime", "_timestamp", "_wandb", GLOBAL_STEP, "epoch", "Step"}
 
 
@@ -79,6 +84,11 @@ def parse_history(data: bytes, config: dict | None = None) -> Records:
             acc.skipped_lines += 1
             acc.note(n, "not a W&B history line (no _step with _timestamp or _runtime)")
             continue
+        if _BIG_INT.search(line):     # an integer beyond float range: read as +-inf, said
+            for k, v in obj.items():
+                if type(v) is int and abs(v) > FLOAT_INT_MAX and k not in _BOOKKEEPING \
+                        and not k.startswith("_"):
+                    acc.note(n, beyond_float(k, v))
         rows.append(obj)
         lines.append(n)
     if tail.strip():
@@ -120,18 +130,20 @@ def _records(df: pd.DataFrame, acc: Records, lines: np.ndarray) -> Records:
     step = pd.to_numeric(raw_step.map(_finite_or_nan) if raw_step.dtype == object
                          else raw_step, errors="coerce")
     bad = np.zeros(len(df), dtype=bool)
+    orphans, out_of_range = Records(empty_table()), Records(empty_table())
     if step_col == GLOBAL_STEP:
         # calls without trainer/global_step (media, custom wandb.log) have no place on its axis
         metric_cols = [c for c in df.columns if c not in _BOOKKEEPING]
         orphan = step.isna().to_numpy() & _numeric(df[metric_cols]).notna().any(axis=1).to_numpy()
-        acc.note_rows(np.flatnonzero(orphan), lines,
-                      lambda _i: f"a call with metrics but no {GLOBAL_STEP}")
+        orphans.note_rows(np.flatnonzero(orphan), lines,
+                          lambda _i: f"a call with metrics but no {GLOBAL_STEP}")
         bad |= orphan
     good = valid_steps(step.to_numpy(dtype="float64"))   # 0 ... 2^53; 1e20, -1, 1.5 are not
-    out_of_range = step.notna().to_numpy() & ~good
-    acc.note_rows(np.flatnonzero(out_of_range), lines, lambda i: step_problem(raw_step.iloc[i]))
-    bad |= out_of_range
+    beyond = step.notna().to_numpy() & ~good
+    out_of_range.note_rows(np.flatnonzero(beyond), lines, lambda i: step_problem(raw_step.iloc[i]))
+    bad |= beyond
     acc.skipped_lines += int(bad.sum())
+    _first_by_line(acc, orphans, out_of_range)
     df, step = df[good], step[good]
     out: dict[str, np.ndarray] = {"step": step.astype("int64").to_numpy()}
     t = pd.to_numeric(df["_timestamp"], errors="coerce") if "_timestamp" in df.columns else None
@@ -149,9 +161,17 @@ def _records(df: pd.DataFrame, acc: Records, lines: np.ndarray) -> Records:
     return acc
 
 
+def _first_by_line(acc: Records, *more: Records) -> None:
+    """Add the notes of ``more`` (each the first few of one kind, in line order) to ``acc``'s:
+    the first few of all of them by line are named, every one counted."""
+    found = acc.notes + [n for r in more for n in r.notes]
+    acc.notes = sorted(found, key=lambda n: (n["line"] is None, n["line"] or 0))[:MAX_NOTES]
+    acc.note_count += sum(r.note_count for r in more)
+
+
 def _finite_or_nan(v: Any) -> Any:
     """A Python int beyond float range (10**400) as +-inf; other values as they are."""
-    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2 ** 1023:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > FLOAT_INT_MAX:
         return math.inf if v > 0 else -math.inf
     return v
 
