@@ -249,3 +249,19 @@ def test_kl_that_rose_early_then_levelled_is_not_called_not_growing():
     s = analyze(Run(table=table))
     (a,) = [x for x in s["answers"] if x["id"] == "kl_growth"]
     assert a["answer"] == "no" and "rose early" in a["text"] and "does not grow" not in a["text"]
+
+
+def test_phase_change_states_its_windows_and_their_medians(real_run_csv):
+    """The switch finding's before/after medians are over the records it names, read back."""
+    table = pd.read_csv(real_run_csv)
+    summary = analyze(load_run(real_run_csv))
+    (f,) = ids(summary)["phase_change"]
+    ev = f["evidence"]
+    s, total = table["step"].to_numpy(), table["train/total_loss"].to_numpy()
+    before = total[s <= ev["last_vae_step"]][-10:]
+    after = total[s >= ev["first_vae_gan_step"]][:10]
+    assert (ev["records_before"], ev["records_after"]) == (10, 10)
+    assert ev["total_loss_before"] == pytest.approx(np.median(before))
+    assert ev["total_loss_after"] == pytest.approx(np.median(after))
+    assert "over the last 10 records before" in f["message"]
+    assert "over the first 10 after" in f["message"]

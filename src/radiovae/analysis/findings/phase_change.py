@@ -37,8 +37,10 @@ def detect(ctx: Context) -> list[Finding]:
         if len(before) and len(after):
             ev["total_loss_before"] = float(np.nanmedian(before))
             ev["total_loss_after"] = float(np.nanmedian(after))
+            ev["records_before"], ev["records_after"] = len(before), len(after)
             msg += (f"; {total} moved from a median of {num(ev['total_loss_before'])} over the "
-                    f"last rows before to {num(ev['total_loss_after'])} right after")
+                    f"last {len(before)} records before to {num(ev['total_loss_after'])} over the "
+                    f"first {len(after)} after")
     return [finding(ID, severity, ctx.name("disc_factor"), msg + ".",
                     steps=[gan["start_step"]], **ev)]
 
