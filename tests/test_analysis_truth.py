@@ -265,3 +265,22 @@ def test_phase_change_states_its_windows_and_their_medians(real_run_csv):
     assert ev["total_loss_after"] == pytest.approx(np.median(after))
     assert "over the last 10 records before" in f["message"]
     assert "over the first 10 after" in f["message"]
+
+
+@pytest.mark.parametrize("half_gap, clear", [(0.09, False), (0.6, True)])
+def test_discriminator_answer_grades_how_well_it_separates(half_gap, clear):
+    """A logit gap of 0.18 (disc_loss ~0.91) is a weak signal, not 'tells the maps apart'."""
+    run = _learned_logvar_run()
+    t = run.table
+    on = t["train/disc_factor"].to_numpy() > 0
+    rng = np.random.default_rng(0)
+    t["train/logits_real"] = np.where(on, half_gap + 0.01 * rng.standard_normal(len(t)), np.nan)
+    t["train/logits_fake"] = np.where(on, -half_gap + 0.01 * rng.standard_normal(len(t)), np.nan)
+    t["train/disc_loss"] = np.where(on, 1 - half_gap, np.nan)
+    s = analyze(run)
+    a = next(x for x in s["answers"] if x["id"] == "discriminator_working")
+    gap = s["discriminator"]["logit_gap_late"]
+    assert gap == pytest.approx(2 * half_gap, abs=0.01)
+    assert a["answer"] == "yes"
+    assert ("only a little above chance" in a["text"]) is (not clear)
+    assert ("tells the maps apart without winning outright" in a["text"]) is clear

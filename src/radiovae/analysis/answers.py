@@ -10,6 +10,9 @@ from typing import Any
 from radiovae.fmt import num
 
 YES, NO, UNCLEAR = "yes", "no", "unclear"
+# a hinge discriminator with logits +-a inside the margin has loss 1 - a = 1 - gap/2: a gap
+# below 0.5 (loss above ~0.75) separates real from reconstructed maps only weakly
+CLEAR_GAP = 0.5
 
 
 def _a(id: str, question: str, answer: str, text: str, findings: list[str] | None = None,
@@ -215,6 +218,12 @@ def discriminator_working(s: dict) -> dict | None:
     if loss is not None and loss < 0.05:
         return _a("discriminator_working", q, UNCLEAR, f"It trains but wins outright: {text}; "
                   "its loss near 0 means the generator no longer fools it at all.", **d)
+    if gap < CLEAR_GAP:
+        return _a("discriminator_working", q, YES, f"Yes, but only a little above chance: it "
+                  f"trains, and tells real from reconstructed maps apart weakly: {text} (a hinge "
+                  "discriminator at chance has a gap near 0 and a loss near 1; a gap below "
+                  f"{CLEAR_GAP:g} is a weak signal, usual while the reconstructions are close to "
+                  "the maps or the VAE-GAN phase is young).", **d)
     return _a("discriminator_working", q, YES, f"Yes: it trains and tells the maps apart "
               f"without winning outright: {text}.", **d)
 
