@@ -184,6 +184,8 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
         elif END_MARK in line or line.strip() == b"training complete":
             end = _end_of(line)
             continue
+        elif NOTE_MARK in line:   # radiovae's notes on its config: known text, not a bad line
+            continue
         else:
             text = line[line.find(b"{"):]
             if text not in configs:
@@ -242,6 +244,7 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
     return rec
 
 
+NOTE_MARK = b" radiovae config note: "   # radiovae's train.log: what of the config was mapped
 END_MARK = b"[Train End]"     # radiovae's last line: "<stamp> [Train End] <steps>/<total>: <why>"
 _END_RE = re.compile(rb"\[Train End\] (\d+)/(\d+): (\w+)")
 
