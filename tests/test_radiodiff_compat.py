@@ -286,9 +286,9 @@ def test_own_config_notes_are_not_skipped_lines(tmp_path):
     log.write_text(
         "2026-01-01 00:00:00,000 radiovae config note: data.name radio -> radiomapseer\n"
         "2026-01-01 00:00:00,000 radiovae training config: {'model': {'embed_dim': 3}}\n"
-        "2026-01-01 00:00:01,000 [Train Step] 0/10: train/total_loss: 1.00000, lr: 0.00100\n"
+        "2026-01-01 00:00:01,000 [Train Step] 0/10: train/total_loss: 1.00000, lr: 0.00100, \n"
         "2026-01-01 00:00:02,000 not a record at all\n")
     run = load_run(log)
     assert list(run.table["step"]) == [0]
     assert run.skipped_lines == 1
-    assert [n["what"] for n in run.notes] == ["not a record: 2026-01-01 00:00:02,000 not a record at all"]
+    assert [n["what"] for n in run.notes] == ["not a record: '2026-01-01 00:00:02,000 not a record at all'"]
