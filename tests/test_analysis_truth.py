@@ -284,3 +284,19 @@ def test_discriminator_answer_grades_how_well_it_separates(half_gap, clear):
     assert a["answer"] == "yes"
     assert ("only a little above chance" in a["text"]) is (not clear)
     assert ("tells the maps apart without winning outright" in a["text"]) is clear
+
+
+def test_adaptive_weight_range_is_the_vae_gan_phase_not_the_logged_zeros():
+    """Before disc_start d_weight is logged as 0; the 'adapting' answer reads the VAE-GAN rows."""
+    run = _learned_logvar_run()
+    t = run.table
+    on = t["train/disc_factor"].to_numpy() > 0
+    t["train/d_weight"] = np.where(on, np.linspace(3.0, 40.0, len(t)), 0.0)
+    t["train/total_loss"] = (t["train/nll_loss"] + 1e-6 * t["train/kl_loss"]
+                             + t["train/d_weight"] * t["train/disc_factor"] * t["train/g_loss"])
+    s = analyze(run)
+    a = next(x for x in s["concerns"] if x["id"] == "adaptive_weight")
+    lo, hi = t["train/d_weight"][on].min(), t["train/d_weight"][on].max()
+    assert a["answer"] == "yes"
+    assert (a["evidence"]["low"], a["evidence"]["high"]) == pytest.approx((lo, hi))
+    assert f"between {lo:.3g}" in a["text"] and "between 0 " not in a["text"]

@@ -348,9 +348,11 @@ def concerns(s: dict) -> list[dict]:
                           "off in these records" + (" (d_weight is 0 in every record)."
                                                     if dm.get("max") == 0 else ".")))
         else:
-            out.append(_a("adaptive_weight", q, YES, f"Yes: d_weight moves between "
-                          f"{num(dm.get('min'))} and {num(dm.get('max'))}, never pinned at its "
-                          "cap."))
+            lo, hi = ((gan.get("ranges") or {}).get(roles["d_weight"])
+                      or [dm.get("min"), dm.get("max")])
+            out.append(_a("adaptive_weight", q, YES, f"Yes: in the VAE-GAN phase d_weight moves "
+                          f"between {num(lo)} and {num(hi)}, never pinned at its cap.",
+                          low=lo, high=hi))
     if roles.get("lr"):
         q = "Is the learning rate what was configured?"
         lr = _of(found, "lr_zero")

@@ -52,8 +52,8 @@ def phases(table: pd.DataFrame, disc_start: int | None) -> list[dict]:
 
 
 def phase_stats(table: pd.DataFrame, phases: list[dict], columns: list[str]) -> None:
-    """Add ``records``, ``duration_s`` and ``means`` {column: mean of its finite values} to each
-    phase, in place."""
+    """Add ``records``, ``duration_s``, ``means`` {column: mean of its finite values} and
+    ``ranges`` {column: [min, max] of them} to each phase, in place."""
     step = table["step"].to_numpy()
     t = table["time"].to_numpy(dtype="float64") if "time" in table.columns else None
     for p in phases:
@@ -63,6 +63,7 @@ def phase_stats(table: pd.DataFrame, phases: list[dict], columns: list[str]) -> 
         tt = t[a:b][np.isfinite(t[a:b])] if t is not None else np.array([])
         p["duration_s"] = float(tt.max() - tt.min()) if len(tt) > 1 else None
         p["means"] = {c: _mean(table[c].to_numpy(dtype="float64")[a:b]) for c in columns}
+        p["ranges"] = {c: _range(table[c].to_numpy(dtype="float64")[a:b]) for c in columns}
 
 
 def around_switch(table: pd.DataFrame, phases: list[dict], columns: list[str], n: int = 20
@@ -84,6 +85,12 @@ def around_switch(table: pd.DataFrame, phases: list[dict], columns: list[str], n
                    (a > 0) == (b > 0) else None}
     return {"step": gan["start_step"], "before_records": cut - lo, "after_records": hi - cut,
             "means": rows}
+
+
+def _range(v: np.ndarray) -> list[float] | None:
+    """[min, max] of the finite values, None when there are none."""
+    v = v[np.isfinite(v)]
+    return [float(v.min()), float(v.max())] if len(v) else None
 
 
 def _mean(v: np.ndarray) -> float | None:
