@@ -50,3 +50,29 @@ def test_atomic_write_keeps_old_file_on_crash(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_rank_whose_peer_left_says_one_line_not_a_traceback(monkeypatch, capsys):
+    """Under torchrun, a rank whose collective fails because another rank stopped first says
+    so in one line (the other rank's own error says why); a real bug keeps its traceback."""
+    import radiovae.cli as cli
+    import radiovae.train.distributed as distributed
+
+    monkeypatch.setattr(cli, "_started_process_group", lambda: True)
+    monkeypatch.setattr(distributed, "end_process", lambda status: status)
+
+    def peer_gone(args):
+        raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection "
+                           "closed by peer [127.0.0.1]:29500")
+
+    def bug(args):
+        raise ZeroDivisionError("division by zero")
+
+    for handler, one_line in ((peer_gone, True), (bug, False)):
+        monkeypatch.setattr(cli, "_resolve", lambda spec, h=handler: h)
+        assert cli.main(["train", "--config", "demo", "--run-dir", "x"]) == 1
+        err = capsys.readouterr().err
+        assert ("Traceback" not in err) is one_line, err
+        if one_line:
+            assert err.count("\n") == 1 and "another process of this run stopped" in err
+            assert "Connection closed by peer" in err

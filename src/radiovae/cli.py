@@ -191,16 +191,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("radiovae: interrupted\n")
         status = 130
-    except Exception:   # a bug: its traceback as usual, but under torchrun still the exit below
+    except Exception as exc:   # a bug: its traceback as usual, but under torchrun still the exit below
         if not _started_process_group():
             raise
-        traceback.print_exc()
+        if _peer_left(exc):   # another rank stopped first and says why itself: one line here
+            detail = " ".join(str(exc).split())[:160]
+            sys.stderr.write(f"radiovae: error: another process of this run stopped, so this one "
+                             f"stops too (the first error above says why; here: {detail})\n")
+        else:
+            traceback.print_exc()
         status = 1
     if _started_process_group():   # `radiovae train` under torchrun / accelerate
         from radiovae.train.distributed import end_process
 
         return end_process(status)   # os._exit: see end_process for why
     return status
+
+
+_PEER_LEFT = ("connection closed by peer", "connection reset by peer", "broken pipe",
+              "socket closed", "connection refused")
+
+
+def _peer_left(exc: BaseException) -> bool:
+    """A collective failed because another process of the run is gone (gloo / NCCL words)."""
+    import torch.distributed as torch_dist
+
+    text = str(exc).lower()
+    return (isinstance(exc, getattr(torch_dist, "DistError", ())) or isinstance(exc, RuntimeError)
+            ) and any(words in text for words in _PEER_LEFT)
 
 
 def _started_process_group() -> bool:
