@@ -37,3 +37,16 @@ def test_first_point_is_not_pulled_to_zero_and_constant_is_kept():
 def test_bad_weight_is_refused():
     with pytest.raises(ValueError):
         ema_smooth(np.ones(3), 1.0)
+
+
+def test_ema_last_equals_the_whole_series_ema():
+    """The tail shortcut gives the smoothed latest of the whole series (to float precision)."""
+    import numpy as np
+
+    from radiovae.analysis.smoothing import ema_last, ema_smooth
+
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 2000, 50_000):
+        v = 6000 * np.exp(-np.arange(n) / 300) + rng.standard_normal(n)
+        for w in (0.0, 0.6, 0.9, 0.99):
+            assert ema_last(v, w) == pytest.approx(float(ema_smooth(v, w)[-1]), rel=1e-12, abs=1e-12)

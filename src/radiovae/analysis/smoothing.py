@@ -36,6 +36,16 @@ def ema_smooth(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> np.ndarray:
     return out
 
 
+def ema_last(v: np.ndarray, weight: float = DEFAULT_WEIGHT) -> float:
+    """``ema_smooth(v, weight)[-1]`` for finite ``v``, from its last k points only: what came
+    before weighs w**k < e**-700 (below any float), so the tail gives the same number without an
+    EMA over the whole series (a watch refresh asks this of every metric of a 1M-line log)."""
+    if len(v) == 0:
+        return math.nan
+    k = len(v) if weight == 0.0 else int(math.ceil(-700.0 / math.log(weight)))
+    return float(ema_smooth(v[-k:], weight)[-1])
+
+
 def _ema(v: np.ndarray, w: float) -> np.ndarray:
     """acc[j] = w·acc[j-1] + (1-w)·v[j], acc[-1] = 0, vectorised (numpy only: scipy.signal's
     lfilter costs a second of import time in every ``radiovae report``).

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT as SMOOTHING_WEIGHT
-from radiovae.analysis.smoothing import ema_smooth
+from radiovae.analysis.smoothing import ema_last
 
 
 def block_medians(x: np.ndarray, y: np.ndarray, blocks: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -126,12 +126,13 @@ def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         step, y, finite = step[start:], y[start:], finite[start:]
     v = y if finite.all() else y[finite]
     first, last = (float(y[0]), float(y[-1])) if len(y) else (math.nan, math.nan)
-    smooth = float(ema_smooth(v, SMOOTHING_WEIGHT)[-1]) if len(v) else math.nan
+    smooth = ema_last(v, SMOOTHING_WEIGHT)
     start = float(v[0]) if len(v) else math.nan
     change_abs = smooth - start if math.isfinite(smooth) and math.isfinite(start) else None
     change = None
     if change_abs is not None and start != 0 and (start > 0) == (smooth > 0):
-        spread = float(np.percentile(v, 95) - np.percentile(v, 5)) if len(v) > 1 else 0.0
+        p5, p95 = np.percentile(v, [5, 95]) if len(v) > 1 else (0.0, 0.0)
+        spread = float(p95 - p5)
         if abs(start) >= 0.05 * spread:
             change = change_abs / abs(start) * 100.0
     label, info = trend(step, y)
