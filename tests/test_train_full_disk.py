@@ -24,19 +24,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 import yaml
+from test_train_resume import SMALL as RESUME_SMALL
 
 from radiovae.train import resume as R
 
-SMALL = {
-    "model": {"embed_dim": 2,
-              "lossconfig": {"disc_start": 4, "disc_num_layers": 2, "disc_ndf": 8},
-              "ddconfig": {"ch": 8, "ch_mult": [1, 2], "num_res_blocks": 1, "z_channels": 2,
-                           "resolution": 16}},
-    "data": {"name": "synthetic", "size": 16, "num_maps": 4, "tx_per_map": 2, "eval_num_maps": 1,
-             "batch_size": 1},
-    "trainer": {"lr": 1e-3, "min_lr": 1e-4, "train_num_steps": 6, "save_and_sample_every": 2,
-                "log_freq": 1, "ema_update_every": 1, "num_samples": 1, "device": "cpu"},
-}
+# the resume tests' tiny run (16 x 16 maps, ch 8, GAN from step 4), 6 steps here
+SMALL = {**RESUME_SMALL, "trainer": {**RESUME_SMALL["trainer"], "train_num_steps": 6}}
 
 
 class Disk:
