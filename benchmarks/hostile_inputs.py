@@ -250,21 +250,11 @@ def reader_cases() -> list[Case]:
     add(Case("readers", "csv step nan text", lambda d: rep(write(
         d / "a.csv", csv_text(good) + "nan,1," + ",".join(["1"] * len(GEN)) + "\n")),
         records(100, skipped_lines=1), "ok"))
-    add(Case("readers", "jsonl step Infinity", lambda d: rep(write(
-        d / "a.jsonl", jsonl_text(good) + '{"step": Infinity, "loss": 1}\n')),
-        records(100, skipped_lines=1), "ok"))
-    add(Case("readers", "jsonl step -Infinity", lambda d: rep(write(
-        d / "a.jsonl", jsonl_text(good) + '{"step": -Infinity, "loss": 1}\n')),
-        records(100, skipped_lines=1), "ok"))
-    add(Case("readers", "jsonl step NaN", lambda d: rep(write(
-        d / "a.jsonl", jsonl_text(good) + '{"step": NaN, "loss": 1}\n')),
-        records(100, skipped_lines=1), "ok"))
-    add(Case("readers", "jsonl step beyond int64", lambda d: rep(write(
-        d / "a.jsonl", jsonl_text(good) + '{"step": 99999999999999999999999, "loss": 1}\n')),
-        records(100, skipped_lines=1), "ok"))
-    add(Case("readers", "jsonl step 1e20", lambda d: rep(write(
-        d / "a.jsonl", jsonl_text(good) + '{"step": 1e20, "loss": 1}\n')),
-        records(100, skipped_lines=1), "ok"))
+    for label, step in (("Infinity", "Infinity"), ("-Infinity", "-Infinity"), ("NaN", "NaN"),
+                        ("beyond int64", "99999999999999999999999"), ("1e20", "1e20")):
+        add(Case("readers", f"jsonl step {label}", lambda d, step=step: rep(write(
+            d / "a.jsonl", jsonl_text(good) + f'{{"step": {step}, "loss": 1}}\n')),
+            records(100, skipped_lines=1), "ok"))
     add(Case("readers", "jsonl value 10**400", lambda d: rep(write(
         d / "a.jsonl", jsonl_text(good).replace('"lr": 5e-06}', '"lr": 1' + "0" * 400 + "}", 1))),
         records(100), "ok"))
@@ -697,17 +687,9 @@ def config_cases() -> list[Case]:
     return c
 
 
-# 16 x 16 maps, ch 8: a CPU step in a few ms; 8 steps write ~4 MB (four ~1 MB checkpoints)
-SMALL_TRAIN = {
-    "model": {"embed_dim": 2, "lossconfig": {"disc_start": 4, "disc_num_layers": 2, "disc_ndf": 8},
-              "ddconfig": {"ch": 8, "ch_mult": [1, 2], "num_res_blocks": 1, "z_channels": 2,
-                           "resolution": 16}},
-    "data": {"name": "synthetic", "size": 16, "num_maps": 4, "tx_per_map": 2, "eval_num_maps": 1,
-             "batch_size": 1},
-    "trainer": {"lr": 1e-3, "min_lr": 1e-4, "train_num_steps": 8, "save_and_sample_every": 2,
-                "log_freq": 1, "ema_update_every": 1, "num_samples": 1, "device": "cpu"},
-}
-
+# the resume tests' tiny run (16 x 16 maps, ch 8, GAN from step 4, 8 steps: ~4 MB of checkpoints)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_train_resume import SMALL as SMALL_TRAIN  # noqa: E402
 
 # a progress bar's line (cut to the terminal's width): "training ━━╸ 6…  75% 0:… 0… rec 1.48 ..."
 PROGRESS = r"\s\d{1,3}%\s"
