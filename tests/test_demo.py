@@ -29,7 +29,9 @@ def test_demo_command_shortened_by_env(tmp_path):
     summary = json.loads((out / "report" / "summary.json").read_text())
     assert summary["evaluation"]["psnr"] == ev["psnr"]
     assert [p["name"] for p in summary["phases"]] == ["vae", "vae_gan"]   # both phases ran
-    assert summary["verdict"] in ("healthy", "attention", "failing")
+    # two steps cannot show a trend: the verdict says so, and the trainer's end marker finishes it
+    assert summary["verdict"] == "too_short" and summary["judged_records"]["records"] < 20
+    assert summary["state"]["state"] == "finished"
     for name in ("report.md", "report.html", "figures/eval_grid.png"):
         assert (out / "report" / name).is_file(), name
     assert list((out / "maps" / "gain").rglob("*.png"))

@@ -63,11 +63,11 @@ def test_every_format_reads_the_same_records(real, runs):
 def reference(runs):
     verdict, found = diagnosis(runs[REFERENCE])
     # the README's facts about this run, as warnings: d_weight at its clamp, a discriminator that
-    # never trained, a logvar that is not optimized
+    # never trained (a logvar that is not optimized is RadioDiff's design: info, not here)
     assert verdict == "attention"
     assert {(f[0], f[1]) for f in found} >= {("weight_saturated", "train/d_weight"),
-                                            ("discriminator_untrained", "train/g_loss"),
-                                            ("frozen_metric", "train/logvar")}
+                                            ("discriminator_untrained", "train/g_loss")}
+    assert ("frozen_metric", "train/logvar") not in {(f[0], f[1]) for f in found}
     assert all(f[2] == "warning" for f in found)
     return verdict, found
 

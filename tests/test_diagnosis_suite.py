@@ -16,7 +16,7 @@ TRAINED = ["healthy", "resumed_overlap", "nan_step", "disc_never_stepped", "logv
 FORMATS = ["csv", "radiodiff_log", "console", "jsonl", "tensorboard", "tensorboard_radiodiff"]
 SYNTHETIC = ["healthy_vae", "nan_isolated", "nan_persisting", "divergence", "spike",
              "negative_nll_learned_logvar", "lr_zero_full_precision", "logvar_frozen",
-             "console_healthy", "last_disc_line_absent", "ldm_healthy", "ldm_divergence", "ldm_console", "unknown_kind",
+             "console_healthy", "last_disc_line_absent", "ldm_healthy", "ldm_divergence", "ldm_stopped", "ldm_console", "unknown_kind",
              "resumed_logs"]
 # each run dir read again from its train.log and from its TensorBoard events alone
 AS = [f"trained/{n}@{fmt}" for n in TRAINED if n != "resumed_overlap" for fmt in ("log", "tb")]

@@ -55,6 +55,8 @@ def duration(seconds: Any) -> str:
     if s < 120:
         return f"{s} s"
     h, m = divmod(s // 60, 60)
+    if h >= 48:
+        return f"{h // 24:,} days"
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
 

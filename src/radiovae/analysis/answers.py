@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from radiovae.analysis.readiness import readiness
 from radiovae.fmt import num
 
 YES, NO, UNCLEAR = "yes", "no", "unclear"
@@ -59,12 +60,16 @@ def training_working(s: dict) -> dict:
     if not m:
         return _a("training_working", q, UNCLEAR, "Unclear: these records hold no loss to judge "
                   "it by.")
+    if _too_short(s):
+        return _a("training_working", q, UNCLEAR, f"Unclear: {_short_text(s)}.", metric=name)
     change = _change_text(m)
     warn = _of(found, *{f["id"] for f in found}, severity=("warning",))
-    caveat = (f" {len(warn)} warning(s) remain ({_names(warn)}): they concern how it "
-              "trains (see them), not whether this loss falls." if warn else "")
+    caveat = (f" Read the warning(s) too ({_names(warn)}): this answer is about the loss alone."
+              if warn else "")
     if m.get("trend") == "decreasing":
-        return _a("training_working", q, YES, f"Yes: `{name}` falls, {change}, and no finding "
+        since = (m.get("trend_test") or {}).get("levelled_since")
+        verb = "fell" if since is not None else "falls"
+        return _a("training_working", q, YES, f"Yes: `{name}` {verb}, {change}, and no finding "
                   f"is critical.{caveat}", [f["id"] for f in warn], metric=name,
                   trend=m.get("trend"))
     plateau = [f for f in _of(found, "plateau") if f["metric"] == name]
@@ -77,11 +82,27 @@ def training_working(s: dict) -> dict:
 
 
 def _change_text(m: dict) -> str:
-    first, last = m.get("first"), m.get("last_smoothed")
-    text = f"from {num(first)} to {num(last)} (smoothed latest)"
+    """A metric's change between robust windows (medians of the first and the last tenth of its
+    records), with where its trend stands: the same numbers as the statistics table."""
+    a, b, w = m.get("start_median"), m.get("end_median"), m.get("window")
+    text = (f"from a median of {num(a)} over its first {w:,} records to {num(b)} over its last "
+            f"{w:,}" if w else f"from {num(a)} to {num(b)}")
     if m.get("change_pct") is not None:
-        text += f", {m['change_pct']:+.1f} %"
+        text += f" ({m['change_pct']:+.1f} %)"
+    since = (m.get("trend_test") or {}).get("levelled_since")
+    if since is not None:
+        text += f", level since step {since:,}"
     return text
+
+
+def _too_short(s: dict) -> bool:
+    return bool((s.get("judged_records") or {}).get("too_short"))
+
+
+def _short_text(s: dict) -> str:
+    j = s.get("judged_records") or {}
+    return (f"only {j.get('records', 0)} records, too few (under {j.get('min_records')}) to tell "
+            "a trend from noise")
 
 
 def loss_values(s: dict) -> dict:
@@ -107,6 +128,9 @@ def loss_values(s: dict) -> dict:
         + ".")
     if any(f["severity"] == "critical" for f in bad):
         return _a("loss_values", q, NO, f"No: {_names(bad)}.", [f["id"] for f in bad])
+    if _too_short(s):
+        return _a("loss_values", q, UNCLEAR, f"Unclear: {_short_text(s)}"
+                  + ("; " + "; ".join(parts) if parts else "") + ".")
     unexplained = (loss.get("attribution") or {}).get("unexplained") or (
         neg and neg[0]["severity"] != "info")
     if bad or unexplained:
@@ -147,17 +171,27 @@ def kl_growth(s: dict) -> dict | None:
         return None
     loss = s.get("loss") or {}
     kw = loss.get("kl_weight")
+    if _too_short(s):
+        return _a("kl_growth", q, UNCLEAR, f"Unclear: {_short_text(s)}.", metric=name)
+    share = loss.get("kl_share_of_nll")
+    weight = (f" kl_weight·KL ≈ {num(loss['kl_term_latest'])} is {100 * share:.2g} % of the "
+              "NLL." if share is not None and loss.get("kl_term_latest") is not None else "")
+    since = (m.get("trend_test") or {}).get("levelled_since")
+    if m.get("trend") == "increasing" and since is not None:
+        return _a("kl_growth", q, NO, f"No: the KL rose ({_change_text(m)}) and is no longer "
+                  f"growing.{weight}", metric=name, levelled_since=since)
     if m.get("trend") != "increasing":
-        first, last = m.get("first"), m.get("last_smoothed")
+        first, last = m.get("first"), m.get("end_median")
         rose = first is not None and last is not None and last > first * 1.5 and last - first > 0
         # a KL that rose early (the posterior leaving the prior) and then levelled off is not
         # growing now: say both, never "does not grow" beside a 200x rise
         return _a("kl_growth", q, NO, (
-            f"No: the KL rose early ({_change_text(m)}) but is no longer growing: the trend over "
-            f"the run's block medians is {m.get('trend')}." if rose else
-            f"No: the KL does not grow (trend {m.get('trend')}, {_change_text(m)})."),
+            f"No: the KL rose early (from {num(first)} at its first record to a median of "
+            f"{num(last)} over its last {m.get('window') or 0:,} records) but is no longer "
+            f"growing: the trend over the run's block medians is {m.get('trend')}.{weight}"
+            if rose else
+            f"No: the KL does not grow (trend {m.get('trend')}, {_change_text(m)}).{weight}"),
             metric=name)
-    share = loss.get("kl_share_of_nll")
     if kw is None or share is None:
         return _a("kl_growth", q, UNCLEAR, f"Unclear: the KL grows ({_change_text(m)}), and "
                   "without kl_weight its weight in the loss cannot be told.", metric=name)
@@ -229,31 +263,23 @@ def discriminator_working(s: dict) -> dict | None:
 
 
 def ready_for_stage2(s: dict) -> dict:
+    """Every part of analysis.readiness's criterion, shown; "yes" only when all hold."""
     q = "Is this VAE ready for stage 2?"
-    crit = [f for f in s["findings"] if f["severity"] == "critical"]
-    progress = s["steps"].get("progress")
-    ev = s.get("evaluation") or {}
-    run = s.get("run_dir") or "RUN"
-    how = f"`radiovae eval --checkpoint {run}`"
-    if crit:
-        return _a("ready_for_stage2", q, NO, f"No: {_names(crit)} first.", [f["id"] for f in crit])
-    if progress is not None and progress < 0.99:
-        return _a("ready_for_stage2", q, NO, f"Not yet: the records reach {100 * progress:.0f} % "
-                  "of the planned steps.", progress=progress)
-    if not ev:
-        return _a("ready_for_stage2", q, UNCLEAR, "Unclear: the training records cannot show "
-                  "reconstruction quality on held-out maps or the latent scale stage 2 needs. Run "
-                  f"{how} for NMSE / SSIM / PSNR and the latent scale_factor.", run=run)
-    metrics = ", ".join(f"{k.upper()} {num(ev[k])}" for k in ("nmse", "ssim", "psnr") if k in ev)
-    scale = (f"; RadioDiff's stage 2 multiplies the latents by scale_factor "
-             f"{num(ev['scale_factor'])}" if ev.get("scale_factor") is not None else
-             "; the evaluation has no latent scale_factor: rerun " + how)
-    warn = [f for f in s["findings"] if f["severity"] == "warning"]
-    caveat = f" Open warnings: {_names(warn)}." if warn else ""
-    answer = YES if ev.get("scale_factor") is not None else UNCLEAR
-    return _a("ready_for_stage2", q, answer, ("Yes, by its evaluation: " if answer == YES else
-                                              "Unclear: ") + metrics + scale + "." + caveat,
-              evaluation={k: ev[k] for k in ("nmse", "ssim", "psnr", "scale_factor") if k in ev})
+    r = readiness(s, _main_loss(s)[0])
+    holds = [p["text"] for p in r["parts"] if p["holds"]]
+    failed = [p["text"] for p in r["parts"] if p["holds"] is False]
+    missing = [p["text"] for p in r["parts"] if p["holds"] is None]
+    if r["answer"] == YES:
+        text = "Yes, every part of the criterion holds: " + "; ".join(holds) + "."
+    elif r["answer"] == NO:
+        text = "No: " + "; ".join(failed) + "." + (
+            " Missing: " + "; ".join(missing) + "." if missing else "")
+    else:
+        text = "Unclear: " + "; ".join(missing) + "." + (
+            " Holds: " + "; ".join(holds) + "." if holds else "")
+    crit = [f["id"] for f in s["findings"] if f["severity"] == "critical"]
+    return _a("ready_for_stage2", q, r["answer"], text, crit, parts=r["parts"],
+              failed=r["failed"], missing=r["missing"])
 
 
 def confidence(s: dict) -> dict:
@@ -264,10 +290,12 @@ def confidence(s: dict) -> dict:
     steps = s["steps"]
     progress = steps.get("progress")
     vae = s.get("kind", "vae") == "vae"
-    if progress is None:
-        major.append("the planned number of steps is unknown")
-    elif progress < 0.99:
-        major.append(f"the records cover {progress * 100:.0f} % of the planned steps")
+    state = (s.get("state") or {}).get("state")
+    if state == "running" and progress is not None:
+        minor.append(f"the run is still running ({progress * 100:.0f} % of its plan)")
+    elif state == "unknown":
+        major.append("whether the run finished cannot be told"
+                     + (" (the planned number of steps is unknown)" if progress is None else ""))
     gap = s.get("log_gap") or 1
     if steps.get("first") and steps["first"] > 2 * gap:
         major.append(f"the records start at step {steps['first']:,} (resumed; earlier steps are "
@@ -329,9 +357,16 @@ def concerns(s: dict) -> list[dict]:
                   "; ".join(f"{f['id']} in `{f['metric']}`" + _at(f) for f in unstable) + "."
                   if unstable else "None found.", [f["id"] for f in unstable]))
     frozen = _of(found, "frozen_metric")
-    out.append(_a("learning", "Is everything that should learn, learning?", NO if frozen else YES,
-                  ("No: " + "; ".join(f"`{f['metric']}` never changes" for f in frozen) + ".")
-                  if frozen else "No logged quantity is frozen.", [f["id"] for f in frozen]))
+    design = [f for f in frozen if (f.get("evidence") or {}).get("cause") == "logvar_by_design"]
+    wrong = [f for f in frozen if f not in design]
+    by_design = "; ".join(f"`{f['metric']}` stays {num(f['evidence'].get('value'))} by design "
+                          "(left out of the optimizer, as in RadioDiff and latent-diffusion)"
+                          for f in design)
+    out.append(_a("learning", "Is everything that should learn, learning?", NO if wrong else YES,
+                  ("No: " + "; ".join(f"`{f['metric']}` never changes" for f in wrong)
+                   + (f"; {by_design}" if design else "") + ".") if wrong else
+                  (f"Yes; {by_design}." if design else "No logged quantity is frozen."),
+                  [f["id"] for f in frozen]))
     if vae and roles.get("d_weight"):
         q = "Is the adaptive weight adapting?"
         sat = _of(found, "weight_saturated")
@@ -350,9 +385,16 @@ def concerns(s: dict) -> list[dict]:
         else:
             lo, hi = ((gan.get("ranges") or {}).get(roles["d_weight"])
                       or [dm.get("min"), dm.get("max")])
+            rule = next((c for c in s.get("causes") or [] if c["id"] == "d_weight_rule"), None)
+            cap = (rule or {}).get("config_evidence", {}).get("cap")
+            per_pixel = rule is not None and rule["config_evidence"].get("adaptive_weight") \
+                == "per_pixel"
+            how = (f", below its cap {num(cap)} in the VAE-GAN records" if cap is not None else
+                   " (radiovae's per-pixel rule, whose cap applies to the per-pixel gradient "
+                   "ratio, not to d_weight itself), never at a constant ceiling" if per_pixel
+                   else ", never at a constant ceiling")
             out.append(_a("adaptive_weight", q, YES, f"Yes: in the VAE-GAN phase d_weight moves "
-                          f"between {num(lo)} and {num(hi)}, never pinned at its cap.",
-                          low=lo, high=hi))
+                          f"between {num(lo)} and {num(hi)}{how}.", low=lo, high=hi, cap=cap))
     if roles.get("lr"):
         q = "Is the learning rate what was configured?"
         lr = _of(found, "lr_zero")
@@ -364,7 +406,8 @@ def concerns(s: dict) -> list[dict]:
                           + f["message"], ["lr_zero"]))
         else:
             m = s["metrics"].get(roles["lr"], {})
-            decays = m.get("trend") == "decreasing"
+            decays = m.get("trend") == "decreasing" or (
+                m.get("trend") == "step" and (m.get("last") or 0) < (m.get("first") or 0))
             out.append(_a("lr", q, UNCLEAR if cfg is None else YES,
                           "lr is logged and non-zero: "
                           + (f"{num(m.get('first'))} at first, decaying to "

@@ -14,6 +14,50 @@ import math
 import numpy as np
 
 DEFAULT_WEIGHT = 0.6
+SMOOTH_POINTS = 1000  # groups whose means are smoothed (TensorBoard samples 1,000 points)
+# a series with at most this many distinct finite values is a step function (disc_factor 0 -> 1,
+# an lr printed at 5 decimals): it is drawn and reported as it is, never smoothed into a ramp
+STEPLIKE_LEVELS = 8
+
+
+def group_size(records: int) -> int:
+    """Records per smoothing group: the fewest that leave at most SMOOTH_POINTS groups."""
+    return max(1, -(-records // SMOOTH_POINTS))
+
+
+def is_steplike(y: np.ndarray) -> bool:
+    """A few distinct levels only (a switch, a print-rounded value): smoothing would invent
+    values between them that the run never had."""
+    v = np.asarray(y, dtype="float64")
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return False
+    # each level held by several records on average: 4 records with 4 values are noise
+    levels = min(STEPLIKE_LEVELS, len(v) // 4)
+    return len(np.unique(v[:: max(1, len(v) // 200_000)])) <= max(levels, 1)
+
+
+def smoothed_last(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> float:
+    """The last point of the figures' smoothed line: the debiased EMA of the means of groups of
+    :func:`group_size` consecutive records (NaN skipped), so a table's "smoothed" value is the
+    value the figure's thick line ends at. A step-like series is its last finite value."""
+    y = np.asarray(y, dtype="float64")
+    fin = np.isfinite(y)
+    if not fin.any():
+        return math.nan
+    if is_steplike(y):
+        return float(y[fin][-1])
+    size = group_size(len(y))
+    if size > 1:
+        groups = -(-len(y) // size)
+        pad = np.concatenate([np.where(fin, y, 0.0), np.zeros(groups * size - len(y))])
+        cnt = np.concatenate([fin, np.zeros(groups * size - len(y), bool)])
+        sums = pad.reshape(groups, size).sum(axis=1)
+        n = cnt.reshape(groups, size).sum(axis=1)
+        means = sums[n > 0] / n[n > 0]
+    else:
+        means = y[fin]
+    return ema_last(means, weight)
 
 
 def ema_smooth(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> np.ndarray:

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT as SMOOTHING_WEIGHT
-from radiovae.analysis.smoothing import ema_last
+from radiovae.analysis.smoothing import is_steplike, smoothed_last
+
+# fewer records than this in the part of a run being judged cannot tell a trend from noise: the
+# Mann-Kendall test on so few noisy points rarely reaches significance, and a window median of
+# a tenth of them is one or two records (the run is then judged ``too_short``)
+MIN_RECORDS = 20
 
 
 def block_medians(x: np.ndarray, y: np.ndarray, blocks: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -76,12 +81,18 @@ def direction(x: np.ndarray, y: np.ndarray, alpha: float = 0.01, min_change: flo
 
 
 def trend(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, Any]]:
-    """decreasing | increasing | flat | mixed (the halves move significantly in opposite ways)."""
+    """decreasing | increasing | flat | mixed (the halves move significantly in opposite ways).
+
+    A directional trend whose last part is flat also says since when: ``info["levelled_since"]``
+    is the first step of the longest flat tail (at least a fifth of the span), else None. A
+    loss that fell early and then stopped moving is "decreasing, level since step X", never
+    plain "decreasing" beside medians that have not moved for half the run."""
     ok = np.isfinite(y)
     if not ok.all():
         x, y = x[ok], y[ok]
     xs, ys = block_medians(x, y)
     overall, info = direction(xs, ys)
+    info["levelled_since"] = None
     if len(ys) >= 32:
         h = len(ys) // 2
         first, _ = direction(xs[:h], ys[:h])
@@ -89,7 +100,36 @@ def trend(x: np.ndarray, y: np.ndarray) -> tuple[str, dict[str, Any]]:
         info["halves"] = [first, second]
         if {first, second} == {"increasing", "decreasing"}:
             return "mixed", info
+    if overall in ("increasing", "decreasing") and len(ys) >= 2 * MIN_RECORDS:
+        info["levelled_since"] = levelled_since(xs, ys, info["theil_sen_change"])
     return overall, info
+
+
+def levelled_since(xs: np.ndarray, ys: np.ndarray, overall_change: float) -> int | None:
+    """First step of the longest tail of the block medians (at least a fifth of them) that no
+    longer moves: no significant Mann-Kendall trend at 5 %, or a Theil-Sen change under a tenth
+    of the whole series' change and under 5 % of the tail's level. None when the series still
+    moves at its end."""
+    n = len(ys)
+    best = None
+    for k in range(n - max(MIN_RECORDS, n // 5), -1, -max(1, n // 20)):
+        tau, p = mann_kendall(ys[k:])
+        change = theil_sen(xs[k:], ys[k:]) * float(xs[-1] - xs[k])
+        level = max(abs(float(np.median(ys[k:]))), 1e-12)
+        small = abs(change) < 0.1 * abs(overall_change) and abs(change) < 0.05 * level
+        if p < 0.05 and not small:
+            break
+        best = k
+    return int(xs[best]) if best is not None else None
+
+
+def trend_text(m: dict[str, Any]) -> str:
+    """The trend of a metric's stats as the report words it (one wording everywhere)."""
+    label = m.get("trend") or "unknown"
+    since = (m.get("trend_test") or {}).get("levelled_since")
+    if since is not None and label in ("increasing", "decreasing"):
+        return f"{label}, level since step {since:,}"
+    return label
 
 
 def stability_cv(y: np.ndarray) -> float | None:
@@ -110,13 +150,25 @@ def stability_cv(y: np.ndarray) -> float | None:
     return float(np.median(std[ok] / np.abs(mean[ok])))
 
 
+def window_medians(y: np.ndarray) -> tuple[float, float, int]:
+    """Medians of the first and the last tenth of the finite values (at least 5 records each):
+    robust ends of a series, which one noisy record cannot move."""
+    v = y[np.isfinite(y)]
+    if not len(v):
+        return math.nan, math.nan, 0
+    w = min(len(v), max(5, len(v) // 10))
+    return float(np.median(v[:w])), float(np.median(v[-w:])), w
+
+
 def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Level, change and trend of one metric.
 
-    ``last_smoothed`` is TensorBoard's debiased EMA (weight :data:`SMOOTHING_WEIGHT`) at the last
-    finite value: one noisy row is no "latest". The change runs from the first value to that
-    smoothed latest; ``change_pct`` is None where a percentage is meaningless (the sign changed,
-    or the first value is near zero next to the metric's spread): ``change_abs`` always holds.
+    ``last_smoothed`` is the last point of the figures' smoothed line
+    (:func:`radiovae.analysis.smoothing.smoothed_last`). The change runs between the medians of
+    the first and the last tenth of the records (``window`` records each), never from one
+    record; ``change_pct`` is None where a percentage is meaningless (the sign changed, or the
+    start is near zero next to the metric's spread): ``change_abs`` always holds. A step-like
+    series (a few distinct levels) is not smoothed and gets no trend test.
     """
     finite = np.isfinite(y)
     if not finite.all():
@@ -126,22 +178,29 @@ def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         step, y, finite = step[start:], y[start:], finite[start:]
     v = y if finite.all() else y[finite]
     first, last = (float(y[0]), float(y[-1])) if len(y) else (math.nan, math.nan)
-    smooth = ema_last(v, SMOOTHING_WEIGHT)
-    start = float(v[0]) if len(v) else math.nan
-    change_abs = smooth - start if math.isfinite(smooth) and math.isfinite(start) else None
+    steplike = is_steplike(v)
+    smooth = smoothed_last(y, SMOOTHING_WEIGHT)
+    start, end, window = window_medians(y)
+    change_abs = end - start if math.isfinite(start) and math.isfinite(end) else None
     change = None
-    if change_abs is not None and start != 0 and (start > 0) == (smooth > 0):
+    if change_abs is not None and start != 0 and (start > 0) == (end > 0):
         p5, p95 = np.percentile(v, [5, 95]) if len(v) > 1 else (0.0, 0.0)
         spread = float(p95 - p5)
         if abs(start) >= 0.05 * spread:
             change = change_abs / abs(start) * 100.0
-    label, info = trend(step, y)
+    if steplike:
+        label, info = "step", {"levels": [_f(u) for u in np.unique(v)[:8]],
+                               "levelled_since": None}
+    else:
+        label, info = trend(step, y)
     return {
         "first": _f(first), "last": _f(last),
         "min": _f(v.min()) if len(v) else None, "max": _f(v.max()) if len(v) else None,
         "mean": _f(v.mean()) if len(v) else None,
-        "last_smoothed": _f(smooth), "change_abs": _f(change_abs),
-        "change_pct": _f(change), "sign_change": bool(change_abs is not None and start * smooth < 0),
+        "last_smoothed": _f(smooth), "steplike": steplike,
+        "start_median": _f(start), "end_median": _f(end), "window": window,
+        "change_abs": _f(change_abs),
+        "change_pct": _f(change), "sign_change": bool(change_abs is not None and start * end < 0),
         "trend": label, "trend_test": info,
         "stability_cv": _f(stability_cv(y)), "n_nonfinite": int((~finite).sum()),
         "n": int(len(y)),

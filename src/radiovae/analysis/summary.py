@@ -10,39 +10,54 @@ from typing import Any
 import numpy as np
 
 from radiovae.analysis import answers as A
+from radiovae.analysis.causes import find_causes
 from radiovae.analysis.findings import SEVERITY, Context, detect_all
 from radiovae.analysis.lossmodel import discriminator_facts, loss_facts
 from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT
-from radiovae.analysis.stats import metric_stats, trend
+from radiovae.analysis.state import eta_applies, run_state
+from radiovae.analysis.stats import MIN_RECORDS, metric_stats, trend
 from radiovae.analysis.validation import validation_summary
 from radiovae.runlog.run import Run
 
 
-def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = None) -> dict:
+def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = None, *,
+            growing: bool | None = None, now: float | None = None) -> dict:
     """Everything the report says, as a JSON-serializable dict (non-finite numbers -> null).
 
-    ``total_steps`` / ``disc_start`` override what the records and their config say.
+    ``total_steps`` / ``disc_start`` (the command line's) are configuration: they override what
+    the records and their config say, and every later judgement reads them from ``config``
+    (``config_sources`` says where each came from). ``growing``: whether ``watch`` saw the
+    records grow (see :func:`radiovae.analysis.state.run_state`); ``now`` is for tests.
     """
     table = run.table
     config = {k: v for k, v in run.config.items() if k != "raw"}
-    planned = total_steps or config.get("total_steps")
-    disc_start = disc_start or config.get("disc_start")
+    sources = {k: "records" for k in config}
+    for key, value in (("total_steps", total_steps), ("disc_start", disc_start)):
+        if value is not None:
+            config[key], sources[key] = int(value), "command line"
+    planned = config.get("total_steps")
+    disc_start = config.get("disc_start")
     step = table["step"].to_numpy()
     first, last = (int(step[0]), int(step[-1])) if len(step) else (None, None)
     progress = (last / planned) if planned and last is not None else None
 
     phases = find_phases(table, disc_start) if run.kind == "vae" else []
     time = _time(table, run.resumes, planned, last)
+    log_gap = _log_gap(step, config)
+    state = run_state(run, planned, log_gap, time, now=now, growing=growing)
+    if not eta_applies(state):
+        time["eta_s"] = None          # only a running run has time left
     run_dir = _run_dir(run)
-    ctx = Context(table=table, config=config, phases=phases, progress=progress,
+    ctx = Context(table=table, config=config, phases=phases, progress=progress, state=state,
                   formats={s.format for s in run.segments}, resumes=run.resumes, kind=run.kind,
                   evaluation=run.evaluation, raw_config=run.config.get("raw"),
                   checkpoints=_checkpoints(run_dir),
                   nan_steps=run.nan_steps,
                   decimals=max((sg.decimals for sg in run.segments if sg.decimals is not None),
                                default=None))
+    ctx.causes = find_causes(ctx)
     metrics = {}
     for name in run.metrics:
         y = table[name].to_numpy(dtype="float64")
@@ -63,8 +78,11 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     for name, m in metrics.items():
         worst = max((SEVERITY[f["severity"]] for f in found if f["metric"] == name), default=None)
         m["status"] = "ok" if worst is None else ["info", "warning", "critical"][worst]
-    verdict, reason = _verdict(found)
+    judged = _judged_records(table, phases)
+    verdict, reason = _verdict(found, judged, [c.as_dict() for c in ctx.causes])
     summary = {
+        "state": state,
+        "judged_records": judged,
         "steps": {"first": first, "last": last, "planned": planned, "progress": progress},
         "records": int(len(table)),
         "time": time,
@@ -75,6 +93,8 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
                       "skipped_lines": s.skipped_lines} for s in run.segments],
         "resumes": run.resumes,
         "config": config,
+        "config_sources": sources,
+        "causes": [c.as_dict() for c in ctx.causes],
         "findings": found,
         "verdict": verdict,
         "verdict_reason": reason,
@@ -88,7 +108,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
         "roles": roles,
         "run_dir": str(run_dir) if run_dir is not None else None,
         "checkpoints": ctx.checkpoints,
-        "log_gap": _log_gap(step, config),
+        "log_gap": log_gap,
         "smoothing": {"method": "TensorBoard's debiased exponential moving average",
                       "weight": DEFAULT_WEIGHT},
         "loss": loss_facts(table, config, ctx.raw_config, phases, run.resumes, metrics, roles)
@@ -151,7 +171,36 @@ def _log_gap(step: np.ndarray, config: dict) -> int:
     return int(np.median(np.diff(st))) if len(st) > 2 else 1
 
 
-def _verdict(found: list[dict]) -> tuple[str, str]:
+def _judged_records(table, phases: list[dict]) -> dict[str, Any]:
+    """How many records the run has to judge (and each phase), and whether that is too few to
+    tell a trend from noise (:data:`MIN_RECORDS`). A young last phase alone does not make the
+    run too short: the answers about that phase say so themselves."""
+    step = table["step"].to_numpy()
+    per_phase = {p["name"]: int(((step >= p["start_step"]) & (step <= p["end_step"])).sum())
+                 for p in phases}
+    return {"records": int(len(step)), "per_phase": per_phase, "min_records": MIN_RECORDS,
+            "too_short": len(step) < MIN_RECORDS}
+
+
+# findings that hold however few the records: a NaN, a run that stopped, a cause read from the
+# config; and any critical finding (a loss up by orders of magnitude is no noise)
+CERTAIN = {"non_finite", "stopped"}
+
+
+def _verdict(found: list[dict], judged: dict[str, Any] | None = None,
+             causes: list[dict] | None = None) -> tuple[str, str]:
+    """failing / attention / healthy from the findings; ``too_short`` when the judged phase has
+    too few records, unless a certain finding (a NaN, a cause from the config) raises it."""
+    if judged is not None and judged["too_short"]:
+        certain = {c["id"] for c in causes or [] if c["certain"]}
+        found = [f for f in found if f["id"] in CERTAIN or f["severity"] == "critical"
+                 or (f.get("evidence") or {}).get("cause") in certain]
+        head = (f"only {judged['records']} records: too few (under {judged['min_records']}) "
+                "to tell a trend from noise")
+        if not [f for f in found if f["severity"] in ("critical", "warning")]:
+            return "too_short", head
+        verdict, reason = _verdict(found)
+        return verdict, reason + f"; otherwise {head}"
     crit = [f for f in found if f["severity"] == "critical"]
     warn = [f for f in found if f["severity"] == "warning"]
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from radiovae.analysis.names import ROLES
-from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth, group_size
 
 LABELS = {
     "total": "total loss",
@@ -35,7 +35,6 @@ LABELS = {
 }
 
 BUCKETS = 1000        # min + max per bucket -> ~2k drawn points per line
-SMOOTH_POINTS = 1000  # groups whose means are smoothed (TensorBoard samples 1,000 points)
 SMOOTH_FRACTION = 50  # rolling-median window = 1/50 of the run
 PLOT_MAX = 1e300      # finite values beyond +-1e300 are drawn at +-1e300 (the tables say the truth)
 
@@ -86,11 +85,6 @@ def over(records: int, stat: str = "means") -> str:
     size = group_size(records)
     return ("over every record" if size == 1 else f"over the {stat} of groups of {size:,} "
             f"consecutive records ({-(-records // size):,} points)")
-
-
-def group_size(records: int) -> int:
-    """Records per smoothing group: the fewest that leave at most SMOOTH_POINTS groups."""
-    return max(1, -(-records // SMOOTH_POINTS))
 
 
 def group_stats(steps: np.ndarray, y: np.ndarray, size: int

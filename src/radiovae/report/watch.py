@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radiovae.analysis.state import stale_after
 from radiovae.errors import UserError
 from radiovae.report.write import write_report
 
@@ -99,6 +100,7 @@ class Watcher:
         self.figure_cost = 0.0
         self.refreshes = 0
         self.run = None
+        self.grew_at: float | None = None
 
     def _poll(self):
         from radiovae.runlog.follow import RunFollower
@@ -128,8 +130,13 @@ class Watcher:
         if (len(run.table), last) == (self.records, self.last_step) and not force_figures:
             return Update(self.summary, seconds=time.perf_counter() - start)
         new_records = len(run.table) - self.records
+        if self.summary is not None and new_records > 0:
+            self.grew_at = time.monotonic()      # seen growing while watched: running
         self.records, self.last_step = len(run.table), last
-        summary = analyze(run, total_steps=self.total_steps, disc_start=self.disc_start)
+        growing = (self.grew_at is not None
+                   and time.monotonic() - self.grew_at < stale_after(None)) or None
+        summary = analyze(run, total_steps=self.total_steps, disc_start=self.disc_start,
+                          growing=growing)
         new = [f for f in summary.get("findings") or [] if finding_key(f) not in self.seen]
         self.seen.update(finding_key(f) for f in new)
         now = time.monotonic()
@@ -149,7 +156,8 @@ class Watcher:
 
 # -- the terminal panel ----------------------------------------------------------------------------
 _KEY_METRICS = ("total", "kl", "rec", "disc_loss", "g_loss", "d_weight", "lr")
-_VERDICT_STYLE = {"healthy": "bold green", "attention": "bold yellow", "failing": "bold red"}
+_VERDICT_STYLE = {"healthy": "bold green", "attention": "bold yellow", "failing": "bold red",
+                  "too_short": "bold cyan"}
 
 
 def panel(watcher: Watcher, update: Update, recent: list[dict[str, Any]]):

@@ -29,6 +29,13 @@ _PLACES: dict[str, list[tuple[str, ...]]] = {
                                   ("gradient_accumulate_every",),
                                   ("lightning", "trainer", "accumulate_grad_batches")],
 }
+# settings that are words or switches (radiovae's own config.yaml keeps them; RadioDiff's has none)
+_WORDS: dict[str, tuple[tuple[str, ...], type]] = {
+    "train_logvar": (("trainer", "train_logvar"), bool),
+    "min_lr_mode": (("trainer", "min_lr_mode"), str),
+    "adaptive_weight": (("model", "lossconfig", "adaptive_weight"), str),
+}
+_PLACES["d_weight_max"] = [("model", "lossconfig", "d_weight_max")]
 _INTS = {"disc_start", "total_steps", "log_freq", "batch_size", "gradient_accumulate_every"}
 
 
@@ -54,6 +61,10 @@ def flatten_config(raw: dict[str, Any] | None) -> dict[str, Any]:
                     and float(number).is_integer())):
                 flat[key] = int(number) if key in _INTS else number
                 break
+    for key, (place, kind) in _WORDS.items():
+        value = _get(raw, place)
+        if isinstance(value, kind):
+            flat[key] = value
     flat["raw"] = raw
     return flat
 

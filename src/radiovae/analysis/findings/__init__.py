@@ -18,12 +18,13 @@ from radiovae.analysis.findings import (
     plateau,
     resumed,
     spike,
+    stopped,
     weight_saturated,
 )
 from radiovae.analysis.findings.base import SEVERITY, Context, Finding, finding
 
 KINDS = (non_finite, divergence, spike, lr_zero, weight_saturated, discriminator_untrained,
-         frozen_metric, negative_total_loss, plateau, phase_change, resumed)
+         frozen_metric, negative_total_loss, plateau, phase_change, resumed, stopped)
 BY_ID = {k.ID: k for k in KINDS}
 
 

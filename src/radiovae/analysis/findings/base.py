@@ -79,6 +79,13 @@ class Context:
     # steps of the checkpoints in the run dir (checkpoints/model-<step>.pt); None when the
     # records are not a radiovae run dir, so which checkpoints exist is unknown
     checkpoints: list[int] | None = None
+    # the run's state (analysis.state.run_state) and the causes read from its config
+    # (analysis.causes.find_causes), both decided before any finding
+    state: dict[str, Any] = field(default_factory=dict)
+    causes: list[Any] = field(default_factory=list)
+
+    def cause(self, id: str) -> Any | None:
+        return next((c for c in self.causes if c.id == id), None)
 
     @cached_property
     def roles(self) -> dict[str, str]:

@@ -22,25 +22,20 @@ ID = "discriminator_untrained"
 
 def detect(ctx: Context) -> list[Finding]:
     gan = ctx.phase("vae_gan")
-    if gan is None:
-        return []
+    cause = ctx.cause("accumulation_one")
     step = ctx.step
-    in_gan = step >= gan["start_step"]
+    in_gan = step >= gan["start_step"] if gan is not None else np.zeros(len(step), bool)
     if in_gan.sum() < 5:
-        return []
+        return _from_config(ctx, cause) if cause is not None else []
     disc_cols = [c for c in (ctx.name(r) for r in ("disc_loss", "logits_real", "logits_fake")) if c]
     if any(np.isfinite(ctx.col(c)[in_gan]).any() for c in disc_cols):
         return _not_learning(ctx, in_gan)   # its own terms are there: judge them
     ev: dict[str, Any] = {"vae_gan_rows": int(in_gan.sum()), "first_step": int(step[in_gan][0]),
                           "last_step": int(step[in_gan][-1]), "disc_columns": disc_cols}
     reasons = []
-    accumulate = ctx.config.get("gradient_accumulate_every")
-    if accumulate is not None:
-        ev["gradient_accumulate_every"] = accumulate
-        if int(accumulate) == 1:
-            reasons.append("the config sets gradient_accumulate_every = 1, and RadioDiff's "
-                           "train_vae.py steps the discriminator only at accumulation index >= 1, "
-                           "so its optimizer never runs")
+    if cause is not None:
+        ev["gradient_accumulate_every"] = 1
+        ev["cause"] = cause.id
     g = ctx.col("g_loss")
     if g is not None:
         before, after = g[~in_gan & np.isfinite(g)], g[in_gan & np.isfinite(g)]
@@ -53,11 +48,16 @@ def detect(ctx: Context) -> list[Finding]:
                 reasons.append(f"g_loss, the generator's score from the discriminator, has the same "
                                f"median before the switch ({num(b)}) and at the end of the VAE-GAN "
                                f"phase ({num(a)}): the discriminator it comes from is not changing")
-    severity = "warning" if reasons else "info"
+    severity = "warning" if reasons or cause is not None else "info"
     msg = (f"the VAE-GAN phase has {ev['vae_gan_rows']:,} records (steps "
            f"{num(ev['first_step'])}-{num(ev['last_step'])}) but no discriminator loss or logits "
            "in any of them")
-    if reasons:
+    if cause is not None:
+        msg += (". " + cause.text + (" " + reasons[0][:1].upper() + reasons[0][1:] + "."
+                                     if reasons else "")
+                + " So d_weight*g_loss pushes the decoder against a fixed random network, not a "
+                "learned critic.")
+    elif reasons:
         msg += ("; " + "; ".join(reasons) + ". The discriminator is most likely never trained: the "
                 "adversarial term d_weight*g_loss then pushes the decoder against a fixed random "
                 "network, not a learned critic.")
@@ -65,6 +65,19 @@ def detect(ctx: Context) -> list[Finding]:
         msg += ": the discriminator's own progress cannot be judged from these records."
     return [finding(ID, severity, ctx.name("g_loss") or ctx.name("disc_factor"), msg,
                     span=(ev["first_step"], ev["last_step"]), **ev)]
+
+
+def _from_config(ctx: Context, cause) -> list[Finding]:
+    """No VAE-GAN records yet (or too few): the config alone says the discriminator will never
+    be stepped once disc_start is reached."""
+    start, planned = ctx.config.get("disc_start"), ctx.config.get("total_steps")
+    if start is not None and planned is not None and start >= planned:
+        return []                      # the plan never reaches the VAE-GAN phase
+    when = f" from disc_start {int(start):,} on" if start is not None else ""
+    msg = (f"the VAE-GAN phase is not in these records, but the discriminator will not train "
+           f"there{when}: " + cause.text[:1].lower() + cause.text[1:])
+    return [finding(ID, "warning", ctx.name("g_loss") or ctx.name("disc_factor"), msg,
+                    gradient_accumulate_every=1, cause=cause.id, from_config=True)]
 
 
 HINGE_UNTRAINED = 1.0   # hinge loss of a discriminator whose logits are ~0 on both inputs
@@ -104,6 +117,10 @@ def _not_learning(ctx: Context, in_gan: np.ndarray, min_rows: int = 20) -> list[
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
+    if f.evidence.get("cause") == "accumulation_one":
+        return ("Set trainer.gradient_accumulate_every to 2 (RadioDiff's published config) so "
+                "that pass 1 steps the discriminator, and resume from a checkpoint before "
+                "disc_start (or retrain the VAE-GAN phase).")
     if "disc_loss_median" in f.evidence:
         return ("Check that the discriminator's optimizer holds its parameters and is stepped "
                 "after disc_start (and its learning rate): its loss and logits do not move.")

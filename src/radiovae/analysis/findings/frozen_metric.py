@@ -43,12 +43,15 @@ def detect(ctx: Context) -> list[Finding]:
               "last_step": int(st[fin][-1])}
         span = (ev["first_step"], ev["last_step"])
         if role == "logvar":
+            cause = ctx.cause("logvar_by_design") or ctx.cause("logvar_meant_to_train")
+            severity = cause.severity if cause is not None else "warning"
             msg = (f"{name} is {num(value)} in every one of {ev['rows']:,} rows (steps "
-                   f"{num(ev['first_step'])}-{num(ev['last_step'])}): the learned log-variance is "
-                   "not being optimized, so the NLL is a fixed multiple of the reconstruction "
-                   "loss. (RadioDiff's train_vae.py gives its autoencoder optimizer only the "
-                   "encoder, decoder, quant_conv and post_quant_conv parameters, not loss.logvar, as "
-                   "latent-diffusion's AutoencoderKL does.)")
+                   f"{num(ev['first_step'])}-{num(ev['last_step'])}): "
+                   + (cause.text[:1].lower() + cause.text[1:] if cause is not None else
+                      "the learned log-variance is not being optimized, so the NLL is a fixed "
+                      "multiple of the reconstruction loss."))
+            if cause is not None:
+                ev["cause"] = cause.id
             ratio = _nll_over_rec(ctx)
             if ratio is not None:
                 ev["nll_over_rec"] = ratio
@@ -59,7 +62,7 @@ def detect(ctx: Context) -> list[Finding]:
                     msg += f" = {int(round(side))}x{int(round(side))} pixels)"
                 else:
                     msg += ")"
-            out.append(finding(ID, "warning", name, msg, span=span, **ev))
+            out.append(finding(ID, severity, name, msg, span=span, **ev))
         else:
             out.append(finding(ID, "warning", name,
                                f"{name} never changes: {num(value)} in all {ev['rows']:,} rows; "
@@ -79,6 +82,11 @@ def _nll_over_rec(ctx: Context) -> float | None:
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
+    if f.evidence.get("cause") == "logvar_by_design":
+        return None          # the published design: nothing to fix
+    if f.evidence.get("cause") == "logvar_meant_to_train":
+        return ("The config asks for a learned logvar (train_logvar: true), but it never moves: "
+                "check that `loss.logvar` is in the autoencoder optimizer's parameters.")
     if role_of(f.metric or "") == "logvar":
         return ("Decide whether the NLL weighting should be learned. If yes, put the loss's "
                 "`logvar` in the autoencoder optimizer (e.g. `list(model.parameters()) + "

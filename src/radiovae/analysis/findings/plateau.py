@@ -1,45 +1,61 @@
-"""``plateau``: the main reconstruction loss no longer improving over the last quarter of the
-records."""
+"""``plateau``: the main loss fell and then levelled off (any kind of run).
+
+Judged by the one trend estimator (:func:`radiovae.analysis.stats.trend`): a directional trend
+whose tail no longer moves gives ``levelled_since``. For a first-stage VAE the loss is the
+reconstruction loss (rec, else nll); for stage 2 it is loss_simple, which flattens early by
+nature (it averages the denoising error over all noise levels), so there it is said at info with
+what to look at instead; any other run is judged by its total loss.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from radiovae.analysis.findings.base import Context, Finding, finding
-from radiovae.analysis.stats import block_medians, direction
+from radiovae.analysis.stats import block_medians, theil_sen, trend
 from radiovae.fmt import num
 
 ID = "plateau"
+_ROLES = {"vae": ("rec", "nll"), "ldm": ("loss_simple", "total"), "unknown": ("rec", "total")}
 
 
 def detect(ctx: Context) -> list[Finding]:
-    name = next((n for n in (ctx.name(r) for r in ("rec", "nll")) if n), None)
+    name = next((n for n in (ctx.name(r) for r in _ROLES.get(ctx.kind, ("total",))) if n), None)
     y = ctx.col(name)
     if y is None:
         return []
     fin = np.isfinite(y)
     v, s = y[fin], ctx.step[fin]
-    q = len(v) // 4
-    if q < 20:
-        return []
-    label, info = direction(s[-q:], v[-q:], alpha=0.05, min_change=0.02)
-    if label != "flat":
-        return []     # still falling, or rising (divergence judges that): no plateau
-    xs, ys = block_medians(s[-q:].astype(float), v[-q:])
+    label, info = trend(s, v)
+    since = info.get("levelled_since")
+    if since is None or label != "decreasing":
+        return []      # still falling, rising (divergence judges that) or never fell
+    tail = s >= since
+    xs, ys = block_medians(s[tail].astype(float), v[tail])
     level = float(np.median(ys))
-    change = info.get("theil_sen_change") or 0.0
-    msg = (f"{name} has plateaued: over the last {q:,} records (steps {num(s[-q])}-{num(s[-1])}) "
-           f"its Theil-Sen change is {change / level * 100 if level else 0:+.1f}% of its level "
-           f"{num(level)} ({label}).")
-    if ctx.progress is not None and ctx.progress < 0.98:
-        msg += " More steps at this learning rate are unlikely to help much."
-    return [finding(ID, "info", name, msg, span=(int(s[-q]), int(s[-1])), level=level,
-                    theil_sen_change=change, from_step=int(s[-q]), to_step=int(s[-1]),
-                    trend=label, p=info.get("p"))]
+    change = theil_sen(xs, ys) * float(xs[-1] - xs[0]) if len(xs) > 1 else 0.0
+    share = change / level * 100 if level else 0.0
+    msg = (f"{name} has levelled off since step {since:,}: over the last {int(tail.sum()):,} "
+           f"records its median level is {num(level)} and its Theil-Sen change {share:+.1f} % "
+           f"of that level, after falling from {num(float(np.median(v[:max(5, len(v) // 10)])))} "
+           "in the first tenth of the records.")
+    if ctx.kind == "ldm":
+        msg += (" A diffusion loss_simple flattens early by nature (it averages the denoising "
+                "error over all noise levels): it no longer shows progress, which the samples and "
+                "held-out metrics of generated maps do.")
+    return [finding(ID, "info", name, msg, span=(int(since), int(s[-1])), level=level,
+                    theil_sen_change=change, change_pct_of_level=share, from_step=int(since),
+                    to_step=int(s[-1]), trend=label, p=info.get("p"))]
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
     if any(x.id == "divergence" and x.metric == f.metric for x in found):
         return None           # the divergence's recommendation covers it
-    return (f"`{f.metric}` has stopped improving: consider a learning-rate decay, or stop "
-            "and evaluate the checkpoint.")
+    if ctx.kind == "ldm":
+        return ("Judge stage 2 by sampled maps and their NMSE / SSIM / PSNR against held-out "
+                "ground truth, not by loss_simple.")
+    if ctx.state.get("state") == "finished":
+        return (f"`{f.metric}` has levelled off at the end of the run: evaluate the final "
+                "checkpoint on held-out maps.")
+    return (f"`{f.metric}` has levelled off: more steps at this learning rate are unlikely to "
+            "help much; evaluate the latest checkpoint before training further.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from radiovae.analysis.stats import trend_text
 from radiovae.fmt import duration, num, when
 from radiovae.report.document import Bullets, Paragraph, Section, Table, code
 from radiovae.report.facts import (
@@ -10,6 +11,7 @@ from radiovae.report.facts import (
     change_text,
     evidence_text,
     finding_line,
+    label,
     reason,
     sentence,
     steps_range,
@@ -27,11 +29,44 @@ def _read_note(n: dict) -> str:
     return f"{code(where)}: {code(n.get('what', ''))}" if where else code(n.get("what", ""))
 
 
+VERDICT_WORDS = {"healthy": "healthy", "attention": "needs attention", "failing": "failing",
+                 "too_short": "too short to judge"}
+STATE_WORDS = {"finished": "Finished", "stopped": "Stopped", "running": "Running",
+               "unknown": "State unknown"}
+HEADLINE_WORDS = 40
+
+
+def headline(text: str, words: int = HEADLINE_WORDS) -> str:
+    """A finding's first sentence, at most ``words`` words (the full text is in the details)."""
+    text = str(text or "").strip()
+    first = text.split(". ", 1)[0].rstrip(".")
+    parts = first.split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else ".")
+
+
 def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
+    """At most five short lines: verdict, state, the findings that matter most; details after."""
     sec = Section("Executive summary", "summary")
-    word = {"healthy": "healthy", "attention": "needs attention", "failing": "failing"}.get(
-        f.verdict, f.verdict)
+    word = VERDICT_WORDS.get(f.verdict, f.verdict)
     sec.add(Paragraph(f"**Verdict: {word}.** {reason(f)}", f"verdict-{f.verdict}"))
+    state = f.s.get("state") or {}
+    st = state.get("state", "unknown")
+    sec.add(Paragraph(f"**{STATE_WORDS.get(st, st)}:** {sentence(state.get('evidence'))}"))
+    serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
+    for x in serious[:3]:
+        sec.add(Paragraph(f"{label(x)}: {headline(x.get('message'))}"))
+    if not serious:
+        sec.add(Paragraph("No critical or warning findings"
+                          + (f"; {len(f.findings)} info finding(s) below." if f.findings
+                             else ".")))
+    elif len(serious) > 3:
+        sec.add(Paragraph(f"… and {len(serious) - 3} more warning(s) below."))
+    return [sec, _details(f)]
+
+
+def _details(f: Facts) -> Section:
+    """What the records cover, and every finding's full text."""
+    sec = Section("Findings in detail", "details")
     if f.kind != "vae":
         sec.add(Paragraph(
             "These records are from a " + KIND_WORDS.get(f.kind, f.kind) + " run"
@@ -39,13 +74,9 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
                if f.kind == "ldm" else ": neither a first-stage VAE nor a stage-2 diffusion "
                "run") + ". Only what applies to any training is judged: the losses, the "
             "learning rate, spikes, divergence, plateaus, non-finite values and resumes."))
-    steps, t = f.steps, f.s.get("time") or {}
-    progress = steps.get("progress")
-    coverage = (f"The records cover steps {steps_range(f)}"
-                + (f" (the last logged step is {progress * 100:.1f} % of the planned steps)"
-                   if progress is not None else "")
-                + f": {f.s.get('records', 0):,} logged steps from "
-                + f"{len(f.s.get('segments') or [])} source(s)")
+    t = f.s.get("time") or {}
+    coverage = (f"The records cover steps {steps_range(f)}: {f.s.get('records', 0):,} logged "
+                f"steps from {len(f.s.get('segments') or [])} source(s)")
     if t.get("elapsed_s"):
         coverage += (f", {duration(t.get('elapsed_s'))} of wall time from "
                      f"{when(t.get('start_unix'))} to {when(t.get('end_unix'))}")
@@ -62,15 +93,18 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
                      + "; ".join(_read_note(n) for n in notes) + ".")
     sec.add(Paragraph(coverage))
     serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
-    if serious:
-        sec.add(*[Paragraph(finding_line(x)) for x in serious])
-    else:
-        sec.add(Paragraph("No critical or warning findings."))
+    sec.add(*[Paragraph(finding_line(x)) for x in serious])
     info = [x for x in f.findings if x.get("severity") == "info"]
     if info:
         sec.add(Paragraph("Also noted (info): " + " ".join(
             f"**{x.get('id')}**: {sentence(x.get('message'))}" for x in info)))
-    return [sec]
+    causes = f.s.get("causes") or []
+    if causes:
+        sec.add(Paragraph("**Causes read from the configuration and the trainer's code**"),
+                Bullets([f"**{c['id']}** ({c['severity']}): {sentence(c['text'])}"
+                         + (f" Explains: {', '.join(c['explains'])}." if c.get("explains")
+                            else "") for c in causes]))
+    return sec
 
 
 def direct_answers(f: Facts, figures: dict[str, str]) -> list[Section]:
@@ -141,19 +175,22 @@ def statistics(f: Facts, figures: dict[str, str]) -> list[Section]:
         m = f.metrics[name]
         nonfinite = m.get("n_nonfinite") or 0
         latest = num(m.get("last")) + (f" ({nonfinite} non-finite)" if nonfinite else "")
-        rows.append([code(name), latest, num(m.get("last_smoothed")),
+        rows.append([code(name), latest,
+                     "— (step)" if m.get("steplike") else num(m.get("last_smoothed")),
                      f"{num(m.get('min'))} … {num(m.get('max'))}", num(m.get("mean")),
-                     change_text(m), str(m.get("trend") or "—"),
+                     change_text(m), trend_text(m),
                      _status_cell(f, name, m.get("status"))])
     sm = f.s.get("smoothing") or {}
     sec.add(Paragraph(
-        "Latest: the last record, raw. Smoothed: the latest value of "
-        f"{sm.get('method', 'an exponential moving average')} (weight {sm.get('weight', '—')}), "
-        "which damps batch-to-batch noise (the last record still carries "
-        f"{_last_share(sm.get('weight'))} of it). Range and mean over every finite record. Change: "
-        "from the first record to the smoothed latest, in % where that means something, else "
-        "absolute (a sign change, or a start near zero). Trend: a robust fit on block medians. "
-        "Status: the most severe finding that names the metric."),
+        "Latest: the last record, raw. Smoothed: where the figures' smoothed line ends ("
+        f"{sm.get('method', 'an exponential moving average')}, weight {sm.get('weight', '—')}, "
+        "over the same groups of records as the figures); a step-like series (a few distinct "
+        "levels, such as disc_factor or a print-rounded lr) is not smoothed. Range and mean over "
+        "every finite record. Change: between the medians of the first and the last tenth of "
+        "the records, in % where that means something, else absolute (a sign change, or a "
+        "start near zero). Trend: Mann-Kendall and Theil-Sen on block medians; \"level since "
+        "step X\": the tail from X on no longer moves. Status: the most severe finding that "
+        "names the metric."),
         Table(["Metric", "Latest", "Smoothed", "Range (min … max)", "Mean", "Change", "Trend",
                "Status"], rows, [False, True, True, True, True, True, False, False]))
     return [sec]

@@ -68,11 +68,14 @@ def conclusion(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec = Section("Conclusion", "conclusion")
     conf = f.s.get("confidence") or {}
     level, reasons = conf.get("level", "low"), conf.get("reasons") or []
-    word = {"healthy": "healthy", "attention": "in need of attention", "failing": "failing"}.get(
-        f.verdict, f.verdict)
+    word = {"healthy": "healthy", "attention": "in need of attention", "failing": "failing",
+            "too_short": "too short to judge"}.get(f.verdict, f.verdict)
     serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
     text = (f"**The run is {word}.**" if f.verdict != "healthy" or level == "high" else
             "**The run looks healthy as far as these records show.**")
+    state = f.s.get("state") or {}
+    if state.get("state"):
+        text += f" State: {state['state']} ({sentence(state.get('evidence')).rstrip('.')})."
     if not serious:
         text += " " + reason(f)
     if serious:
