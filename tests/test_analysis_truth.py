@@ -13,7 +13,6 @@ import pytest
 
 from radiovae import analyze, load_run
 from radiovae.analysis.lossmodel import rec_contents
-from radiovae.analysis.smoothing import ema_smooth
 from radiovae.report.content import build_document
 from radiovae.report.render import to_markdown
 from radiovae.runlog.run import Run

@@ -38,8 +38,8 @@ BARS = (Bar("psnr", 38.0, True, SOURCE + ": RMSE 0.0125 = 38 dB"),
         Bar("nmse", 0.0031, False, SOURCE),
         Bar("ssim", 0.95, True, "radiovae's default"))
 # one scale_factor leaves a channel "near unit variance" when its scaled std is within these
-SCALED_STD = (0.5, 2.0)
-SCALED_MEAN = 1.0
+SCALED_STD = (2 / 3, 1.5)
+SCALED_MEAN = 0.5
 
 
 def latent_check(ev: dict[str, Any]) -> dict[str, Any] | None:
@@ -107,7 +107,7 @@ def readiness(s: dict[str, Any], rec: str | None) -> dict[str, Any]:
                  f"{num(lat['scale_factor'])}" + (
                      "" if not lat["far"] else " leaves channel(s) " + ", ".join(
                          str(i) for i in lat["far"]) + " far from unit variance (scaled std "
-                     f"outside {SCALED_STD[0]:g}–{SCALED_STD[1]:g} or |mean| > "
+                     f"outside {SCALED_STD[0]:.2f}–{SCALED_STD[1]:g} or |mean| > "
                      f"{SCALED_MEAN:g}): one scale does not fit every channel"))
     failed = [p for p in parts if p["holds"] is False]
     missing = [p for p in parts if p["holds"] is None]
