@@ -9,7 +9,6 @@ import re
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 from logfactory import (
     RADIODIFF_CONFIG,
