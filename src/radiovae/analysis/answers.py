@@ -143,10 +143,10 @@ def loss_values(s: dict) -> dict:
     if adversarial and s.get("kind", "vae") == "vae":
         # the reconstruction terms may be fine, but the total carries a term that does not work
         # as designed: not a yes
-        return _a("loss_values", q, UNCLEAR, "Unclear: " + "; ".join(parts + [
-            "but the adversarial term d_weight·g_loss in the total does not work as designed ("
-            + _names(adversarial) + "): judge the reconstruction by rec_loss, not the total"])
-            + "." + level + quality, [f["id"] for f in adversarial])
+        return _a("loss_values", q, UNCLEAR, "Unclear: " + "; ".join(parts) + ". But the "
+                  "adversarial term d_weight·g_loss in the total does not work as designed ("
+                  + _names(adversarial) + "): judge the reconstruction by rec_loss, not the "
+                  "total." + level + quality, [f["id"] for f in adversarial])
     if s.get("kind", "vae") != "vae":
         return _a("loss_values", q, YES if m else UNCLEAR,
                   ("Yes, as far as the records show: no non-finite value, spike or divergence."

@@ -190,12 +190,16 @@ def loss_facts(table: pd.DataFrame, config: dict, raw_config: dict | None, phase
             table[roles["g_loss"]].to_numpy(dtype="float64")
         if "disc_factor" in roles:
             adv = adv * table[roles["disc_factor"]].to_numpy(dtype="float64")
-        out["adversarial_mean_by_phase"] = {}
+        # a term that swings by thousands either way has a meaningless mean: its median and its
+        # 5-95 % range say what it does
+        out["adversarial_by_phase"] = {}
         for p in phases:
             a = int(np.searchsorted(step, p["start_step"], side="left"))
             b = int(np.searchsorted(step, p["end_step"], side="right"))
             v = adv[a:b][np.isfinite(adv[a:b])]
-            out["adversarial_mean_by_phase"][p["name"]] = float(v.mean()) if len(v) else None
+            out["adversarial_by_phase"][p["name"]] = {
+                "median": float(np.median(v)), "p5": float(np.percentile(v, 5)),
+                "p95": float(np.percentile(v, 95)), "records": int(len(v))} if len(v) else None
     return out
 
 

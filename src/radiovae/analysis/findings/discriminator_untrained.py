@@ -47,20 +47,25 @@ def detect(ctx: Context) -> list[Finding]:
             if abs(a - b) <= 2 * spread:
                 reasons.append(f"g_loss, the generator's score from the discriminator, has the same "
                                f"median before the switch ({num(b)}) and at the end of the VAE-GAN "
-                               f"phase ({num(a)}): the discriminator it comes from is not changing")
+                               f"phase ({num(a)}). The discriminator it comes from is not "
+                               "changing")
     severity = "warning" if reasons or cause is not None else "info"
     msg = (f"the VAE-GAN phase has {ev['vae_gan_rows']:,} records (steps "
-           f"{num(ev['first_step'])}-{num(ev['last_step'])}) but no discriminator loss or logits "
-           "in any of them")
+           f"{num(ev['first_step'])}-{num(ev['last_step'])}), and none holds a discriminator "
+           "loss or logits")
     if cause is not None:
         msg += (". " + cause.text + (" " + reasons[0][:1].upper() + reasons[0][1:] + "."
                                      if reasons else "")
                 + " So d_weight*g_loss pushes the decoder against a fixed random network, not a "
                 "learned critic.")
     elif reasons:
-        msg += ("; " + "; ".join(reasons) + ". The discriminator is most likely never trained: the "
-                "adversarial term d_weight*g_loss then pushes the decoder against a fixed random "
-                "network, not a learned critic.")
+        msg += (". " + ". ".join(r[:1].upper() + r[1:] for r in reasons)
+                + ". The discriminator is most likely never trained. "
+                "RadioDiff's train_vae.py steps and logs the discriminator only at accumulation "
+                "index 1 and above, so a VAE-GAN phase with no discriminator line is what "
+                "gradient_accumulate_every = 1 produces (the config is not in these records to "
+                "confirm it). The adversarial term d_weight*g_loss then pushes the decoder "
+                "against a fixed random network, not a learned critic.")
     else:
         msg += ": the discriminator's own progress cannot be judged from these records."
     return [finding(ID, severity, ctx.name("g_loss") or ctx.name("disc_factor"), msg,

@@ -70,10 +70,10 @@ def detect(ctx: Context) -> list[Finding]:
             msg = (f"{base}, and no loss changes either: the learning rate most likely really is "
                    "0 (a broken schedule), and the weights do not move.")
             return _one("critical", name, msg, ev)
-        msg = (f"{base}, while {_keep(moving)} changing, so the optimizer is stepping: "
+        msg = (f"{base}, while {_keep(moving)} changing, so the optimizer is stepping. "
                "RadioDiff prints lr with {:.5f}, which shows any lr below 5e-6 (such as its "
                "configs' 5e-6 once the schedule decays it) as 0.00000. Print precision explains "
-               "it; without the run's config the configured schedule could not be checked "
+               "it. Without the run's config the configured schedule could not be checked "
                "against it.")
         return _one("info", name, msg, ev)
     first = ev["first_zero_step"]

@@ -82,8 +82,9 @@ def detect(ctx: Context) -> list[Finding]:
     if not why:
         why.append("no single term is negative in the median row: the terms' sum is")
     msg = (f"{base}. This is arithmetic, not a better model: total = nll + kl_weight*kl + "
-           f"d_weight*disc_factor*g_loss reproduces {share:.0%} of those rows, and "
-           + "; ".join(why) + ". Judge reconstruction by rec_loss, not by the total.")
+           f"d_weight*disc_factor*g_loss reproduces {share:.0%} of those rows. "
+           + ". ".join(w[:1].upper() + w[1:] for w in why)
+           + ". Judge reconstruction by rec_loss, not by the total.")
     return [finding(ID, "info", name, msg, span=span, **ev)]
 
 

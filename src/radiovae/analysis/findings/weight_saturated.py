@@ -55,9 +55,10 @@ def detect(ctx: Context) -> list[Finding]:
     gan_txt = (f" ({ev['share_vae_gan']:.1%} of VAE-GAN rows)" if "share_vae_gan" in ev else "")
     msg = (f"{name} sits at its cap {num(cap)} ({how}) in {share:.1%} of rows{gan_txt}. "
            "RadioDiff's adaptive rule sets d_weight = disc_weight x ||grad nll|| / "
-           "||grad g_loss|| at the decoder's last layer, clamped to 1e4 x disc_weight: at the cap "
-           "the reconstruction gradient is at least 1e4 times the adversarial one, so the adversarial "
-           "gradient is weaker than the rule wants, and the weight is a constant, not adaptive")
+           "||grad g_loss|| at the decoder's last layer, clamped to 1e4 x disc_weight. At the cap "
+           "the reconstruction gradient is at least 1e4 times the adversarial one. The adversarial "
+           "gradient is then weaker than the rule wants, and the weight is a constant, not "
+           "adaptive")
     if in_gan.sum() >= 20:
         rows = np.flatnonzero(in_gan)
         cut = len(rows) - max(2, len(rows) // 10)
@@ -66,9 +67,9 @@ def detect(ctx: Context) -> list[Finding]:
         if last >= 0.05 and last >= 3 * before:
             low = rows[np.argmin(d[rows])]
             ev["leaves_cap_near_end"] = True
-            msg += (f". d_weight leaves the cap more and more near the end: below it in "
+            msg += (f". d_weight leaves the cap more often near the end: below it in "
                     f"{last:.0%} of the last tenth of the VAE-GAN rows (from step "
-                    f"{num(step[rows[cut]])}) against {before:.1%} before, down to "
+                    f"{num(step[rows[cut]])}) against {before:.1%} before. It falls to "
                     f"{num(d[low])} at step {num(step[low])} (latest {num(d[rows[-1]])}): there "
                     "the adversarial gradient is large enough for the adaptive rule to act")
     g = ctx.col("g_loss")
@@ -76,7 +77,7 @@ def detect(ctx: Context) -> list[Finding]:
         offset = float(np.nanmedian((d * g)[in_gan]))
         ev["median_adversarial_term_vae_gan"] = offset
         msg += (f". The d_weight*g_loss term in the total (median {num(offset)} in the VAE-GAN "
-                "phase) is the capped d_weight times g_loss: it moves with g_loss and shifts the "
+                "phase) is the capped d_weight times g_loss. It moves with g_loss and shifts the "
                 "total, but it does not show how the gradients compare")
     fs, ls = int(step[fin][0]), int(step[fin][-1])
     return [finding(ID, "warning", name, msg + ".", span=(fs, ls), **ev)]

@@ -101,10 +101,9 @@ def _total_meaning(f: Facts) -> list[str]:
                     + "; ".join(f"{n:,} {why[k]}" for k, n in att.items()) + ".")
     out.append(formula)
     neg = f.with_id("negative_total_loss")   # its message is among the observations
-    adv = (loss.get("adversarial_mean_by_phase") or {}).get("vae_gan")
+    adv = (loss.get("adversarial_by_phase") or {}).get("vae_gan")
     if adv is not None and not neg:
-        out.append(f"In the VAE-GAN phase the adversarial term d_weight·disc_factor·g_loss "
-                   f"averages {num(adv)}.")
+        out.append(adversarial_text(adv))
     a, b = f.phase_mean("vae", "total"), f.phase_mean("vae", "nll")
     if f.phase("vae") and a is not None and b is not None:
         out.append(f"In the VAE phase (disc_factor 0) the total is the NLL plus kl_weight·KL "
@@ -216,10 +215,9 @@ def _disc_section(f: Facts, title: str, figures: dict[str, str]) -> Section:
                      f"{num(dm.get('max'))}, mean {num(dm.get('mean'))}.")
         for x in f.about("d_weight", "weight_saturated"):
             meaning.append(sentence(x.get("message")))
-        adv = (f.loss.get("adversarial_mean_by_phase") or {}).get("vae_gan")
+        adv = (f.loss.get("adversarial_by_phase") or {}).get("vae_gan")
         if adv is not None:
-            meaning.append(f"The adversarial term d_weight·disc_factor·g_loss averages "
-                           f"{num(adv)} per step in the VAE-GAN phase.")
+            meaning.append(adversarial_text(adv))
     answer = next((a for a in f.s.get("answers") or [] if a["id"] == "discriminator_working"),
                   None)
     if answer:
@@ -231,4 +229,8 @@ def _disc_section(f: Facts, title: str, figures: dict[str, str]) -> Section:
     return sec
 
 
-
+def adversarial_text(adv: dict) -> str:
+    """The VAE-GAN phase's adversarial term by its median and 5-95 % range (never a mean)."""
+    return (f"In the VAE-GAN phase the adversarial term d_weight·disc_factor·g_loss has a median "
+            f"of {num(adv['median'])} and runs from {num(adv['p5'])} to {num(adv['p95'])} "
+            f"(5th–95th percentile of {adv['records']:,} records).")

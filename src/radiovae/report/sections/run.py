@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from radiovae.analysis.stats import trend_text
 from radiovae.fmt import duration, num, when
 from radiovae.report.document import Bullets, Paragraph, Section, Table, code
@@ -39,7 +41,7 @@ HEADLINE_WORDS = 40
 def headline(text: str, words: int = HEADLINE_WORDS) -> str:
     """A finding's first sentence, at most ``words`` words (the full text is in the details)."""
     text = str(text or "").strip()
-    first = text.split(". ", 1)[0].rstrip(".")
+    first = re.split(r"(?<=[a-z0-9)%])\. (?=[A-Z])", text, maxsplit=1)[0].rstrip(".")
     parts = first.split()
     return " ".join(parts[:words]) + (" …" if len(parts) > words else ".")
 
