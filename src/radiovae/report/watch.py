@@ -168,6 +168,7 @@ def panel(watcher: Watcher, update: Update, recent: list[dict[str, Any]]):
     from rich.table import Table
     from rich.text import Text
 
+    from radiovae.analysis.stats import trend_text
     from radiovae.fmt import duration, num
     from radiovae.report.series import resolve_roles
 
@@ -197,12 +198,16 @@ def panel(watcher: Watcher, update: Update, recent: list[dict[str, Any]]):
             status = m.get("status") or "ok"
             style = {"critical": "red", "warning": "yellow"}.get(status, "")
             table.add_row(Text(roles[role]), num(m.get("last")),
-                          f"{num(m.get('min'))} … {num(m.get('max'))}", str(m.get("trend") or ""),
+                          f"{num(m.get('min'))} … {num(m.get('max'))}", trend_text(m),
                           Text(status, style=style))
     rows.append(table)
     verdict = s.get("verdict") or "unknown"
     rows.append(Text.assemble(("verdict: ", "bold"), (verdict, _VERDICT_STYLE.get(verdict, "")),
                               f" — {s.get('verdict_reason') or ''}"))
+    state = s.get("state") or {}
+    if state.get("state"):
+        rows.append(Text.assemble(("state: ", "bold"), state["state"],
+                                  f" — {state.get('evidence') or ''}"))
     if recent:
         lines = Text("new findings:\n", style="bold")
         for f in recent[-6:]:
