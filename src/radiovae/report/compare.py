@@ -165,19 +165,7 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
                 "its planned steps, or its last step when the plan is unknown): the runs' step "
                 "ranges differ too much to read on one step axis. " + legend)))
 
-    found = Section("Findings only one run has", "findings")
-    only = comparison["findings"]["only_in"]
-    for label in labels:
-        items = [f"**{f['severity']}** {code(f['id'])}"
-                 + (f" on {code(f['metric'])}" if f.get("metric") else "") + f": {f['message']}"
-                 for f in only.get(label) or []]
-        found.add(Paragraph(f"**{label}**" + ("" if items else ": none that the other runs lack.")))
-        if items:
-            found.add(Bullets(items))
-    shared = comparison["findings"]["shared"]
-    found.add(Paragraph("Shared by every run: " + (", ".join(
-        code(f["id"]) + (f" ({f['metric_role']})" if f["metric_role"] else "") for f in shared)
-        if shared else "none") + ". Findings are matched by id and metric role."))
+    found = _only_section(comparison, labels)
 
     cfg = Section("Config differences", "config")
     diff = comparison["config"]
@@ -209,6 +197,39 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     return Document(title="Training runs compared", subtitle=subtitle, verdict="comparison",
                     sections=sections,
                     footer="radiovae compare: every number from the runs' own records.")
+
+
+def _only_section(comparison: dict[str, Any], labels: list[str]) -> Section:
+    """The findings, then the causes, that only one run has (matched by id, metric role and
+    severity; causes by id and severity), one table each."""
+    found = Section("Findings only one run has", "findings")
+    only = comparison["findings"]["only_in"]
+    rows = [[f"**{label}**", str(f.get("severity")), code(str(f.get("id"))),
+             code(str(f["metric"])) if f.get("metric") else "—", str(f.get("message") or "")]
+            for label in labels for f in only.get(label) or []]
+    if rows:
+        found.add(Table(["run", "severity", "finding", "metric", "message"], rows))
+    else:
+        found.add(Paragraph("None: every finding of each run (id, metric and severity) is "
+                            "found in another run too."))
+    shared = comparison["findings"]["shared"]
+    found.add(Paragraph("Shared by every run: " + (", ".join(
+        code(f["id"]) + (f" ({f['metric_role']}, {f['severity']})" if f["metric_role"]
+                         else f" ({f['severity']})") for f in shared)
+        if shared else "none") + ". Findings are matched by id, metric role and severity: the "
+        "same id at another severity counts as a finding of its own."))
+    causes = comparison.get("causes") or {}
+    rows = [[f"**{label}**", str(c.get("severity")), code(str(c.get("id"))),
+             str(c.get("text") or ""), ", ".join(code(str(x)) for x in c.get("explains") or [])
+             or "—"]
+            for label in labels for c in (causes.get("only_in") or {}).get(label) or []]
+    if rows:
+        found.add(Paragraph("**Causes only one run has**"))
+        found.add(Table(["run", "severity", "cause", "why", "explains"], rows))
+    elif causes.get("shared"):
+        found.add(Paragraph("Causes: every run has the same ("
+                            + ", ".join(code(str(c["id"])) for c in causes["shared"]) + ")."))
+    return found
 
 
 def _value(v: Any) -> str:
