@@ -70,3 +70,21 @@ def _ema(v: np.ndarray, w: float) -> np.ndarray:
     before = np.concatenate([[0.0], carry[:-1]])   # acc just before each block
     acc = inner + before[:, None] * (w * down)[None, :]
     return acc.reshape(-1)[:n]
+
+
+STEP_LEVELS = 8      # a series with at most this many distinct values is a schedule or a switch
+
+
+def is_steplike(y: np.ndarray) -> bool:
+    """True for a series that takes a few values and holds each for a while (disc_factor 0 → 1;
+    an lr printed at 5 decimals: 5e-05, 4e-05, ...): at most STEP_LEVELS distinct finite values,
+    and a change of value at most every 4th record (a quantized noisy loss that flips between two
+    printed levels is noise, not steps: it stays smoothed). Such a series is drawn as steps,
+    never smoothed: an EMA would turn its jumps into ramps (a 2,000-step ramp of disc_factor) and
+    its levels into values it never took. The one rule the figures, charts and tables share."""
+    v = np.asarray(y, dtype="float64")
+    v = v[np.isfinite(v)]
+    if v.size < 2 or np.unique(v).size > STEP_LEVELS:
+        return False
+    changes = int(np.count_nonzero(v[1:] != v[:-1]))
+    return 4 * changes <= v.size
