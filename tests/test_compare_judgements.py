@@ -149,3 +149,14 @@ def test_runs_of_different_kinds_are_refused(logs, analysed, capsys):
     c = compare([Entry("d1", ldm_run, analyze(ldm_run)), Entry("d2", ldm_run, analyze(ldm_run))])
     assert [r["kind"] for r in c["runs"]] == ["ldm", "ldm"]
     json.dumps(c)
+
+
+def test_two_stage2_runs_compare_without_vae_language(logs, tmp_path):
+    _, _, _, ldm = logs
+    out = tmp_path / "ldm_cmp"
+    assert main(["compare", str(ldm), str(ldm), "--labels", "d1,d2", "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "| **d1** |" in md and "VAE" not in md
+    c = json.loads((out / "comparison.json").read_text())
+    assert [r["kind"] for r in c["runs"]] == ["ldm", "ldm"]
+    assert c["findings"]["only_in"] == {"d1": [], "d2": []}     # one log twice: nothing apart

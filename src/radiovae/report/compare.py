@@ -103,13 +103,15 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     sm_text = f"EMA {smoothing['weight']:g}"
     common = comparison.get("common_steps")
 
+    vae = any(r.get("kind") == "vae" for r in runs)     # stage-2 runs have no VAE-GAN switch
     overview = Section("Runs", "runs")
     overview.add(Table(
-        ["run", "records from", "steps", "records", "VAE → VAE-GAN", "resumed at", "verdict"],
+        ["run", "records from", "steps", "records"] + (["VAE → VAE-GAN"] if vae else [])
+        + ["resumed at", "verdict"],
         [[f"**{r['label']}**", ", ".join(code(f) for f in r["formats"]), _steps(r),
-          num(r.get("records")), num(r.get("switch_step")),
-          ", ".join(fmt_step(s) for s in r["resume_steps"]) or "—", str(r.get("verdict"))]
-         for r in runs], [False, False, False, True, True, False, False]))
+          num(r.get("records"))] + ([num(r.get("switch_step"))] if vae else [])
+         + [", ".join(fmt_step(s) for s in r["resume_steps"]) or "—", str(r.get("verdict"))]
+         for r in runs], [False, False, False, True] + ([True] if vae else []) + [False, False]))
     overview.add(Bullets([f"**{r['label']}**: " + ", ".join(code(s) for s in r["sources"])
                           for r in runs]))
     if common:
@@ -154,7 +156,8 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     for s in comparison["series"]:
         present = [lb for lb, f in zip(labels, s["runs"], strict=True) if f]
         legend = (f"Thin: raw records; thick: smoothed ({sm_text}, TensorBoard's debiased EMA); "
-                  "dashed: VAE → VAE-GAN switch; dotted: resume; each in its run's colour.")
+                  + ("dashed: VAE → VAE-GAN switch; " if vae else "")
+                  + "dotted: resume; each in its run's colour.")
         if s["key"] in figures:
             curves.add(Figure(figures[s["key"]], (
                 f"{title(s['key'])} of {', '.join(present)}, aligned by training step. "
