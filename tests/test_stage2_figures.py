@@ -107,9 +107,11 @@ def test_stage2_report_has_its_own_figures_only(ldm_report):
     assert set(charts) == set(pngs)
     assert [p["title"] for p in charts["overview"]] == ["Total loss", "Diffusion loss",
                                                         "Learning rate"]
-    assert charts["dashboard"][-1]["title"].startswith("Findings")
-    assert charts["dashboard"][-1]["series"] == []     # no disc_factor phase row
-    assert not any(p["note"] for ps in charts.values() for p in ps)   # no empty panel
+    *cells, last = charts["dashboard"]
+    assert [p["title"] for p in cells] == ["Total loss", "Diffusion loss", "Learning rate"]
+    assert last["title"] == "Findings" and last["series"] == []     # no disc_factor phase row
+    assert last["note"] == "Findings: none in these records." and summary["findings"] == []
+    assert not any(p["note"] for ps in charts.values() for p in ps if p is not last)
     (lr,) = charts["lr"][0]["series"]
     assert lr["step"] is True and lr["smooth"] is False
 
@@ -168,3 +170,27 @@ def test_nonzero_vlb_gets_its_figure_and_unknown_kind_gets_its_metrics(tmp_path)
     for word in (*VAE_WORDS[:5], "VAE-GAN", "VAE →", *VAE_WORDS[6:]):
         assert word not in md, word
     assert "(figures/total_loss.png)" in md and "(figures/lr.png)" in md
+
+
+def test_stage2_dashboard_lists_findings_without_a_phase_row(tmp_path):
+    frame = ldm_frame(ldm_steps_frame(steps=20001))
+    late = frame["step"] >= 10000
+    grow = np.geomspace(1, 40, int(late.sum()))
+    frame.loc[late, "loss_simple"] *= grow
+    frame.loc[late, "total_loss"] *= grow
+    run = load_run(write_ldm_log(tmp_path / "diverging.log", frame))
+    summary = analyze(run)
+    ids = [(f["id"], f["metric"]) for f in summary["findings"]]
+    assert ("divergence", "loss_simple") in ids
+    marks = Marks.from_summary(summary)
+    last = build_stage2_charts(Curves(run.table), marks, summary)["dashboard"][-1]
+    assert last["title"].startswith("Findings (") and last["series"] == []
+    assert "divergence · loss_simple" in [r["label"] for r in last["timeline"]["rows"]]
+    assert len(last["timeline"]["rows"]) == len(ids)
+    plt = pyplot()
+    fig = STAGE2_DRAW["dashboard"](Painter(Curves(run.table), marks), plt, summary)
+    rows = fig.axes[-1]
+    labels = [t.get_text() for t in rows.get_yticklabels()]
+    assert "divergence · loss_simple" in labels and not any("phase" in t for t in labels)
+    assert rows.get_title(loc="left").startswith("Findings (")
+    plt.close(fig)

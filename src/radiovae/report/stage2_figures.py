@@ -116,6 +116,8 @@ def build_stage2_charts(curves: Curves, marks: Marks, summary: dict[str, Any],
     cells = [b.metric_panel(r, TITLES[r], STAGE2_YLABELS.get(r, r), 260, half=len(roles) > 1)
              for r in roles] or [panel("Training overview", [], [], note=NO_PANELS)]
     out["overview"] = cells
+    findings = (_timeline(b, phase=False) if marks.findings
+                else panel("Findings", [], [], note="Findings: none in these records."))
     out["dashboard"] = [b.metric_panel(r, TITLES[r], curves.name(r), 220, half=len(roles) > 1)
-                        for r in roles] + [_timeline(b, phase=False)]
+                        for r in roles] + [findings]
     return out
