@@ -92,4 +92,6 @@ def multi_axis(f: Facts, figures: dict[str, str]) -> list[Section]:
 def dashboard(f: Facts, figures: dict[str, str]) -> list[Section]:
     what = ("Losses, learning rate, d_weight, phases and every finding on one page."
             if f.kind == "vae" else "Losses, learning rate and every finding on one page.")
+    what += (" A series with a few values held for many records (an lr printed at 5 decimals) "
+             "is drawn as steps, not smoothed.")
     return [_figure_section("dashboard", "Complete dashboard", figures, what, [])]

@@ -66,6 +66,8 @@ STAGE2 = (("total", "Total loss", "total-loss", "total_loss"),
           ("lr", "Learning rate", "lr", "lr"))
 STEPS_NOTE = ("A series with a few values held for many records (an lr printed at 5 decimals) "
               "is drawn as steps, not smoothed.")
+DISC_STEPS_NOTE = ("disc_factor (0, then 1 from the switch) is drawn as steps, not smoothed: a "
+                   "switch, not a ramp.")
 
 
 def _stage2_sections(f: Facts, figures: dict[str, str]) -> list[Section]:
@@ -200,7 +202,9 @@ def _rec_meaning(f: Facts) -> list[str]:
 def _disc_section(f: Facts, title: str, figures: dict[str, str]) -> Section:
     sec = Section(title, "discriminator")
     if "disc_loss" in figures:
-        sec.add(Figure(figures["disc_loss"], title + ". " + MARKS))
+        sec.add(Figure(figures["disc_loss"], title + ". " + MARKS
+                       + (" " + DISC_STEPS_NOTE if not f.has("disc_loss") and f.has("disc_factor")
+                          else "")))
     items, meaning = [], []
     d = f.s.get("discriminator") or {}
     if f.has("disc_loss"):
