@@ -5,7 +5,11 @@ Runs are aligned by training step (not by time or by record index), metric by me
 metric: its final value, the final value of the TensorBoard-style smoothed curve (debiased EMA,
 weight :data:`SMOOTHING_WEIGHT`), the lowest smoothed value and its step for the losses, and the
 smoothed value at the last step every run reached. Then the findings a run has that no other run
-has (matched by finding id and metric role), and the config keys whose values differ.
+has (matched by finding id, metric role and severity), the causes a run has that no other has
+(matched by id and severity), and the config keys whose values differ, each setting once.
+
+Runs of different kinds (a first-stage VAE and a stage-2 diffusion run) share no metric worth
+setting side by side: they are refused (UserError), not compared.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from radiovae.analysis.names import ROLES, find, role_of
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth
 from radiovae.analysis.summary import jsonable
 from radiovae.analysis.validation import validation_summary
+from radiovae.errors import UserError
 from radiovae.runlog.run import Run
 
 SMOOTHING_WEIGHT = DEFAULT_WEIGHT
@@ -44,6 +49,7 @@ def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[
     """The comparison as a JSON-serializable dict (the comparison.json of ``radiovae compare``)."""
     if len(entries) < 2:
         raise ValueError("compare needs at least two runs")
+    check_kinds(entries)
     runs = [_run_facts(e) for e in entries]
     firsts = [r["steps"]["first"] for r in runs if r["steps"]["first"] is not None]
     lasts = [r["steps"]["last"] for r in runs if r["steps"]["last"] is not None]
@@ -66,9 +72,29 @@ def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[
         "progress_panel": progress_panel,
         "series": series,
         "findings": _findings(entries),
+        "causes": _causes(entries),
         "config": _config_diff(entries),
         "validation": _validation(entries),
     })
+
+
+KIND_NAMES = {"vae": "a first-stage VAE run", "ldm": "a stage-2 (latent diffusion) run"}
+
+
+def kind_of(e: Entry) -> str:
+    """The entry's kind: its analysis's, else its records'."""
+    return str(e.summary.get("kind") or e.run.kind or "unknown")
+
+
+def check_kinds(entries: Sequence[Entry]) -> None:
+    """UserError when the runs are of different known kinds (a VAE and a stage-2 run): their
+    losses measure different things, so no row of the comparison would mean anything. A run of
+    unknown kind is compared with either."""
+    kinds = {kind_of(e): e.label for e in entries if kind_of(e) != "unknown"}
+    if len(kinds) > 1:
+        named = ", ".join(f"{label} is {KIND_NAMES.get(k, k)}" for k, label in kinds.items())
+        raise UserError(f"compare: cannot compare runs of different kinds ({named}); "
+                        "compare VAE runs with VAE runs and stage-2 runs with stage-2 runs")
 
 
 def series_keys(entries: Sequence[Entry]) -> list[str]:
@@ -149,23 +175,50 @@ def _series(key: str, entries: Sequence[Entry], weight: float,
             "lower_is_better": key in LOWER_IS_BETTER, "runs": per_run}
 
 
-def _finding_key(f: dict[str, Any]) -> tuple[str, str | None]:
+def _finding_key(f: dict[str, Any]) -> tuple[str, str | None, str]:
+    """A finding is the same in two runs when its id, metric role and severity all are: the same
+    id at another severity is a different judgement (a warning in one run, info in the other)."""
     metric = f.get("metric")
-    return str(f.get("id")), (role_of(metric) or metric) if metric else None
+    return (str(f.get("id")), (role_of(metric) or metric) if metric else None,
+            str(f.get("severity")))
+
+
+def _only_and_shared(entries: Sequence[Entry], items: list[list[dict[str, Any]]], key, show
+                     ) -> tuple[dict[str, list[dict[str, Any]]], list[tuple]]:
+    """Per run, ``show(item)`` of its items whose ``key`` no other run has; the keys all share."""
+    keys = [{key(x) for x in xs} for xs in items]
+    only: dict[str, list[dict[str, Any]]] = {}
+    for i, (e, xs) in enumerate(zip(entries, items, strict=True)):
+        others = set().union(*(k for j, k in enumerate(keys) if j != i))
+        only[e.label] = [show(x) for x in xs if key(x) not in others]
+    shared = sorted(set.intersection(*keys), key=lambda k: tuple(str(p or "") for p in k))
+    return only, shared
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
 
 
 def _findings(entries: Sequence[Entry]) -> dict[str, Any]:
-    """Per run, its findings whose (id, metric role) no other run has; and those all runs share."""
-    keys = [{_finding_key(f) for f in e.summary.get("findings") or []} for e in entries]
-    only: dict[str, list[dict[str, Any]]] = {}
-    for i, e in enumerate(entries):
-        others = set().union(*(k for j, k in enumerate(keys) if j != i))
-        only[e.label] = [{"id": f.get("id"), "severity": f.get("severity"),
-                          "metric": f.get("metric"), "message": f.get("message")}
-                         for f in e.summary.get("findings") or []
-                         if _finding_key(f) not in others]
-    shared = sorted(set.intersection(*keys), key=lambda k: (k[0], k[1] or ""))
-    return {"only_in": only, "shared": [{"id": i, "metric_role": m} for i, m in shared]}
+    """Per run, its findings whose (id, metric role, severity) no other run has; and those all
+    runs share."""
+    only, shared = _only_and_shared(
+        entries, [_dicts(e.summary.get("findings")) for e in entries], _finding_key,
+        lambda f: {"id": f.get("id"), "severity": f.get("severity"), "metric": f.get("metric"),
+                   "message": f.get("message")})
+    return {"only_in": only, "shared": [{"id": i, "metric_role": m, "severity": sev}
+                                        for i, m, sev in shared]}
+
+
+def _causes(entries: Sequence[Entry]) -> dict[str, Any]:
+    """Per run, the causes (``summary["causes"]``: why findings happened, e.g. an accumulation
+    of 1 that never steps RadioDiff's discriminator) whose (id, severity) no other run has."""
+    only, shared = _only_and_shared(
+        entries, [_dicts(e.summary.get("causes")) for e in entries],
+        lambda c: (str(c.get("id")), str(c.get("severity"))),
+        lambda c: {"id": c.get("id"), "severity": c.get("severity"), "text": c.get("text"),
+                   "explains": list(c.get("explains") or [])})
+    return {"only_in": only, "shared": [{"id": i, "severity": sev} for i, sev in shared]}
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -179,6 +232,9 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if (isinstance(a, (int, float)) and isinstance(b, (int, float))
+            and not isinstance(a, bool) and not isinstance(b, bool)):
+        return a == b or (a != a and b != b)
     try:
         return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
                                                                            default=str)
@@ -186,25 +242,41 @@ def _same(a: Any, b: Any) -> bool:
         return str(a) == str(b)
 
 
+def _all_same(values: Sequence[Any]) -> bool:
+    return all(_same(v, values[0]) for v in values)
+
+
 def _config_diff(entries: Sequence[Entry]) -> dict[str, Any]:
-    """Keys whose values differ: the analysis keys (disc_start, kl_weight, ... wherever each
-    format keeps them), then every raw key the runs' configs all have."""
+    """Keys whose values differ, each setting once: the analysis keys (disc_start, kl_weight, ...
+    wherever each format keeps them), then every raw key the runs' configs all have. An analysis
+    key is left out when a raw key ending in it (``trainer.gradient_accumulate_every`` for
+    ``gradient_accumulate_every``) holds the same value in every run: the dotted key says where
+    the setting lives."""
     known = [{k: v for k, v in e.run.config.items() if k != "raw"} for e in entries]
     raw = [_flat(e.run.config.get("raw") or {}) for e in entries]
+    everywhere = set.intersection(*(set(r) for r in raw)) if all(raw) else set()
     differ = []
     for key in sorted(set().union(*known)):
         values = [k.get(key) for k in known]
-        if not all(_same(v, values[0]) for v in values):
-            differ.append({"key": key, "values": values, "source": "analysis"})
-    everywhere = set.intersection(*(set(r) for r in raw)) if all(raw) else set()
+        if _all_same(values) or _has_twin(key, values, raw, everywhere):
+            continue
+        differ.append({"key": key, "values": values, "source": "analysis"})
     for key in sorted(everywhere):
         values = [r[key] for r in raw]
-        if not all(_same(v, values[0]) for v in values):
+        if not _all_same(values):
             differ.append({"key": key, "values": values, "source": "raw"})
     partial = sorted(set().union(*raw) - everywhere)
     return {"differ": differ, "without_config": [e.label for e, r in zip(entries, raw, strict=True)
                                                   if not r],
             "keys_in_some_only": partial}
+
+
+def _has_twin(key: str, values: list[Any], raw: list[dict[str, Any]], everywhere: set[str]
+              ) -> bool:
+    """A dotted raw key every run has, ending in ``.key``, equal to ``values`` run by run."""
+    return any(full.endswith("." + key)
+               and all(_same(r[full], v) for r, v in zip(raw, values, strict=True))
+               for full in everywhere)
 
 
 def _validation(entries: Sequence[Entry]) -> list[dict[str, Any]]:

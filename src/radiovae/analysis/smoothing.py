@@ -15,26 +15,9 @@ import numpy as np
 
 DEFAULT_WEIGHT = 0.6
 SMOOTH_POINTS = 1000  # groups whose means are smoothed (TensorBoard samples 1,000 points)
-# a series with at most this many distinct finite values is a step function (disc_factor 0 -> 1,
-# an lr printed at 5 decimals): it is drawn and reported as it is, never smoothed into a ramp
-STEPLIKE_LEVELS = 8
-
-
 def group_size(records: int) -> int:
     """Records per smoothing group: the fewest that leave at most SMOOTH_POINTS groups."""
     return max(1, -(-records // SMOOTH_POINTS))
-
-
-def is_steplike(y: np.ndarray) -> bool:
-    """A few distinct levels only (a switch, a print-rounded value): smoothing would invent
-    values between them that the run never had."""
-    v = np.asarray(y, dtype="float64")
-    v = v[np.isfinite(v)]
-    if len(v) < 2:
-        return False
-    # each level held by several records on average: 4 records with 4 values are noise
-    levels = min(STEPLIKE_LEVELS, len(v) // 4)
-    return len(np.unique(v[:: max(1, len(v) // 200_000)])) <= max(levels, 1)
 
 
 def smoothed_last(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> float:
@@ -114,3 +97,21 @@ def _ema(v: np.ndarray, w: float) -> np.ndarray:
     before = np.concatenate([[0.0], carry[:-1]])   # acc just before each block
     acc = inner + before[:, None] * (w * down)[None, :]
     return acc.reshape(-1)[:n]
+
+
+STEP_LEVELS = 8      # a series with at most this many distinct values is a schedule or a switch
+
+
+def is_steplike(y: np.ndarray) -> bool:
+    """True for a series that takes a few values and holds each for a while (disc_factor 0 → 1;
+    an lr printed at 5 decimals: 5e-05, 4e-05, ...): at most STEP_LEVELS distinct finite values,
+    and a change of value at most every 4th record (a quantized noisy loss that flips between two
+    printed levels is noise, not steps: it stays smoothed). Such a series is drawn as steps,
+    never smoothed: an EMA would turn its jumps into ramps (a 2,000-step ramp of disc_factor) and
+    its levels into values it never took. The one rule the figures, charts and tables share."""
+    v = np.asarray(y, dtype="float64")
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return False
+    changes = int(np.count_nonzero(v[1:] != v[:-1]))    # O(n): rejects a noisy loss at once
+    return 4 * changes <= v.size and np.unique(v).size <= STEP_LEVELS

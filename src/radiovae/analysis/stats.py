@@ -188,9 +188,9 @@ def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         spread = float(p95 - p5)
         if abs(start) >= 0.05 * spread:
             change = change_abs / abs(start) * 100.0
-    if steplike:
-        label, info = "step", {"levels": [_f(u) for u in np.unique(v)[:8]],
-                               "levelled_since": None}
+    if steplike:     # a switch or a print-rounded schedule (a constant is flat)
+        label = "flat" if np.ptp(v) == 0 else "step"
+        info = {"levels": [_f(u) for u in np.unique(v)[:8]], "levelled_since": None}
     else:
         label, info = trend(step, y)
     return {

@@ -34,7 +34,8 @@ Array = Sequence[float] | np.ndarray
 def series(label: str, y: Array, *, lo: Array | None = None, hi: Array | None = None,
            color: str = "#333333", axis: str = "y", width: float = 1.7, raw: bool = True,
            smooth: bool = True, median: Array | None = None,
-           norm: tuple[float, float] | None = None, span_gaps: bool = False) -> dict[str, Any]:
+           norm: tuple[float, float] | None = None, span_gaps: bool = False,
+           step: bool = False) -> dict[str, Any]:
     """One metric (or one run's metric) on a panel, its arrays aligned with the panel's x.
 
     ``y``: the values the smoothed line is computed from (group means; NaN / None = no record);
@@ -43,9 +44,12 @@ def series(label: str, y: Array, *, lo: Array | None = None, hi: Array | None = 
     ``median``: a precomputed rolling-median line (shown while the page's "rolling median" box is
     ticked); ``norm=(lo, hi)`` draws every line mapped to [0, 1] (hover still shows the values);
     ``axis``: the panel scale it is drawn on; ``span_gaps``: join the line across missing points
-    (runs aligned on a common x have them wherever another run logged)."""
+    (runs aligned on a common x have them wherever another run logged); ``step``: draw ``y`` as
+    steps (each value held until the next point; with ``smooth=False``, for a step-like series)."""
     out: dict[str, Any] = {"label": label, "color": color, "axis": axis, "width": width,
                            "raw": raw, "smooth": smooth, "spanGaps": span_gaps, "y": y}
+    if step:
+        out["step"] = True
     if lo is not None and hi is not None:
         out["lo"], out["hi"] = lo, hi
     if median is not None:
@@ -166,15 +170,32 @@ class _Builder:
         lo, hi = (float(steps.min()), float(steps.max())) if len(steps) else (0.0, 1.0)
         self.xlim = (lo, hi)
 
-    def series(self, role: str, label: str | None = None, **kw) -> dict[str, Any]:
+    def series(self, role: str, label: str | None = None, on: np.ndarray | None = None,
+               **kw) -> dict[str, Any]:
+        """``role``'s series; a step-like one as its steps, unsmoothed, on ``on`` (the x of a
+        panel it shares with other series) or on its own change points (:meth:`x`)."""
         c = self.curves[role]
+        kw.setdefault("color", self.colors.get(role, "#333333"))
+        if c.steplike:
+            sx, sy = c.step_points
+            if on is not None:   # the value in force at each x of the panel
+                i = np.searchsorted(sx, np.asarray(on), side="right") - 1
+                sy = np.where(i >= 0, sy[i.clip(0)], np.nan)
+            kw.update(raw=False, smooth=False, step=True)
+            return series(label or c.name, sy, **kw)
         _x, lo, hi, mean = c.groups
         median = c.rolling_median[1] if self.smoothing.median else None
-        kw.setdefault("color", self.colors.get(role, "#333333"))
         return series(label or c.name, mean, lo=lo, hi=hi, median=median, **kw)
 
     def x(self, role: str) -> np.ndarray:
-        return self.curves[role].groups[0]
+        """The x of a panel of ``role`` alone: its change points when step-like."""
+        c = self.curves[role]
+        return c.step_points[0] if c.steplike else c.groups[0]
+
+    def shared_x(self) -> np.ndarray:
+        """The x of a panel of several series (every curve has the same groups)."""
+        return self.curves[next(iter(self.curves.roles))].groups[0] if self.curves.roles \
+            else np.zeros(0)
 
     def phases(self) -> dict[str, list]:
         lo, hi = self.xlim
@@ -257,8 +278,10 @@ def build_charts(curves: Curves, marks: Marks, smoothing: Smoothing | None = Non
             m = b.phases()
             for r in logits:
                 b.findings(m, c[r])
-            disc.append(panel("Discriminator logits (real vs. reconstructed)", b.x(logits[0]),
-                              [b.series(r) for r in logits], scales={"y": scale(label="logit")},
+            x = b.shared_x()
+            disc.append(panel("Discriminator logits (real vs. reconstructed)", x,
+                              [b.series(r, on=x) for r in logits],
+                              scales={"y": scale(label="logit")},
                               marks=m, height=240))
     else:
         roles = [r for r in ("g_loss", "d_weight", "disc_factor") if r in c]
@@ -283,10 +306,10 @@ def build_charts(curves: Curves, marks: Marks, smoothing: Smoothing | None = Non
             continue
         lo, hi = (float(q) for q in np.percentile(v, [0.5, 99.5]))
         norm.append((role, b.series(role, f"{c.name(role)} [{num(lo)} … {num(hi)}]",
-                                    norm=(lo, hi), width=1.8)))
+                                    on=b.shared_x(), norm=(lo, hi), width=1.8)))
     out["normalized"] = [panel(
         "Normalized loss comparison (each curve scaled to its own 0.5–99.5 % range)",
-        b.x(norm[0][0]) if norm else [], [s for _r, s in norm],
+        b.shared_x() if norm else [], [s for _r, s in norm],
         scales={"y": scale(label="normalized (0 … 1)")}, marks=b.phases(), height=360,
         note="" if norm else "no loss columns with two or more finite records")]
 
@@ -298,12 +321,13 @@ def build_charts(curves: Curves, marks: Marks, smoothing: Smoothing | None = Non
         kind, thresh = c[role].scale
         scales[axis] = scale(kind, thresh, c.name(role), "left" if i == 0 else "right",
                              b.colors.get(role))
-        ser.append(b.series(role, axis=axis, raw=False, width=1.0 if i == 3 else 1.7))
+        ser.append(b.series(role, on=b.shared_x(), axis=axis, raw=False,
+                            width=1.0 if i == 3 else 1.7))
         if i == 0:
             b.findings(marks_, c[role])
     out["multi_axis"] = [panel(
         f"Multi-axis comparison: each loss on its own y-axis ({b.smoothing.short})",
-        b.x(roles[0]) if roles else [], ser, scales=scales or None, marks=marks_, height=380,
+        b.shared_x() if roles else [], ser, scales=scales or None, marks=marks_, height=380,
         note="" if roles else "no loss columns in these records")]
 
     cells = [("total", "Total loss"), ("kl", "KL loss"), ("rec", "Reconstruction loss"),
@@ -314,9 +338,10 @@ def build_charts(curves: Curves, marks: Marks, smoothing: Smoothing | None = Non
     return out
 
 
-def _timeline(b: _Builder) -> dict[str, Any]:
+def _timeline(b: _Builder, phase: bool = True) -> dict[str, Any]:
     """The dashboard's phases-and-findings row: per finding, ticks at the steps it names, a bar
-    over the steps it spans, a faint line when it is run-wide (as figures._phase_and_findings)."""
+    over the steps it spans, a faint line when it is run-wide (as figures._phase_and_findings);
+    ``phase=False``: no disc_factor row (a run without a VAE-GAN phase)."""
     from radiovae.report.figures import _SEVERITY_ORDER
     from radiovae.report.marks import POINT_EVENTS, finding_range, finding_steps
 
@@ -331,12 +356,14 @@ def _timeline(b: _Builder) -> dict[str, Any]:
                      "wide": not rng and (not steps or f.get("id") not in POINT_EVENTS)})
     x = b.curves.steps[[0, -1]] if len(b.curves.steps) else []
     ser = []
-    if "disc_factor" in b.curves:
-        x = b.x("disc_factor")
-        y = b.curves["disc_factor"].groups[3]
+    if phase and "disc_factor" in b.curves:
+        # its records as steps (change points), never group means: a switch, not a ramp
+        cv = b.curves["disc_factor"]
+        x, y = cv.step_points if cv.steplike else (cv.groups[0], cv.groups[3])
         top = float(np.nanmax(y)) if np.isfinite(y).any() and np.nanmax(y) > 0 else 1.0
-        ser = [b.series("disc_factor", "disc_factor (phase)", raw=False, smooth=False,
-                        color=SWITCH_COLOR, norm=(0.0, top))]
-    return panel("Phases and findings (ticks: steps a finding names; bar: steps it spans; "
-                 "faint: run-wide)", x, ser, marks=b.phases(),
+        ser = [series("disc_factor (phase)", y, raw=False, smooth=False, step=True,
+                      color=SWITCH_COLOR, norm=(0.0, top))]
+    return panel(("Phases and findings" if phase else "Findings")
+                 + " (ticks: steps a finding names; bar: steps it spans; faint: run-wide)",
+                 x, ser, marks=b.phases(),
                  height=70 + 22 * len(rows), timeline={"rows": rows})

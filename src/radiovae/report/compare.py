@@ -103,13 +103,15 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     sm_text = f"EMA {smoothing['weight']:g}"
     common = comparison.get("common_steps")
 
+    vae = any(r.get("kind") == "vae" for r in runs)     # stage-2 runs have no VAE-GAN switch
     overview = Section("Runs", "runs")
     overview.add(Table(
-        ["run", "records from", "steps", "records", "VAE → VAE-GAN", "resumed at", "verdict"],
+        ["run", "records from", "steps", "records"] + (["VAE → VAE-GAN"] if vae else [])
+        + ["resumed at", "verdict"],
         [[f"**{r['label']}**", ", ".join(code(f) for f in r["formats"]), _steps(r),
-          num(r.get("records")), num(r.get("switch_step")),
-          ", ".join(fmt_step(s) for s in r["resume_steps"]) or "—", str(r.get("verdict"))]
-         for r in runs], [False, False, False, True, True, False, False]))
+          num(r.get("records"))] + ([num(r.get("switch_step"))] if vae else [])
+         + [", ".join(fmt_step(s) for s in r["resume_steps"]) or "—", str(r.get("verdict"))]
+         for r in runs], [False, False, False, True] + ([True] if vae else []) + [False, False]))
     overview.add(Bullets([f"**{r['label']}**: " + ", ".join(code(s) for s in r["sources"])
                           for r in runs]))
     if common:
@@ -154,7 +156,8 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     for s in comparison["series"]:
         present = [lb for lb, f in zip(labels, s["runs"], strict=True) if f]
         legend = (f"Thin: raw records; thick: smoothed ({sm_text}, TensorBoard's debiased EMA); "
-                  "dashed: VAE → VAE-GAN switch; dotted: resume; each in its run's colour.")
+                  + ("dashed: VAE → VAE-GAN switch; " if vae else "")
+                  + "dotted: resume; each in its run's colour.")
         if s["key"] in figures:
             curves.add(Figure(figures[s["key"]], (
                 f"{title(s['key'])} of {', '.join(present)}, aligned by training step. "
@@ -165,19 +168,7 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
                 "its planned steps, or its last step when the plan is unknown): the runs' step "
                 "ranges differ too much to read on one step axis. " + legend)))
 
-    found = Section("Findings only one run has", "findings")
-    only = comparison["findings"]["only_in"]
-    for label in labels:
-        items = [f"**{f['severity']}** {code(f['id'])}"
-                 + (f" on {code(f['metric'])}" if f.get("metric") else "") + f": {f['message']}"
-                 for f in only.get(label) or []]
-        found.add(Paragraph(f"**{label}**" + ("" if items else ": none that the other runs lack.")))
-        if items:
-            found.add(Bullets(items))
-    shared = comparison["findings"]["shared"]
-    found.add(Paragraph("Shared by every run: " + (", ".join(
-        code(f["id"]) + (f" ({f['metric_role']})" if f["metric_role"] else "") for f in shared)
-        if shared else "none") + ". Findings are matched by id and metric role."))
+    found = _only_section(comparison, labels)
 
     cfg = Section("Config differences", "config")
     diff = comparison["config"]
@@ -209,6 +200,39 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     return Document(title="Training runs compared", subtitle=subtitle, verdict="comparison",
                     sections=sections,
                     footer="radiovae compare: every number from the runs' own records.")
+
+
+def _only_section(comparison: dict[str, Any], labels: list[str]) -> Section:
+    """The findings, then the causes, that only one run has (matched by id, metric role and
+    severity; causes by id and severity), one table each."""
+    found = Section("Findings only one run has", "findings")
+    only = comparison["findings"]["only_in"]
+    rows = [[f"**{label}**", str(f.get("severity")), code(str(f.get("id"))),
+             code(str(f["metric"])) if f.get("metric") else "—", str(f.get("message") or "")]
+            for label in labels for f in only.get(label) or []]
+    if rows:
+        found.add(Table(["run", "severity", "finding", "metric", "message"], rows))
+    else:
+        found.add(Paragraph("None: every finding of each run (id, metric and severity) is "
+                            "found in another run too."))
+    shared = comparison["findings"]["shared"]
+    found.add(Paragraph("Shared by every run: " + (", ".join(
+        code(f["id"]) + (f" ({f['metric_role']}, {f['severity']})" if f["metric_role"]
+                         else f" ({f['severity']})") for f in shared)
+        if shared else "none") + ". Findings are matched by id, metric role and severity: the "
+        "same id at another severity counts as a finding of its own."))
+    causes = comparison.get("causes") or {}
+    rows = [[f"**{label}**", str(c.get("severity")), code(str(c.get("id"))),
+             str(c.get("text") or ""), ", ".join(code(str(x)) for x in c.get("explains") or [])
+             or "—"]
+            for label in labels for c in (causes.get("only_in") or {}).get(label) or []]
+    if rows:
+        found.add(Paragraph("**Causes only one run has**"))
+        found.add(Table(["run", "severity", "cause", "why", "explains"], rows))
+    elif causes.get("shared"):
+        found.add(Paragraph("Causes: every run has the same ("
+                            + ", ".join(code(str(c["id"])) for c in causes["shared"]) + ")."))
+    return found
 
 
 def _value(v: Any) -> str:

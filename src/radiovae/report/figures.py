@@ -25,10 +25,11 @@ from radiovae.report.series import LABELS, Curve, Curves, Smoothing
 DPI = 100
 COLORS = {"total": "#1f4e9c", "kl": "#c0392b", "rec": "#1e8449", "nll": "#117a65",
           "disc_loss": "#7d3c98", "g_loss": "#7d3c98", "d_weight": "#b9770e", "disc_factor": "#5d6d7e",
-          "lr": "#2e86c1", "logits_real": "#16a085", "logits_fake": "#d35400"}
+          "lr": "#2e86c1", "logits_real": "#16a085", "logits_fake": "#d35400",
+          "loss_simple": "#1e8449", "loss_vlb": "#b9770e"}
 SEVERITY_COLORS = {"critical": "#c0392b", "warning": "#d68910", "info": "#5d6d7e"}
 
-# (file stem, title) in report order
+# (file stem, title) in report order: a VAE run's eight figures
 FIGURES = [
     ("total_loss", "Total loss"),
     ("kl_loss", "KL loss"),
@@ -39,6 +40,30 @@ FIGURES = [
     ("multi_axis", "Multi-axis loss comparison"),
     ("dashboard", "Complete dashboard"),
 ]
+# a stage-2 (or unknown-kind) run's figures: its own metrics (analysis.panels); a metric's figure
+# only when the run logs it (loss_vlb only when it is not 0 throughout)
+STAGE2_FIGURES = [
+    ("total_loss", "Total loss"),
+    ("loss_simple", "Diffusion loss"),
+    ("loss_vlb", "VLB term"),
+    ("lr", "Learning rate"),
+    ("overview", "Training overview"),
+    ("dashboard", "Complete dashboard"),
+]
+ALL_FIGURES = FIGURES + [f for f in STAGE2_FIGURES if f not in FIGURES]
+STAGE2_FIGURE_ROLE = {"total_loss": "total", "loss_simple": "loss_simple", "loss_vlb": "loss_vlb",
+                      "lr": "lr"}
+
+
+def figure_list(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(file stem, title) of the figures this run gets, in report order."""
+    from radiovae.analysis.panels import kind, stage2_roles
+
+    if kind(summary) == "vae":
+        return FIGURES
+    roles = stage2_roles(summary)
+    return [(k, t) for k, t in STAGE2_FIGURES
+            if k not in STAGE2_FIGURE_ROLE or STAGE2_FIGURE_ROLE[k] in roles]
 
 
 def pyplot():
@@ -164,10 +189,14 @@ class Painter:
         c = self.curves[role]
         color = color or COLORS.get(role, "#333333")
         label = label or c.name
-        if raw:
-            self.raw(ax, c, color, f"{label} (raw)")
-        (line,) = ax.plot(*c.smoothed(self.smoothing), color=color, lw=1.7,
-                          label=f"{label} ({self.smoothing.short})")
+        if c.steplike:      # a schedule or switch: its steps as they are, never smoothed
+            (line,) = ax.plot(*c.step_points, drawstyle="steps-post", color=color, lw=1.7,
+                              label=f"{label} (steps, not smoothed)")
+        else:
+            if raw:
+                self.raw(ax, c, color, f"{label} (raw)")
+            (line,) = ax.plot(*c.smoothed(self.smoothing), color=color, lw=1.7,
+                              label=f"{label} ({self.smoothing.short})")
         if scale:
             kind = self.scale(ax, c)
             if kind != "linear":
@@ -326,9 +355,13 @@ def fig_normalized(p: Painter, plt):
             continue
         lo, hi = np.percentile(v, [0.5, 99.5])
         color = COLORS.get(role)
-        p.raw(ax, cv, color, unit=lambda y, lo=lo, hi=hi: _unit(y, lo, hi), alpha=0.5)
-        sx, sy = cv.smoothed(p.smoothing)
+        if cv.steplike:
+            sx, sy = cv.step_points
+        else:
+            p.raw(ax, cv, color, unit=lambda y, lo=lo, hi=hi: _unit(y, lo, hi), alpha=0.5)
+            sx, sy = cv.smoothed(p.smoothing)
         ax.plot(sx, _unit(sy, lo, hi), color=color, lw=1.8,
+                drawstyle="steps-post" if cv.steplike else "default",
                 label=f"{cv.name}  [{num(lo)} … {num(hi)}]")
         drawn += 1
     p.phases(ax)
@@ -409,19 +442,21 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _phase_and_findings(p: Painter, ax) -> None:
+def _phase_and_findings(p: Painter, ax, phase: bool = True) -> None:
     """disc_factor as a filled step line, plus one row per finding: ticks at the steps it names,
-    a faint line across the run when it names none."""
+    a faint line across the run when it names none. ``phase=False`` (a run with no VAE-GAN
+    phase, e.g. stage 2): the finding rows only."""
     c = p.curves
-    if "disc_factor" in c:
+    if phase and "disc_factor" in c:
         x, y = c["disc_factor"].raw
         top = np.nanmax(y) if np.isfinite(y).any() and np.nanmax(y) > 0 else 1.0
         ax.fill_between(x, 0, y / top, step="post", color="#7d3c98", alpha=0.15)
     p.phases(ax)
     rows = sorted(p.marks.findings, key=lambda f: _SEVERITY_ORDER.get(f.get("severity"), 3))[:10]
-    ticks, labels = [0.5], ["phase (shaded: VAE-GAN)"]
+    ticks, labels = ([0.5], ["phase (shaded: VAE-GAN)"]) if phase else ([], [])
+    base = 1.0 if phase else 0.0          # the phase row takes 0 … 1
     for i, f in enumerate(reversed(rows)):
-        yrow = 1.5 + i
+        yrow = base + 0.5 + i
         color = SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e")
         steps, rng = finding_steps(f), finding_range(f)
         if rng:
@@ -433,15 +468,16 @@ def _phase_and_findings(p: Painter, ax) -> None:
         ticks.append(yrow)
         metric = str(f.get("metric") or "run").removeprefix("train/")
         labels.append(_clip(f"{f.get('id')} · {metric}", 36))
-    ax.set_ylim(-0.1, 1.0 + len(rows) + 0.1)
+    ax.set_ylim(-0.1, max(base + len(rows), 1.0) + 0.1)
     ax.set_yticks(ticks)
     ax.set_yticklabels(labels, fontsize=7.5)
-    for tick, f in zip(ax.get_yticklabels()[1:], reversed(rows), strict=True):
+    for tick, f in zip(ax.get_yticklabels()[1 if phase else 0:], reversed(rows), strict=True):
         tick.set_color(SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e"))
     ax.grid(False)
     p.steps_axis(ax)
-    _title(ax, "Phases and findings (ticks: steps a finding names; bar: steps it spans; "
-               "faint: run-wide; red critical, amber warning, grey info)")
+    _title(ax, ("Phases and findings" if phase else "Findings" if rows else "Findings: none")
+           + " (ticks: steps a finding names; bar: steps it spans; faint: run-wide; red "
+             "critical, amber warning, grey info)")
 
 
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -461,8 +497,13 @@ HALVES = (("dashboard", "overview"),
 
 
 def _draw(painter: Painter, plt, summary: dict[str, Any], name: str, out_dir: Path) -> Path:
-    draw = DRAW[name]
-    fig = draw(painter, plt, summary) if name == "dashboard" else draw(painter, plt)
+    if (summary.get("kind") or "vae") != "vae":     # a stage-2 run: its own figures
+        from radiovae.report.stage2_figures import STAGE2_DRAW
+
+        fig = STAGE2_DRAW[name](painter, plt, summary)
+    else:
+        draw = DRAW[name]
+        fig = draw(painter, plt, summary) if name == "dashboard" else draw(painter, plt)
     path = out_dir / f"{name}.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=DPI, pil_kwargs={"compress_level": 3})
@@ -496,7 +537,7 @@ class Drawing:
         cols = ["step", *dict.fromkeys(Curves(table).roles.values())]
         table = table[cols]
         jobs = [(names, self.pool.submit(_draw_some, table, summary, out_dir, smoothing, names))
-                for names in HALVES]
+                for names in _halves(summary)]
         paths = {}
         for names, job in jobs:
             for name, path in zip(names, job.result(), strict=True):
@@ -507,6 +548,15 @@ class Drawing:
 
     def close(self) -> None:
         self.pool.shutdown()
+
+
+def _halves(summary: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """HALVES for a VAE run; a stage-2 run's dashboard and overview, then its other figures."""
+    names = [name for name, _title in figure_list(summary)]
+    if names == [name for name, _title in FIGURES]:
+        return HALVES
+    big = ("dashboard", "overview")
+    return tuple(h for h in (big, tuple(n for n in names if n not in big)) if h)
 
 
 def _warm() -> None:
@@ -532,7 +582,7 @@ def draw_figures(table, summary: dict[str, Any], out_dir: Path,
     more cores, two are started now; with one, the figures are drawn in this process.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = [name for name, _title in FIGURES]
+    names = [name for name, _title in figure_list(summary)]
     drawing = drawing or start_drawing(workers)
     if drawing is not None:
         try:
@@ -555,5 +605,5 @@ def caption_smoothing(doc, note: str) -> None:
     ``doc``: each caption states the smoothing it shows."""
     for section in doc.sections:
         for block in section.blocks:
-            if getattr(block, "path", None) and Path(block.path).stem in DRAW:
+            if getattr(block, "path", None) and Path(block.path).stem in dict(ALL_FIGURES):
                 block.note = note

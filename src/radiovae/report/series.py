@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from radiovae.analysis.names import ROLES
-from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth, group_size
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth, group_size, is_steplike
 
 LABELS = {
     "total": "total loss",
@@ -32,6 +32,8 @@ LABELS = {
     "logits_real": "logits real",
     "logits_fake": "logits fake",
     "lr": "learning rate",
+    "loss_simple": "diffusion loss loss_simple",
+    "loss_vlb": "VLB term loss_vlb",
 }
 
 BUCKETS = 1000        # min + max per bucket -> ~2k drawn points per line
@@ -147,6 +149,22 @@ class Curve:
         y = np.where(self.finite, self.values, np.nan)
         idx = minmax_indices(y)
         return self.steps[idx], y[idx]
+
+    @cached_property
+    def steplike(self) -> bool:
+        """A schedule or switch (analysis.smoothing.is_steplike): drawn as steps, not smoothed."""
+        return is_steplike(self.values)
+
+    @cached_property
+    def step_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of the records where the value changes, and the last record: drawn
+        with steps-post, exactly the series (a jump at the step it happened), in a few points."""
+        y = np.where(self.finite, self.values, np.nan)
+        keep = np.ones(len(y), dtype=bool)
+        keep[1:] = y[1:] != y[:-1]             # (NaN != NaN: a gap keeps its records)
+        if len(y):
+            keep[-1] = True
+        return self.steps[keep], y[keep]
 
     @cached_property
     def groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -21,7 +21,13 @@ from radiovae.errors import UserError
 from radiovae.io import atomic_dir, atomic_write_bytes
 from radiovae.progress import make_progress
 from radiovae.report.content import build_document
-from radiovae.report.figures import FIGURES, Drawing, caption_smoothing, draw_figures
+from radiovae.report.figures import (
+    ALL_FIGURES,
+    Drawing,
+    caption_smoothing,
+    draw_figures,
+    figure_list,
+)
 from radiovae.report.render import file_reader, to_html, to_markdown
 from radiovae.report.series import Smoothing
 from radiovae.runlog.run import Run
@@ -143,7 +149,7 @@ def _write_into(tmp: Path, run: Run, summary: dict[str, Any], out: Path, progres
     fig_dir = tmp / FIGURE_DIR
     if figures:
         with make_progress(transient=True, disable=not progress) as bar:
-            task = bar.add_task("drawing figures", total=len(FIGURES))
+            task = bar.add_task("drawing figures", total=len(figure_list(summary)))
             draw_figures(run.table, summary, fig_dir, smoothing=smoothing, drawing=drawing,
                          on_done=lambda name: bar.update(task, advance=1,
                                                          description=f"drawing {name}"))
@@ -158,7 +164,7 @@ def _write_into(tmp: Path, run: Run, summary: dict[str, Any], out: Path, progres
         charts = _read_text(fig_dir / CHARTS)
     grid = _copy_eval_grid(summary, tmp)
     fig_rel = {}
-    for name, _title in FIGURES:
+    for name, _title in ALL_FIGURES:
         path = fig_dir / f"{name}.png"
         if path.is_file():
             fig_rel[name] = relpath(path, tmp)
@@ -181,7 +187,7 @@ def _keep_figures(src: Path, dst: Path) -> None:
     if not src.is_dir():
         return
     dst.mkdir(parents=True, exist_ok=True)
-    names = [f"{name}.png" for name, _title in FIGURES] + [CHARTS, FIGURE_NOTES]
+    names = [f"{name}.png" for name, _title in ALL_FIGURES] + [CHARTS, FIGURE_NOTES]
     for name in names:
         f = src / name
         if not f.is_file():
@@ -193,12 +199,18 @@ def _keep_figures(src: Path, dst: Path) -> None:
 
 
 def chart_json(table, summary: dict[str, Any], smoothing: Smoothing) -> str:
-    """The interactive charts of the eight figures, as the JSON text the HTML embeds."""
+    """The interactive charts of the run's figures, as the JSON text the HTML embeds."""
     from radiovae.report.charts import build_charts, pack
     from radiovae.report.marks import Marks
     from radiovae.report.series import Curves
 
-    figures = build_charts(Curves(table), Marks.from_summary(summary), smoothing)
+    if (summary.get("kind") or "vae") != "vae":
+        from radiovae.report.stage2_figures import build_stage2_charts
+
+        figures = build_stage2_charts(Curves(table), Marks.from_summary(summary), summary,
+                                      smoothing)
+    else:
+        figures = build_charts(Curves(table), Marks.from_summary(summary), smoothing)
     return pack(figures, smoothing, records=len(table))
 
 

@@ -201,9 +201,12 @@
                              points: {show: few, size: 4}}, common));
         }
       }
-      add({kind: "smooth", meta: m},
-          Object.assign({stroke: s.color, width: s.width, points: {show: few && !s.raw, size: 4},
-                         fill: p.timeline ? rgba(s.color, 0.15) : undefined}, common));
+      var line = {stroke: s.color, width: s.width, points: {show: few && !s.raw && !s.step, size: 4},
+                  fill: p.timeline ? rgba(s.color, 0.15) : undefined};
+      // a step-like series (disc_factor, an lr printed at 5 decimals): its values held until
+      // the next change, as the PNG's steps-post; never smoothed
+      if (s.step) line.paths = uPlot.paths.stepped({align: 1});
+      add({kind: "smooth", meta: m}, Object.assign(line, common));
       c.metas.push(m);
     });
     var rows = p.timeline ? p.timeline.rows.length : 0;

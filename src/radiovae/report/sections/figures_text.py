@@ -65,13 +65,15 @@ def _multi_axis_text(f: Facts) -> list[str]:
 
 
 def overview(f: Facts, figures: dict[str, str]) -> list[Section]:
-    return [_figure_section(
-        "overview", "Training overview", figures,
-        "The losses side by side (raw and smoothed, same marks as above).",
-        _overview_text(f))]
+    caption = ("The losses side by side (raw and smoothed, same marks as above)." if f.kind == "vae"
+               else "The run's own metrics side by side (raw and smoothed, or steps for a "
+                    "step-like series; same marks as above).")
+    return [_figure_section("overview", "Training overview", figures, caption, _overview_text(f))]
 
 
 def normalized(f: Facts, figures: dict[str, str]) -> list[Section]:
+    if f.kind != "vae":     # a VAE's comparison of its many losses; a stage-2 run has two
+        return []
     return [_figure_section(
         "normalized", "Normalized comparison", figures,
         "Each loss scaled to [0, 1] over its own 0.5–99.5 % range: compare shapes and timing, "
@@ -79,6 +81,8 @@ def normalized(f: Facts, figures: dict[str, str]) -> list[Section]:
 
 
 def multi_axis(f: Facts, figures: dict[str, str]) -> list[Section]:
+    if f.kind != "vae":
+        return []
     return [_figure_section(
         "multi_axis", "Multi-axis analysis", figures,
         "The smoothed curve of each loss on its own y-axis (right-hand axes offset), so that curves "
@@ -88,4 +92,6 @@ def multi_axis(f: Facts, figures: dict[str, str]) -> list[Section]:
 def dashboard(f: Facts, figures: dict[str, str]) -> list[Section]:
     what = ("Losses, learning rate, d_weight, phases and every finding on one page."
             if f.kind == "vae" else "Losses, learning rate and every finding on one page.")
+    what += (" A series with a few values held for many records (an lr printed at 5 decimals) "
+             "is drawn as steps, not smoothed.")
     return [_figure_section("dashboard", "Complete dashboard", figures, what, [])]

@@ -1,8 +1,9 @@
-"""One section per loss: total, KL, reconstruction, discriminator (for a VAE run); the total
-alone for other kinds of run."""
+"""One section per loss: total, KL, reconstruction, discriminator (for a VAE run); for a stage-2
+run (or one of unknown kind) one per metric it logs: total, loss_simple, loss_vlb, lr."""
 
 from __future__ import annotations
 
+from radiovae.analysis.panels import logged_zero
 from radiovae.fmt import num
 from radiovae.report.document import Bullets, Figure, Paragraph, Section
 from radiovae.report.facts import Facts, change_text, label, sentence, steps_text
@@ -59,10 +60,35 @@ def _loss_section(f: Facts, role: str, title: str, anchor: str, fig_key: str,
     return sec
 
 
+STAGE2 = (("total", "Total loss", "total-loss", "total_loss"),
+          ("loss_simple", "Diffusion loss (loss_simple)", "loss-simple", "loss_simple"),
+          ("loss_vlb", "VLB term (loss_vlb)", "loss-vlb", "loss_vlb"),
+          ("lr", "Learning rate", "lr", "lr"))
+STEPS_NOTE = ("A series with a few values held for many records (an lr printed at 5 decimals) "
+              "is drawn as steps, not smoothed.")
+DISC_STEPS_NOTE = ("disc_factor (0, then 1 from the switch) is drawn as steps, not smoothed: a "
+                   "switch, not a ramp.")
+
+
+def _stage2_sections(f: Facts, figures: dict[str, str]) -> list[Section]:
+    """A stage-2 (or unknown-kind) run: a section per metric it logs, in its own terms."""
+    out = []
+    for role, title, anchor, key in STAGE2:
+        if not f.has(role) and role != "total":
+            continue
+        meaning = []
+        if role == "loss_vlb" and logged_zero(f.s, role):
+            meaning.append("loss_vlb is 0 in every record, so no figure is drawn for it: "
+                           "RadioDiff's train_cond_ldm.py logs 0 while its VLB weight is 0 (the "
+                           "const-SDE model's loss has no VLB term), by design, not a fault.")
+        caption = f"{title}. {MARKS_ANY_RUN}" + (f" {STEPS_NOTE}" if role == "lr" else "")
+        out.append(_loss_section(f, role, title, anchor, key, figures, meaning, caption))
+    return out
+
+
 def loss_sections(f: Facts, figures: dict[str, str]) -> list[Section]:
     if f.kind != "vae":
-        return [_loss_section(f, "total", "Total loss", "total-loss", "total_loss", figures, [],
-                              "Total loss. " + MARKS_ANY_RUN)]
+        return _stage2_sections(f, figures)
     disc_title = "Discriminator loss" if f.has("disc_loss") else "Discriminator and adversarial terms"
     return [
         _loss_section(f, "total", "Total loss", "total-loss", "total_loss", figures,
@@ -175,7 +201,9 @@ def _rec_meaning(f: Facts) -> list[str]:
 def _disc_section(f: Facts, title: str, figures: dict[str, str]) -> Section:
     sec = Section(title, "discriminator")
     if "disc_loss" in figures:
-        sec.add(Figure(figures["disc_loss"], title + ". " + MARKS))
+        sec.add(Figure(figures["disc_loss"], title + ". " + MARKS
+                       + (" " + DISC_STEPS_NOTE if not f.has("disc_loss") and f.has("disc_factor")
+                          else "")))
     items, meaning = [], []
     d = f.s.get("discriminator") or {}
     if f.has("disc_loss"):

@@ -178,7 +178,7 @@ def statistics(f: Facts, figures: dict[str, str]) -> list[Section]:
         nonfinite = m.get("n_nonfinite") or 0
         latest = num(m.get("last")) + (f" ({nonfinite} non-finite)" if nonfinite else "")
         rows.append([code(name), latest,
-                     "— (step)" if m.get("steplike") else num(m.get("last_smoothed")),
+                     "— (step)" if m.get("trend") == "step" else num(m.get("last_smoothed")),
                      f"{num(m.get('min'))} … {num(m.get('max'))}", num(m.get("mean")),
                      change_text(m), trend_text(m),
                      _status_cell(f, name, m.get("status"))])

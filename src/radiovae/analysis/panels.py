@@ -1,0 +1,35 @@
+"""Which metrics a run's figures are made of, by the kind of run (read from its summary).
+
+A first-stage VAE run gets the eight VAE figures. A stage-2 run (RadioDiff's train_cond_ldm.py)
+or a run of unknown kind gets its own metrics only: total loss, loss_simple, loss_vlb and the lr,
+those it logs; never an empty KL / reconstruction / discriminator panel. loss_vlb is left out when
+it is 0 in every record: train_cond_ldm.py logs 0 while its VLB weight is 0, so a flat line at 0
+would say nothing the caption cannot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STAGE2_ROLES = ("total", "loss_simple", "loss_vlb", "lr")
+
+
+def kind(summary: dict[str, Any]) -> str:
+    return str(summary.get("kind") or "vae")
+
+
+def logged_zero(summary: dict[str, Any], role: str) -> bool:
+    """The metric playing ``role`` has records and every one of them is exactly 0."""
+    name = (summary.get("roles") or {}).get(role)
+    m = (summary.get("metrics") or {}).get(name) if name else None
+    if not isinstance(m, dict) or not m.get("n") or m.get("n_nonfinite"):
+        return False
+    return m.get("min") == 0 and m.get("max") == 0
+
+
+def stage2_roles(summary: dict[str, Any]) -> list[str]:
+    """The roles a non-VAE run's figures show, in panel order: those it logs, loss_vlb only when
+    it is not 0 throughout."""
+    roles = summary.get("roles") or {}
+    return [r for r in STAGE2_ROLES if r in roles
+            and not (r == "loss_vlb" and logged_zero(summary, r))]
