@@ -209,8 +209,9 @@ def build_trained_cases(root: Path) -> list[Case]:
         Case("trained/logvar_frozen", [frozen], "attention",
              [Expect("frozen_metric", "train/logvar", (0, 59), "warning"),
               _phase_change()], group="trained"),
-        Case("trained/d_weight_capped", [capped], "attention",
-             [Expect("weight_saturated", "train/d_weight", gan60, "warning"), _phase_change()],
+        # RadioDiff's rule (radiovae's default) pins d_weight by design: said at info
+        Case("trained/d_weight_capped", [capped], "healthy",
+             [Expect("weight_saturated", "train/d_weight", gan60, "info"), _phase_change()],
              group="trained"),
         # lr 1.0 (x1000): within 2 steps the KL jumps from 18 to 7e8, rec_loss from 1.2 to 181
         # and the total from 319 to 9,000; the KL stays above 1e8 to the end (healthy: ~100)

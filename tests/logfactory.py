@@ -52,15 +52,21 @@ def read_real_run(csv_path: Path) -> pd.DataFrame:
     return df[["step", "time", *GENERATOR]].copy()
 
 
-def with_disc_terms(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Add synthetic discriminator terms (hinge loss near 1 once the discriminator is on)."""
+def with_disc_terms(df: pd.DataFrame, seed: int = 0, learning: bool = False) -> pd.DataFrame:
+    """Add synthetic discriminator terms: a hinge loss near 1 (at chance) once the discriminator
+    is on, or with ``learning`` one whose logits separate (gap 0 -> 0.8, loss 1 -> ~0.6)."""
     rng = np.random.default_rng(seed)
     on = df["train/disc_factor"].to_numpy() > 0
     n = len(df)
     out = df.copy()
-    out["train/disc_loss"] = np.where(on, 1.0 + 0.05 * rng.standard_normal(n), 0.0)
-    out["train/logits_real"] = np.where(on, 0.1 * rng.standard_normal(n), 0.0)
-    out["train/logits_fake"] = np.where(on, -0.1 + 0.1 * rng.standard_normal(n), 0.0)
+    if learning:
+        gap = np.where(on, 0.8 * np.clip(np.cumsum(on) / max(on.sum(), 1) * 2, 0, 1), 0.0)
+        loss, real, fake = 1.0 - gap / 2, gap / 2, -gap / 2
+    else:
+        loss, real, fake = 1.0, 0.0, -0.1
+    out["train/disc_loss"] = np.where(on, loss + 0.05 * rng.standard_normal(n), 0.0)
+    out["train/logits_real"] = np.where(on, real + 0.1 * rng.standard_normal(n), 0.0)
+    out["train/logits_fake"] = np.where(on, fake + 0.1 * rng.standard_normal(n), 0.0)
     return out
 
 

@@ -78,7 +78,9 @@ def test_real_run_facts(which, request):
     assert pc["evidence"]["last_vae_step"] == 50000 and pc["evidence"]["first_vae_gan_step"] == 50100
     (sat,) = f["weight_saturated"]
     assert sat["metric"] == "train/d_weight" and sat["evidence"]["value"] == 5000
-    assert sat["evidence"]["share"] > 0.95 and sat["severity"] == "warning"
+    # pinned by RadioDiff's own design (the NLL summed over 65,536 pixels): info, its cause said
+    assert sat["evidence"]["share"] > 0.95 and sat["severity"] == "info"
+    assert sat["evidence"]["cause"] == "d_weight_rule" and "RadioDiff's design" in sat["message"]
     frozen = {x["metric"]: x for x in f["frozen_metric"]}
     assert set(frozen) == {"train/logvar"} and frozen["train/logvar"]["evidence"]["value"] == 0.0
     (lr,) = f["lr_zero"]
@@ -90,16 +92,16 @@ def test_real_run_facts(which, request):
     assert sample["recomputed_total"] == pytest.approx(sample["total"], abs=0.1)
     for absent in ("non_finite", "spike", "divergence"):   # no false alarms on the real run
         assert absent not in f, f.get(absent)
-    assert s["verdict"] == "attention" and "weight_saturated" in s["verdict_reason"]
+    assert s["verdict"] == "attention" and "discriminator_untrained" in s["verdict_reason"]
     m = s["metrics"]
     assert m["train/total_loss"]["last"] == pytest.approx(-433.2644)
     assert m["train/kl_loss"]["last"] == pytest.approx(161259.90625)
     assert m["train/rec_loss"]["last"] == pytest.approx(0.00888)
     assert m["train/rec_loss"]["trend"] == "decreasing"
     # logvar at 0 is RadioDiff's design (left out of the optimizer): info, with its cause
-    assert m["train/logvar"]["status"] == "info" and m["train/rec_loss"]["status"] == "info"
-    (plateau,) = f["plateau"]        # rec_loss levelled off in its last ~27k steps: said at info
-    assert plateau["metric"] == "train/rec_loss" and 110000 < plateau["evidence"]["from_step"] < 140000
+    # rec_loss still falls at the end (about -12 % over its last 25k steps, Mann-Kendall p < 0.05)
+    assert m["train/logvar"]["status"] == "info" and m["train/rec_loss"]["status"] == "ok"
+    assert "plateau" not in f and m["train/rec_loss"]["trend_test"]["levelled_since"] is None
     (logvar,) = [c for c in s["causes"] if c["id"] == "logvar_by_design"]
     assert "frozen_metric" in logvar["explains"] and logvar["record_evidence"]["rows"] == 1150
     assert all(v["n_nonfinite"] == 0 for v in m.values())
@@ -113,7 +115,11 @@ def test_real_run_discriminator_never_trained(csv_summary, log_summary):
     assert d["severity"] == "warning" and d["metric"] == "train/g_loss"
     assert d["evidence"]["vae_gan_rows"] == 999 and d["evidence"]["first_step"] == 50100
     assert abs(d["evidence"]["g_loss_shift_in_mads"]) < 2
-    assert "discriminator_untrained" not in ids(log_summary)   # these logs carry disc lines
+    # these logs carry (synthetic) discriminator lines: at chance for 100k steps (disc_loss ~1,
+    # a logit gap ~0.1 that does not widen): not learning, judged from its own terms
+    (d,) = ids(log_summary)["discriminator_untrained"]
+    assert d["metric"] == "train/disc_loss" and abs(d["evidence"]["disc_loss_median"] - 1) < 0.05
+    assert d["evidence"]["logit_gap_median_second_half"] <= d["evidence"]["logit_gap_median"] + 0.02
 
 
 def test_discriminator_untrained_names_the_accumulation_defect(real, tmp_path):

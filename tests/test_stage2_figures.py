@@ -34,7 +34,7 @@ def _embedded(html: str) -> dict:
 @pytest.fixture(scope="module")
 def ldm_report(tmp_path_factory):
     """train_cond_ldm.py's log of a finished 20,001-step plan: loss_vlb logged 0 throughout, lr at
-    5 decimals; loss_simple levels off after ~10k steps (a plateau, info)."""
+    5 decimals; loss_simple still falls slowly at its end (no plateau): no finding at all."""
     tmp = tmp_path_factory.mktemp("ldm")
     frame = ldm_frame(ldm_steps_frame(steps=20001))
     config = {**LDM_CONFIG, "trainer": {**LDM_CONFIG["trainer"], "train_num_steps": 20001}}
@@ -111,8 +111,8 @@ def test_stage2_report_has_its_own_figures_only(ldm_report):
                                                         "Learning rate"]
     *cells, last = charts["dashboard"]
     assert [p["title"] for p in cells] == ["Total loss", "Diffusion loss", "Learning rate"]
-    assert last["title"].startswith("Findings (") and last["series"] == []   # no phase row
-    assert [f["id"] for f in summary["findings"]] == ["plateau"]      # finished: only that
+    assert last["title"] == "Findings" and last["series"] == []     # no disc_factor phase row
+    assert last["note"] == "Findings: none in these records." and summary["findings"] == []
     assert not any(p["note"] for ps in charts.values() for p in ps if p is not last)
     (lr,) = charts["lr"][0]["series"]
     assert lr["step"] is True and lr["smooth"] is False
@@ -135,8 +135,8 @@ def test_stage2_png_panels_and_steps(ldm_report):
     fig = STAGE2_DRAW["dashboard"](p, plt, summary)
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert titles[:3] == ["Total loss", "Diffusion loss", "Learning rate"]
-    assert titles[3].startswith("Findings (") and len(titles) == 4
-    assert [t.get_text() for t in fig.axes[3].get_yticklabels()] == ["plateau · loss_simple"]
+    assert titles[3].startswith("Findings: none") and len(titles) == 4
+    assert [t.get_text() for t in fig.axes[3].get_yticklabels()] == []
     plt.close(fig)
 
 

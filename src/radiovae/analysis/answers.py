@@ -293,6 +293,9 @@ def confidence(s: dict) -> dict:
     state = (s.get("state") or {}).get("state")
     if state == "running" and progress is not None:
         minor.append(f"the run is still running ({progress * 100:.0f} % of its plan)")
+    elif state == "stopped" and progress is not None and progress < 0.99:
+        major.append(f"the run stopped at {progress * 100:.0f} % of its plan: how it would have "
+                     "ended is not in the records")
     elif state == "unknown":
         major.append("whether the run finished cannot be told"
                      + (" (the planned number of steps is unknown)" if progress is None else ""))
@@ -303,7 +306,9 @@ def confidence(s: dict) -> dict:
     records = s.get("records") or 0
     if records < 50:
         major.append(f"only {records} records")
-    if not set(s.get("config") or {}) - {"total_steps"}:
+    sources = s.get("config_sources") or {}
+    from_records = {k for k in s.get("config") or {} if sources.get(k, "records") == "records"}
+    if not from_records - {"total_steps"}:
         minor.append("no config in the records")
         unchecked.append("the configured lr, kl_weight, disc_weight and disc_start against the "
                          "records" if vae else "the configured schedule against the records")
@@ -317,6 +322,9 @@ def confidence(s: dict) -> dict:
         minor.append("the learning rate is not readable from the log")
     if vae and not s.get("evaluation"):
         minor.append("no checkpoint evaluation")
+    if s.get("kind") == "ldm":
+        minor.append("sampled maps not scored against ground truth (stage 2's quality is not "
+                     "in its losses)")
     score = len(major) + len(minor) / 3
     level = "high" if score < 1 else ("medium" if score < 2.5 and records >= 20 else "low")
     return {"level": level, "reasons": major + minor, "could_not_check": unchecked}
@@ -356,17 +364,7 @@ def concerns(s: dict) -> list[dict]:
     out.append(_a("unstable", "Spikes or divergence?", YES if unstable else NO,
                   "; ".join(f"{f['id']} in `{f['metric']}`" + _at(f) for f in unstable) + "."
                   if unstable else "None found.", [f["id"] for f in unstable]))
-    frozen = _of(found, "frozen_metric")
-    design = [f for f in frozen if (f.get("evidence") or {}).get("cause") == "logvar_by_design"]
-    wrong = [f for f in frozen if f not in design]
-    by_design = "; ".join(f"`{f['metric']}` stays {num(f['evidence'].get('value'))} by design "
-                          "(left out of the optimizer, as in RadioDiff and latent-diffusion)"
-                          for f in design)
-    out.append(_a("learning", "Is everything that should learn, learning?", NO if wrong else YES,
-                  ("No: " + "; ".join(f"`{f['metric']}` never changes" for f in wrong)
-                   + (f"; {by_design}" if design else "") + ".") if wrong else
-                  (f"Yes; {by_design}." if design else "No logged quantity is frozen."),
-                  [f["id"] for f in frozen]))
+    out.append(learning(s))
     if vae and roles.get("d_weight"):
         q = "Is the adaptive weight adapting?"
         sat = _of(found, "weight_saturated")
@@ -408,18 +406,52 @@ def concerns(s: dict) -> list[dict]:
             m = s["metrics"].get(roles["lr"], {})
             decays = m.get("trend") == "decreasing" or (
                 m.get("trend") == "step" and (m.get("last") or 0) < (m.get("first") or 0))
+            printed = m.get("trend") == "step"
+            sched = next((c for c in s.get("causes") or [] if c["id"] == "lr_schedule"), None)
             out.append(_a("lr", q, UNCLEAR if cfg is None else YES,
                           "lr is logged and non-zero: "
                           + (f"{num(m.get('first'))} at first, decaying to "
                              if decays else "") + f"{num(m.get('last'))} at the last record"
+                          + (" (as printed, rounded to a few levels)" if printed else "")
                           + (f"; the config says {num(cfg)}" if cfg is not None else "")
-                          + (" as the starting value of its schedule." if cfg is not None and decays
-                             else ".")))
+                          + (" as the starting value of its schedule" if cfg is not None and decays
+                             else "")
+                          + (f"; the schedule implies "
+                             f"{num(sched['record_evidence']['implied_lr_at_last_step'])} there"
+                             if sched else "") + "."))
     plateau = _of(found, "plateau")
     if plateau:
         out.append(_a("stalled", "Has training stalled?", YES,
                       "; ".join(f["message"] for f in plateau), ["plateau"]))
     return out
+
+
+def learning(s: dict) -> dict:
+    """Everything that should learn: the frozen metrics (those frozen by design said so), the
+    discriminator, and a stage-2 loss_vlb that is 0 by design."""
+    q = "Is everything that should learn, learning?"
+    found = s["findings"]
+    if _too_short(s):
+        return _a("learning", q, UNCLEAR, f"Unclear: {_short_text(s)}.")
+    frozen = _of(found, "frozen_metric")
+    design = [f for f in frozen if (f.get("evidence") or {}).get("cause") == "logvar_by_design"]
+    wrong = [f"`{f['metric']}` never changes" for f in frozen if f not in design]
+    untrained = _of(found, "discriminator_untrained", severity=("warning", "critical"))
+    if untrained:
+        wrong.append("the discriminator does not learn (discriminator_untrained)")
+    notes = [f"`{f['metric']}` stays {num(f['evidence'].get('value'))} by design (left out of "
+             "the optimizer, as in RadioDiff and latent-diffusion)" for f in design]
+    vlb = s["roles"].get("loss_vlb")
+    m = s["metrics"].get(vlb or "", {})
+    if vlb and m.get("max") == 0 and m.get("min") == 0:
+        notes.append(f"`{vlb}` is 0 in every record: train_cond_ldm.py logs 0 while its VLB "
+                     "weight is 0 (by design)")
+    ids = [f["id"] for f in frozen + untrained]
+    if wrong:
+        return _a("learning", q, NO, "No: " + "; ".join(wrong + notes) + ".", ids)
+    if notes:
+        return _a("learning", q, YES, "Yes; " + "; ".join(notes) + ".", ids)
+    return _a("learning", q, YES, "No logged quantity is frozen.", ids)
 
 
 def _at(f: dict) -> str:

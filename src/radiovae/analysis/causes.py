@@ -12,6 +12,7 @@ A new cause is one function below that returns a :class:`Cause` or None, and one
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -92,57 +93,85 @@ def logvar_by_design(ctx: Context) -> Cause | None:
 
 
 def lr_schedule(ctx: Context) -> Cause | None:
-    """RadioDiff's LambdaLR: lr * max((1 - i / N) ** 0.95, min_lr): min_lr floors the *factor*,
-    so the lr's own floor is lr * min_lr, not min_lr (radiovae's min_lr_mode says which)."""
+    """RadioDiff's LambdaLR: lr * max((1 - i / N) ** p, min_lr), p = 0.95 in train_vae.py and
+    0.96 in train_cond_ldm.py: min_lr floors the *factor*, so the lr's own floor is lr * min_lr,
+    not min_lr (radiovae's min_lr_mode says which its own runs used)."""
     lr, total, min_lr = ctx.cfg("lr"), ctx.config.get("total_steps"), ctx.cfg("min_lr")
-    if lr is None or not total or min_lr is None or ctx.kind != "vae":
+    if lr is None or not total or min_lr is None or ctx.kind not in ("vae", "ldm"):
         return None
+    power, script = (0.96, "train_cond_ldm.py") if ctx.kind == "ldm" else (0.95, "train_vae.py")
     mode = ctx.config.get("min_lr_mode", "radiodiff")
     last = int(ctx.step[-1]) if len(ctx.step) else 0
-    decay = max(1 - min(last, total) / total, 0.0) ** 0.95
+    decay = max(1 - min(last, total) / total, 0.0) ** power
     implied = lr * max(decay, min_lr) if mode == "radiodiff" else max(lr * decay, min_lr)
     rec: dict[str, Any] = {"last_step": last, "implied_lr_at_last_step": implied}
     logged = ctx.col("lr")
     if logged is not None and np.isfinite(logged).any():
         rec["logged_lr_at_last_step"] = float(logged[np.isfinite(logged)][-1])
     if mode == "radiodiff":
-        text = (f"RadioDiff's schedule is lr x max((1 - step/{total:,})^0.95, min_lr): min_lr "
-                f"{num(min_lr)} floors the factor, so the lr's floor is {num(lr * min_lr)}, not "
-                f"{num(min_lr)}; at step {last:,} it implies an lr of {num(implied)}.")
+        text = (f"RadioDiff's {script} schedule is lr x max((1 - step/{total:,})^{power:g}, "
+                f"min_lr): min_lr {num(min_lr)} floors the factor, so the lr's floor is "
+                f"{num(lr * min_lr)}, not {num(min_lr)}. At step {last:,} it implies an lr of "
+                f"{num(implied)}.")
     else:
-        text = (f"radiovae's schedule is max(lr x (1 - step/{total:,})^0.95, min_lr) "
+        text = (f"radiovae's schedule is max(lr x (1 - step/{total:,})^{power:g}, min_lr) "
                 f"(min_lr_mode absolute): at step {last:,} it implies an lr of {num(implied)}.")
     return Cause("lr_schedule", "info", text,
-                 {"lr": lr, "min_lr": min_lr, "total_steps": total, "min_lr_mode": mode}, rec,
-                 ["lr_zero", "lr"])
+                 {"lr": lr, "min_lr": min_lr, "total_steps": total, "min_lr_mode": mode,
+                  "power": power}, rec, ["lr_zero", "lr"])
+
+
+def infer_cap(d: np.ndarray) -> float | None:
+    """A d_weight cap read from the records alone: the most common positive value, when it is
+    also the maximum and a round number (1, 2, 2.5 or 5 times a power of ten)."""
+    fin = np.isfinite(d)
+    on = fin & (d > 0)                  # d_weight is 0 where the discriminator is off
+    if on.sum() < 5:
+        return None
+    vals, counts = np.unique(d[on], return_counts=True)
+    cap = float(vals[np.argmax(counts)])
+    scale = 10.0 ** math.floor(math.log10(cap)) if cap > 0 else 0.0   # 0 for denormals
+    mant = cap / scale if scale > 0 else 0
+    if cap == d[fin].max() and any(abs(mant - m) < 1e-9 for m in (1, 2, 2.5, 5)):
+        return cap
+    return None
 
 
 def d_weight_rule(ctx: Context) -> Cause | None:
     """Which adaptive-weight rule and cap the run used: the cap is what "pinned" is judged by."""
-    if ctx.col("d_weight") is None or ctx.kind != "vae":
+    d = ctx.col("d_weight")
+    if d is None or ctx.kind != "vae":
         return None
     dw = ctx.cfg("disc_weight")
     rule = ctx.config.get("adaptive_weight", "radiodiff")
     ratio_cap = ctx.cfg("d_weight_max") or LDM_D_WEIGHT_CAP
-    cfg = {"adaptive_weight": rule, "disc_weight": dw, "d_weight_max": ratio_cap}
+    cfg: dict[str, Any] = {"adaptive_weight": rule, "disc_weight": dw, "d_weight_max": ratio_cap}
+    explains = ["weight_saturated", "adaptive_weight"]
     if rule == "per_pixel":
         text = ("The run uses radiovae's per-pixel adaptive weight: the cap applies to the ratio "
                 "of the per-pixel NLL gradient to the adversarial one, so d_weight can exceed "
                 f"{num(ratio_cap)} x disc_weight on large maps and pins only when that ratio hits "
                 f"{num(ratio_cap)}.")
-        return Cause("d_weight_rule", "info", text, cfg, {}, ["weight_saturated",
-                                                               "adaptive_weight"])
-    if dw is None:
-        text = (f"RadioDiff's adaptive weight is disc_weight x clamp(|grad nll| / |grad g_loss|, 0, "
-                f"{num(ratio_cap)}); without disc_weight in the config the cap cannot be given "
-                "as a number.")
-        return Cause("d_weight_rule", "info", text, cfg, {}, ["weight_saturated",
-                                                               "adaptive_weight"])
-    cap = dw * ratio_cap
+        cap = infer_cap(d)
+        if cap is not None:
+            cfg["cap"] = cap             # its ceiling, read from the records
+        return Cause("d_weight_rule", "info", text, cfg, {"cap_from_records": cap is not None},
+                     explains)
+    head = (f"RadioDiff's adaptive weight is disc_weight x clamp(|grad nll| / |grad g_loss|, 0, "
+            f"{num(ratio_cap)})")
+    if dw is not None:
+        cfg["cap"] = dw * ratio_cap
+        return Cause("d_weight_rule", "info", f"{head}, so its cap is {num(cfg['cap'])} "
+                     f"(disc_weight {num(dw)}).", cfg, {}, explains)
+    cap = infer_cap(d)
+    if cap is None:
+        return Cause("d_weight_rule", "info", f"{head}; disc_weight is not in these records, "
+                     "and no constant ceiling in d_weight shows the cap.", cfg, {}, explains)
     cfg["cap"] = cap
-    text = (f"RadioDiff's adaptive weight is disc_weight x clamp(|grad nll| / |grad g_loss|, 0, "
-            f"{num(ratio_cap)}), so its cap is {num(cap)} (disc_weight {num(dw)}).")
-    return Cause("d_weight_rule", "info", text, cfg, {}, ["weight_saturated", "adaptive_weight"])
+    return Cause("d_weight_rule", "info", f"{head}. disc_weight is not in these records, but "
+                 f"d_weight's most common value is also its maximum, the round {num(cap)}: the "
+                 f"cap for disc_weight {num(cap / ratio_cap)}.", cfg,
+                 {"cap_from_records": True}, explains)
 
 
 CAUSES: tuple[Callable[[Context], Cause | None], ...] = (

@@ -76,6 +76,8 @@ def readiness(s: dict[str, Any], rec: str | None) -> dict[str, Any]:
     m = s["metrics"].get(rec or "", {})
     if not m:
         part("levelled", None, "no reconstruction loss in the records")
+    elif m.get("trend") == "too few records":
+        part("levelled", None, f"too few records to tell whether `{rec}` has levelled off")
     else:
         since = (m.get("trend_test") or {}).get("levelled_since")
         settled = since is not None or m.get("trend") == "flat"

@@ -98,8 +98,8 @@ def run_state(run: Run, planned: int | None, log_gap: int, time_facts: dict[str,
     if last is None:
         return said("unknown", "no_records", "there are no records.")
     if plan_last is not None and last >= plan_last:
-        return said("finished", "plan", f"the last record, step {last:,}, is the last step a "
-                    f"plan of {planned:,} steps logs (a record every {log_gap:,} steps).")
+        return said("finished", "plan", f"the last record, step {last:,}, is the last one a "
+                    f"{planned:,}-step plan logs at one record every {log_gap:,} steps.")
     spr = time_facts.get("steps_per_s")
     per_record = (log_gap / spr) if spr else None
     window = stale_after(per_record)

@@ -13,6 +13,7 @@ from radiovae.analysis import answers as A
 from radiovae.analysis.causes import find_causes
 from radiovae.analysis.findings import SEVERITY, Context, detect_all
 from radiovae.analysis.lossmodel import discriminator_facts, loss_facts
+from radiovae.analysis.names import role_of
 from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT
@@ -20,6 +21,8 @@ from radiovae.analysis.state import eta_applies, run_state
 from radiovae.analysis.stats import MIN_RECORDS, metric_stats, trend
 from radiovae.analysis.validation import validation_summary
 from radiovae.runlog.run import Run
+
+_DISC_TERMS = ("disc_loss", "logits_real", "logits_fake")
 
 
 def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = None, *,
@@ -62,7 +65,12 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     for name in run.metrics:
         y = table[name].to_numpy(dtype="float64")
         keep = ~ctx.absent(name)              # a value never written is no NaN
+        gan_only = role_of(name) in _DISC_TERMS and ctx.phase("vae_gan") is not None
+        if gan_only:   # 0 x disc_factor before disc_start: the discriminator's own terms from then
+            keep &= step >= ctx.phase("vae_gan")["start_step"]
         metrics[name] = m = metric_stats(step[keep], y[keep])
+        if gan_only:
+            m["over"] = "vae_gan"
         if len(phases) > 1:   # the phases move for different reasons: judge each on its own
             m["trend_by_phase"] = {}
             for p in phases:

@@ -256,13 +256,18 @@ def _end_of(line: bytes) -> dict[str, Any]:
     return {"step": int(m.group(1)), "stopped": m.group(3).decode("ascii", "replace")}
 
 
+_BAR_RE = re.compile(r"\d{1,3}%\|")
+
+
 def _note_skipped(rec: Records, data: bytes, offsets: list[int], skipped: int,
                   tail: bytes) -> None:
     """Name the first skipped lines (line number and the start of their text)."""
     for at in offsets:
         end = data.find(b"\n", at)
         text = data[at:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
-        rec.note(data.count(b"\n", 0, at) + 1, f"not a record: {brief(text)}")
+        # a tqdm bar whose description repeats a record (the record itself is read elsewhere)
+        what = "a progress bar, not a record" if _BAR_RE.search(text) else "not a record"
+        rec.note(data.count(b"\n", 0, at) + 1, f"{what}: {brief(text)}")
     if tail.strip() and len(rec.notes) < MAX_NOTES:
         rec.note(data.count(b"\n") + 1, "an unfinished last line (no newline), skipped")
     rec.note_count = max(rec.note_count, skipped)

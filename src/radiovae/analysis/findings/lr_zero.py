@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from radiovae.analysis.findings.base import Context, Finding, finding
+from radiovae.analysis.stats import MIN_RECORDS
 from radiovae.fmt import num
 
 ID = "lr_zero"
@@ -28,8 +29,15 @@ def detect(ctx: Context) -> list[Finding]:
                           "configured_lr": config.get("lr"), "formats": sorted(fmt)}
     # the losses that show whether the optimizer steps (stage 2 has loss_simple, not rec / nll / kl)
     others = [n for n in (ctx.name(r) for r in ("rec", "nll", "kl", "loss_simple")) if n]
-    moving = [n for n in others if np.ptp(np.nan_to_num(ctx.col(n)[zero])) > 0]
+    # a loss whose level moves (window medians, not batch noise) shows the weights updating
+    changes = {n: c for n in others if (c := _level_change(ctx.col(n)[zero])) is not None
+               and abs(c) >= MOVES}
+    moving = list(changes)
     ev["metrics_still_changing"] = moving
+    ev["level_change_pct"] = {n: 100 * c for n, c in changes.items()}
+    # too few records to tell a moving loss from noise: never "the weights do not move"
+    unknown = bool(others) and all(_level_change(ctx.col(n)[zero]) is None for n in others)
+    ev["too_few_to_tell"] = unknown
     if zero[fin].all():
         base = f"{name} is logged as 0 in all {ev['rows']:,} rows"
         cfg = config.get("lr")
@@ -38,8 +46,10 @@ def detect(ctx: Context) -> list[Finding]:
             msg = (f"{base} of full-precision records: the learning rate really is 0, so the "
                    "schedule is broken" + (f" (yet {', '.join(moving)} change: check what "
                                            "updates the weights)." if moving else
+                                           " (too few records to tell whether the weights "
+                                           "move)." if unknown else
                                            " and the weights do not move."))
-            return _one("warning" if moving else "critical", name, msg, ev)
+            return _one("warning" if moving or unknown else "critical", name, msg, ev)
         if cfg is not None:
             # RadioDiff's LambdaLR: lr * max((1 - step / total) ** 0.95, min_lr)
             total = config.get("total_steps")
@@ -54,23 +64,29 @@ def detect(ctx: Context) -> list[Finding]:
                          f"{predicted:.2g} at step {num(s0)}," if factor < 1 else "")
                 msg = (f"{base}. Print precision, not a broken schedule: the configured lr "
                        f"{float(cfg):g}{decay} prints as {printed} with RadioDiff's {{:.5f}} (any lr "
-                       "below 5e-6 does)" + (f", and {_keep(moving)} changing, so the "
-                                             "optimizer is stepping" if moving else "") +
+                       "below 5e-6 does)" + (f", and {_keep(changes)}, so the weights are being "
+                                             "updated" if moving else "") +
                        ". Log lr in scientific notation to see it.")
                 return _one("info", name, msg, ev)
-            sev = "warning" if moving else "critical"
+            sev = "warning" if moving or unknown else "critical"
             msg = (f"{base}, yet the configured lr {float(cfg):g} would print as {printed} at step "
                    f"{num(s0)}: the schedule or the lr logging is broken" +
                    (f" (the losses {', '.join(moving)} still change, so something updates the "
-                    "weights)." if moving else "; nothing else changes either, so lr really is 0 "
+                    "weights)." if moving else " (too few records to tell whether the weights "
+                    "move)." if unknown else "; nothing else changes either, so lr really is 0 "
                     "and the weights do not move."))
             return _one(sev, name, msg, ev)
         ev["configured_lr_unknown"] = True
+        if unknown:
+            msg = (f"{base}: too few records (under {MIN_RECORDS}) to tell whether the losses "
+                   "move, so a real lr of 0 and RadioDiff's {:.5f} printing (any lr below 5e-6 "
+                   "reads 0.00000) cannot be told apart.")
+            return _one("info", name, msg, ev)
         if not moving:
             msg = (f"{base}, and no loss changes either: the learning rate most likely really is "
                    "0 (a broken schedule), and the weights do not move.")
             return _one("critical", name, msg, ev)
-        msg = (f"{base}, while {_keep(moving)} changing, so the optimizer is stepping. "
+        msg = (f"{base}, while {_keep(changes)}, so the weights are being updated. "
                "RadioDiff prints lr with {:.5f}, which shows any lr below 5e-6 (such as its "
                "configs' 5e-6 once the schedule decays it) as 0.00000. Print precision explains "
                "it. Without the run's config the configured schedule could not be checked "
@@ -83,7 +99,7 @@ def detect(ctx: Context) -> list[Finding]:
             if before.size:
                 ev["last_nonzero_lr"] = float(before[-1])
             msg = (f"{name} falls to 0 at step {num(first)} and stays there "
-                   f"({ev['zero_rows']:,} rows) while {_keep(moving)} changing"
+                   f"({ev['zero_rows']:,} rows) while {_keep(changes)}"
                    + (f" (the last value printed before it: {num(float(before[-1]))})"
                       if before.size else "")
                    + ": the decaying lr has dropped below what {:.5f} prints (5e-6), "
@@ -96,9 +112,25 @@ def detect(ctx: Context) -> list[Finding]:
     return _one("info", name, msg, ev)
 
 
-def _keep(names: list[str]) -> str:
-    """'a keeps' / 'a, b keep': the metrics that still change, as the subject of a sentence."""
-    return f"{', '.join(names)} {'keeps' if len(names) == 1 else 'keep'}"
+MOVES = 0.05     # a level change of 5 % between the first and the last tenth of the records
+
+
+def _level_change(y: np.ndarray) -> float | None:
+    """Relative change between the medians of the first and the last tenth (None: too few)."""
+    y = y[np.isfinite(y)]
+    if len(y) < MIN_RECORDS:
+        return None
+    w = max(5, len(y) // 10)
+    a, b = float(np.median(y[:w])), float(np.median(y[-w:]))
+    return (b - a) / abs(a) if a else None
+
+
+def _keep(changes: dict[str, float]) -> str:
+    """'a moves (-64 %)' / 'a (-64 %) and b (+14 %) move': the losses whose level moves."""
+    parts = [f"{n} ({100 * c:+.0f} %)" for n, c in changes.items()]
+    return (f"{parts[0]} moves" if len(parts) == 1 else
+            ", ".join(parts[:-1]) + f" and {parts[-1]} move") + (
+        " between the first and the last tenth of the records")
 
 
 def _printed(ctx: Context) -> bool:

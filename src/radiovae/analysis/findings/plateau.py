@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from radiovae.analysis.findings.base import Context, Finding, finding
-from radiovae.analysis.stats import block_medians, theil_sen, trend
+from radiovae.analysis.stats import tail_trend, trend
 from radiovae.fmt import num
 
 ID = "plateau"
@@ -30,22 +30,20 @@ def detect(ctx: Context) -> list[Finding]:
     since = info.get("levelled_since")
     if since is None or label != "decreasing":
         return []      # still falling, rising (divergence judges that) or never fell
-    tail = s >= since
-    xs, ys = block_medians(s[tail].astype(float), v[tail])
-    level = float(np.median(ys))
-    change = theil_sen(xs, ys) * float(xs[-1] - xs[0]) if len(xs) > 1 else 0.0
+    t = tail_trend(s, v, since)
+    level, change = t["level"], t["change"]
     share = change / level * 100 if level else 0.0
-    msg = (f"{name} has levelled off since step {since:,}: over the last {int(tail.sum()):,} "
-           f"records its median level is {num(level)} and its Theil-Sen change {share:+.1f} % "
-           f"of that level, after falling from {num(float(np.median(v[:max(5, len(v) // 10)])))} "
-           "in the first tenth of the records.")
+    msg = (f"{name} has levelled off since step {since:,}: over its last {t['records']:,} "
+           f"records the median is {num(level)} and the Theil-Sen change {share:+.1f} % of it "
+           f"(Mann-Kendall p = {t['p']:.2f}). It fell from a median of "
+           f"{num(float(np.median(v[:max(5, len(v) // 10)])))} in the first tenth of the records.")
     if ctx.kind == "ldm":
         msg += (" A diffusion loss_simple flattens early by nature (it averages the denoising "
                 "error over all noise levels): it no longer shows progress, which the samples and "
                 "held-out metrics of generated maps do.")
     return [finding(ID, "info", name, msg, span=(int(since), int(s[-1])), level=level,
                     theil_sen_change=change, change_pct_of_level=share, from_step=int(since),
-                    to_step=int(s[-1]), trend=label, p=info.get("p"))]
+                    to_step=int(s[-1]), trend=label, p=t["p"])]
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:

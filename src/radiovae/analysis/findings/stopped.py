@@ -26,5 +26,12 @@ def detect(ctx: Context) -> list[Finding]:
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
     if f.severity == "info":
         return None
-    return ("Resume from the last checkpoint to finish the plan (or set the plan to what was "
-            "trained), then evaluate: the last checkpoint is not the planned model.")
+    every = (ctx.raw_config or {}).get("trainer", {}) if isinstance(ctx.raw_config, dict) else {}
+    every = every.get("save_and_sample_every") if isinstance(every, dict) else None
+    where = ""
+    if isinstance(every, int) and every > 0 and f.evidence.get("last_step") is not None:
+        saved = f.evidence["last_step"] // every * every
+        where = (f" (saving every {every:,} steps, the newest checkpoint is from step "
+                 f"{saved:,} at best)")
+    return (f"Resume from the last checkpoint{where} to finish the plan, or evaluate what was "
+            "trained: the last checkpoint is not the planned model.")

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -25,20 +24,13 @@ def detect(ctx: Context) -> list[Finding]:
     fin = np.isfinite(d)
     if fin.sum() < 5:
         return []
+    rule = ctx.cause("d_weight_rule")
+    cap = (rule.config_evidence.get("cap") if rule is not None else None)
+    if cap is None:
+        return []
     dw = ctx.config.get("disc_weight")
-    if dw is not None:
-        cap, how = 1e4 * float(dw), f"1e4 x disc_weight {num(dw)}"
-    else:  # infer: a round constant that is also the maximum, in most rows
-        on = fin & (d > 0)      # d_weight is 0 where the discriminator is off
-        if on.sum() < 5:
-            return []
-        vals, counts = np.unique(d[on], return_counts=True)
-        cap = float(vals[np.argmax(counts)])
-        scale = 10.0 ** math.floor(math.log10(cap)) if cap > 0 else 0.0   # 0 for denormals
-        mant = cap / scale if scale > 0 else 0
-        if not (cap == d[fin].max() and any(abs(mant - m) < 1e-9 for m in (1, 2, 2.5, 5))):
-            return []
-        how = f"a round constant at the series' maximum, i.e. 1e4 x disc_weight {num(cap / 1e4)}"
+    how = (f"1e4 x disc_weight {num(dw)}" if dw is not None else
+           f"a round constant at the series' maximum, i.e. 1e4 x disc_weight {num(cap / 1e4)}")
     at = fin & (np.abs(d - cap) <= 1e-6 * max(abs(cap), 1))
     step = ctx.step
     share = float(at[fin].mean())
@@ -71,7 +63,8 @@ def detect(ctx: Context) -> list[Finding]:
                     f"{last:.0%} of the last tenth of the VAE-GAN rows (from step "
                     f"{num(step[rows[cut]])}) against {before:.1%} before. It falls to "
                     f"{num(d[low])} at step {num(step[low])} (latest {num(d[rows[-1]])}): there "
-                    "the adversarial gradient is large enough for the adaptive rule to act")
+                    "the ratio ||grad nll|| / ||grad g_loss|| falls below 1e4 (a smaller NLL "
+                    "gradient or a larger adversarial one) and the rule acts")
     g = ctx.col("g_loss")
     if g is not None and in_gan.any():
         offset = float(np.nanmedian((d * g)[in_gan]))
@@ -80,7 +73,14 @@ def detect(ctx: Context) -> list[Finding]:
                 "phase) is the capped d_weight times g_loss. It moves with g_loss and shifts the "
                 "total, but it does not show how the gradients compare")
     fs, ls = int(step[fin][0]), int(step[fin][-1])
-    return [finding(ID, "warning", name, msg + ".", span=(fs, ls), **ev)]
+    # RadioDiff's own rule pins d_weight by design on large maps (the NLL is a sum over every
+    # pixel): said, not alarmed; radiovae's per-pixel rule exists to avoid it, so there it warns
+    design = rule.config_evidence.get("adaptive_weight", "radiodiff") != "per_pixel"
+    if design:
+        ev["cause"] = rule.id
+        msg += (". This follows from RadioDiff's design: its NLL is summed over every pixel of a "
+                "map, so its gradient outgrows the adversarial one by more than the 1e4 clamp")
+    return [finding(ID, "info" if design else "warning", name, msg + ".", span=(fs, ls), **ev)]
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
@@ -90,11 +90,10 @@ def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
                  "fixed random discriminator the balance is moot. ")
     pixels = next((x.evidence.get("pixels") for x in found if x.id == "frozen_metric"
                    and x.evidence.get("pixels")), None)
-    return (first + "To let the adaptive rule work, bring ||grad nll|| / ||grad g_loss|| into "
-            "the clamp's range: the NLL is summed over every pixel of a map"
+    return (first + "If the adversarial term should be as strong as disc_weight intends, bring "
+            "||grad nll|| / ||grad g_loss|| under the clamp. The NLL is summed over every pixel"
             + (f" ({pixels:,} here)" if pixels else "")
-            + ", so normalising it (a mean over pixels) shrinks its gradient (then scale "
-            "kl_weight by the same factor, or the KL term grows that much stronger relative to "
-            "the NLL), or raise the 1e4 cap in calculate_adaptive_weight. A smaller disc_weight "
-            "would make the adversarial term weaker still. Log ||grad nll|| and ||grad g_loss|| "
-            "at the last layer to confirm.")
+            + ": a mean over pixels shrinks its gradient (then scale kl_weight by the same "
+            "factor), or raise the 1e4 cap in calculate_adaptive_weight. A smaller disc_weight "
+            "would make the adversarial term weaker still. Log both gradient norms at the last "
+            "layer to confirm.")

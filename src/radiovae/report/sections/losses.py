@@ -4,6 +4,7 @@ run (or one of unknown kind) one per metric it logs: total, loss_simple, loss_vl
 from __future__ import annotations
 
 from radiovae.analysis.panels import logged_zero
+from radiovae.analysis.stats import trend_text
 from radiovae.fmt import num
 from radiovae.report.document import Bullets, Figure, Paragraph, Section
 from radiovae.report.facts import Facts, change_text, label, sentence, steps_text
@@ -23,8 +24,10 @@ def _observations(f: Facts, role: str) -> list[str]:
     out = [f"Latest {num(m.get('last'))} at step {f.steps.get('last', 0):,} (smoothed "
            f"{num(m.get('last_smoothed'))}); first {num(m.get('first'))}; range "
            f"{num(m.get('min'))} … {num(m.get('max'))}, mean {num(m.get('mean'))}.",
-           f"Change {change_text(m)} from the first record to the smoothed latest; trend "
-           f"**{m.get('trend') or 'unknown'}**"
+           (f"Change {change_text(m)} between the medians of the first and the last "
+            f"{m['window']:,} records ({num(m.get('start_median'))} → "
+            f"{num(m.get('end_median'))}); trend **{trend_text(m)}**"
+            if m.get("start_median") is not None else f"Trend **{trend_text(m)}**")
            + (f"; rolling coefficient of variation {m['stability_cv']:.2f}"
               if isinstance(m.get("stability_cv"), (int, float)) else "") + "."]
     vae, gan = f.phase("vae"), f.phase("vae_gan")
@@ -191,10 +194,15 @@ def _rec_meaning(f: Facts) -> list[str]:
         out.append(text + ".")
     a, b = f.phase_mean("vae", "rec"), f.phase_mean("vae_gan", "rec")
     if a and b is not None:
-        out.append(f"Mean rec_loss {num(a)} in the VAE phase vs. {num(b)} in the VAE-GAN phase "
-                   f"({100 * (b - a) / abs(a):+.1f} %); the VAE-GAN phase is also later in "
-                   "training, so this is not the discriminator's effect alone (see Phase "
-                   "analysis for the records right around the switch).")
+        text = (f"Mean rec_loss {num(a)} in the VAE phase vs. {num(b)} in the VAE-GAN phase "
+                f"({100 * (b - a) / abs(a):+.1f} %). The VAE-GAN phase is later in training, so "
+                "this difference is mostly training progress")
+        sw = ((f.s.get("switch") or {}).get("means") or {}).get(f.name("rec") or "") or {}
+        if sw.get("change_pct") is not None:
+            text += (f"; right around the switch rec_loss moves {sw['change_pct']:+.1f} % (the "
+                     f"{f.s['switch'].get('before_records')} records before vs. the "
+                     f"{f.s['switch'].get('after_records')} after)")
+        out.append(text + ".")
     return out
 
 

@@ -54,10 +54,12 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
     state = f.s.get("state") or {}
     st = state.get("state", "unknown")
     sec.add(Paragraph(f"**{STATE_WORDS.get(st, st)}:** {sentence(state.get('evidence'))}"))
-    serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
+    # the state line already says a run stopped: its finding is not repeated here
+    serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")
+               and x.get("id") != "stopped"]
     for x in serious[:3]:
         sec.add(Paragraph(f"{label(x)}: {headline(x.get('message'))}"))
-    if not serious:
+    if not serious and not any(x.get("id") == "stopped" for x in f.findings):
         sec.add(Paragraph("No critical or warning findings"
                           + (f"; {len(f.findings)} info finding(s) below." if f.findings
                              else ".")))
@@ -88,12 +90,12 @@ def _details(f: Facts) -> Section:
     coverage += "."
     if f.s.get("skipped_lines"):
         coverage += f" {f.s['skipped_lines']:,} lines that were not records were skipped."
+    sec.add(Paragraph(coverage))
     notes = f.s.get("read_notes") or []
     if notes:
         count = max(f.s.get("read_note_count") or 0, len(notes))
-        coverage += (f" Not read as written ({count:,} in all; the first {len(notes)}): "
-                     + "; ".join(_read_note(n) for n in notes) + ".")
-    sec.add(Paragraph(coverage))
+        sec.add(Paragraph(f"Not read as written: {count:,} in all; the first {len(notes)}:"),
+                Bullets([_read_note(n) for n in notes]))
     serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
     sec.add(*[Paragraph(finding_line(x)) for x in serious])
     info = [x for x in f.findings if x.get("severity") == "info"]
@@ -102,10 +104,14 @@ def _details(f: Facts) -> Section:
             f"**{x.get('id')}**: {sentence(x.get('message'))}" for x in info)))
     causes = f.s.get("causes") or []
     if causes:
-        sec.add(Paragraph("**Causes read from the configuration and the trainer's code**"),
+        said = ({x.get("id") for x in f.findings}
+                | {a.get("id") for a in (f.s.get("answers") or []) + (f.s.get("concerns") or [])})
+        sec.add(Paragraph("**Causes**: what in the configuration, or in the trainer's code, makes "
+                          "the records look as they do."),
                 Bullets([f"**{c['id']}** ({c['severity']}): {sentence(c['text'])}"
-                         + (f" Explains: {', '.join(c['explains'])}." if c.get("explains")
-                            else "") for c in causes]))
+                         + (f" Explains: {', '.join(e for e in c['explains'] if e in said)}."
+                            if any(e in said for e in c.get("explains") or []) else "")
+                         for c in causes]))
     return sec
 
 
@@ -138,16 +144,19 @@ def identity(f: Facts, figures: dict[str, str]) -> list[Section]:
                f"{r.get('overlap_steps') or 0:,} overlapping steps replaced by the later source)"
                if isinstance(r, dict) and r.get("previous_last_step") is not None else "")
             for r in resumes) + "."))
-    if set(f.config) - {"total_steps"}:
-        sec.add(Paragraph("Configuration found in the records:"),
-                Table(["Key", "Value"], [[code(k), code(evidence_text(v))]
-                                         for k, v in f.config.items() if k != "raw"],
-                      [False, False]))
-    else:
+    sources = f.s.get("config_sources") or {}
+    given = {k for k in f.config if sources.get(k) == "command line"}
+    recorded = set(f.config) - given
+    if not recorded - {"total_steps"}:
         sec.add(Paragraph("No configuration in these records (RadioDiff's log starts with the "
                           "config dict; a CSV export does not carry it)"
                           + (f"; the planned steps ({f.config['total_steps']:,}) come from the "
-                             "records" if f.config.get("total_steps") else "") + "."))
+                             "records" if "total_steps" in recorded else "") + "."))
+    if given or recorded - {"total_steps"}:
+        sec.add(Paragraph("Configuration used:"),
+                Table(["Key", "Value", "Source"],
+                      [[code(k), code(evidence_text(v)), sources.get(k, "records")]
+                       for k, v in f.config.items() if k != "raw"], [False, False, False]))
     unchecked = (f.s.get("confidence") or {}).get("could_not_check") or []
     if unchecked:
         sec.add(Paragraph("Without it, these could not be checked: " + "; ".join(unchecked)
@@ -177,7 +186,8 @@ def statistics(f: Facts, figures: dict[str, str]) -> list[Section]:
         m = f.metrics[name]
         nonfinite = m.get("n_nonfinite") or 0
         latest = num(m.get("last")) + (f" ({nonfinite} non-finite)" if nonfinite else "")
-        rows.append([code(name), latest,
+        rows.append([code(name) + (" (VAE-GAN phase)" if m.get("over") == "vae_gan" else ""),
+                     latest,
                      "— (step)" if m.get("trend") == "step" else num(m.get("last_smoothed")),
                      f"{num(m.get('min'))} … {num(m.get('max'))}", num(m.get("mean")),
                      change_text(m), trend_text(m),

@@ -75,7 +75,7 @@ def conclusion(f: Facts, figures: dict[str, str]) -> list[Section]:
             "**The run looks healthy as far as these records show.**")
     state = f.s.get("state") or {}
     if state.get("state"):
-        text += f" State: {state['state']} ({sentence(state.get('evidence')).rstrip('.')})."
+        text += f" State: {state['state']}; {sentence(state.get('evidence'))}"
     if not serious:
         text += " " + reason(f)
     if serious:
@@ -84,5 +84,5 @@ def conclusion(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec.add(Paragraph(text, f"verdict-{f.verdict}"))
     sec.add(Paragraph(f"**Confidence: {level}**" + (
         " — " + "; ".join(reasons) + "." if reasons else
-        " — the records cover the whole planned run, with an evaluation.")))
+        " — the run finished, its records cover it, and it has an evaluation.")))
     return [sec]
