@@ -80,7 +80,7 @@ def test_real_run_facts(which, request):
     assert sat["metric"] == "train/d_weight" and sat["evidence"]["value"] == 5000
     # pinned by RadioDiff's own design (the NLL summed over 65,536 pixels): info, its cause said
     assert sat["evidence"]["share"] > 0.95 and sat["severity"] == "info"
-    assert sat["evidence"]["cause"] == "d_weight_rule" and "RadioDiff's design" in sat["message"]
+    assert sat["evidence"]["cause"] == "d_weight_rule" and "RadioDiff's own rule does this" in sat["message"]
     frozen = {x["metric"]: x for x in f["frozen_metric"]}
     assert set(frozen) == {"train/logvar"} and frozen["train/logvar"]["evidence"]["value"] == 0.0
     (lr,) = f["lr_zero"]

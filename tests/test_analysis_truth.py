@@ -201,8 +201,9 @@ def test_direct_answers_on_the_real_run(real):
     a = {x["id"]: x for x in real["answers"]}
     assert a["training_working"]["answer"] == "yes" and "rec_loss" in a["training_working"]["text"]
     assert a["kl_growth"]["answer"] == "no" and "0.032 %" in a["kl_growth"]["text"]
-    # its 10k-step medians are level from ~117k: "no longer growing", never "grows"
-    assert "no longer growing" in a["kl_growth"]["text"] and "grows" not in a["kl_growth"]["text"]
+    # its medians rise under 2 % over the last ~40k steps: level, and the number is said
+    assert "has all but stopped" in a["kl_growth"]["text"] and "% since)" in a["kl_growth"]["text"]
+    assert "grows (" not in a["kl_growth"]["text"]
     assert a["discriminator_working"]["answer"] == "no"
     # finished, but rec_loss still falls at its end: not ready by the stated criterion, and the
     # evaluation that would show the held-out quality is named with its command
@@ -221,7 +222,7 @@ def test_stage2_run_is_not_reported_in_vae_language():
     step = np.arange(n) * 100
     rng = np.random.default_rng(0)
     simple = 0.2 * np.exp(-np.arange(n) / 100) + 0.02 + 0.002 * rng.standard_normal(n)
-    # train_cond_ldm.py logs loss_vlb 0 while its VLB weight is 0: by design, no finding
+    # RadioDiff's const-SDE model sets loss_vlb = 0: by design, no finding
     table = pd.DataFrame({"step": step, "loss_simple": simple, "loss_vlb": np.zeros(n),
                           "total_loss": simple, "lr": np.geomspace(5e-5, 3e-5, n)})
     s = analyze(Run(table=table, kind="ldm", config={"lr": 5e-5}))

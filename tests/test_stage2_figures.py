@@ -100,7 +100,7 @@ def test_stage2_report_has_its_own_figures_only(ldm_report):
         name for name, _ in figure_list(summary))
     md = (out / "report.md").read_text()
     assert "loss_vlb is 0 in every record, so no figure is drawn" in md
-    assert "VLB weight is 0" in md
+    assert "sets loss_vlb = 0, its VLB terms commented out" in md
     for png in pngs:
         assert f"(figures/{png}.png)" in md
     for word in VAE_WORDS + ("Normalized", "Multi-axis", "Phase analysis"):

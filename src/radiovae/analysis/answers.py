@@ -89,9 +89,11 @@ def _change_text(m: dict) -> str:
             f"{w:,}" if w else f"from {num(a)} to {num(b)}")
     if m.get("change_pct") is not None:
         text += f" ({m['change_pct']:+.1f} %)"
-    since = (m.get("trend_test") or {}).get("levelled_since")
-    if since is not None:
-        text += f", level since step {since:,}"
+    test = m.get("trend_test") or {}
+    if test.get("levelled_since") is not None:
+        pct = test.get("since_change_pct")
+        text += f", level since step {test['levelled_since']:,}" + (
+            f" ({pct:+.1f} % since)" if pct is not None else "")
     return text
 
 
@@ -149,7 +151,8 @@ def loss_values(s: dict) -> dict:
                   "total." + level + quality, [f["id"] for f in adversarial])
     if s.get("kind", "vae") != "vae":
         return _a("loss_values", q, YES if m else UNCLEAR,
-                  ("Yes, as far as the records show: no non-finite value, spike or divergence."
+                  ("Yes as far as faults go: no non-finite value, spike or divergence. Whether "
+                   "its level is good shows only in metrics of sampled maps."
                    if m else "Unclear: no loss in the records.") + level)
     if not evaluation:
         return _a("loss_values", q, YES if parts else UNCLEAR,
@@ -178,8 +181,8 @@ def kl_growth(s: dict) -> dict | None:
               "NLL." if share is not None and loss.get("kl_term_latest") is not None else "")
     since = (m.get("trend_test") or {}).get("levelled_since")
     if m.get("trend") == "increasing" and since is not None:
-        return _a("kl_growth", q, NO, f"No: the KL rose ({_change_text(m)}) and is no longer "
-                  f"growing.{weight}", metric=name, levelled_since=since)
+        return _a("kl_growth", q, NO, f"No: the KL rose ({_change_text(m)}), and its growth "
+                  f"has all but stopped.{weight}", metric=name, levelled_since=since)
     if m.get("trend") != "increasing":
         first, last = m.get("first"), m.get("end_median")
         rose = first is not None and last is not None and last > first * 1.5 and last - first > 0
@@ -310,8 +313,14 @@ def confidence(s: dict) -> dict:
     from_records = {k for k in s.get("config") or {} if sources.get(k, "records") == "records"}
     if not from_records - {"total_steps"}:
         minor.append("no config in the records")
-        unchecked.append("the configured lr, kl_weight, disc_weight and disc_start against the "
-                         "records" if vae else "the configured schedule against the records")
+        keys = [k for k in ("lr", "kl_weight", "disc_weight", "disc_start")
+                if k not in (s.get("config") or {})]
+        if vae and keys:
+            unchecked.append("the configured " + ", ".join(keys[:-1]) + (" and " if len(keys) > 1
+                                                                          else "") + keys[-1]
+                             + " against the records")
+        elif not vae:
+            unchecked.append("the configured schedule against the records")
         if vae:
             unchecked.append("what rec_loss contains (RadioDiff adds LPIPS unless "
                              "perceptual_weight is 0)")
@@ -371,11 +380,17 @@ def concerns(s: dict) -> list[dict]:
         dm = s["metrics"].get(roles["d_weight"], {})
         if sat:
             ev = sat[0]["evidence"]
+            near_end = ""
+            if ev.get("leaves_cap_near_end"):
+                first = ev.get("first_gan_step_below_clamp")
+                near_end = (f"; below it in {ev['below_cap_share_before_last_tenth']:.1%} of the "
+                            "VAE-GAN records before their last tenth"
+                            + (f" (first at step {first:,})" if first is not None else "")
+                            + f" and in {ev['below_cap_share_last_tenth']:.0%} of the last tenth")
             out.append(_a("adaptive_weight", q, NO, "No: `{}` is at its cap {} in {:.1%} of the "
                           "records (weight_saturated){}.".format(
-                              sat[0]["metric"], num(ev["value"]), ev["share"],
-                              "; it leaves the cap only near the end" if
-                              ev.get("leaves_cap_near_end") else ""), ["weight_saturated"]))
+                              sat[0]["metric"], num(ev["value"]), ev["share"], near_end),
+                          ["weight_saturated"]))
         elif gan is None or (dm.get("max") == 0 and dm.get("min") == 0):
             out.append(_a("adaptive_weight", q, UNCLEAR, "Not applicable: the discriminator is "
                           "off in these records" + (" (d_weight is 0 in every record)."
@@ -444,9 +459,14 @@ def learning(s: dict) -> dict:
     vlb = s["roles"].get("loss_vlb")
     m = s["metrics"].get(vlb or "", {})
     if vlb and m.get("max") == 0 and m.get("min") == 0:
-        notes.append(f"`{vlb}` is 0 in every record: train_cond_ldm.py logs 0 while its VLB "
-                     "weight is 0 (by design)")
+        notes.append(f"`{vlb}` is 0 in every record: RadioDiff's const-SDE model sets it to 0 "
+                     "(its VLB terms are commented out), by design")
     ids = [f["id"] for f in frozen + untrained]
+    plateau = [f for f in _of(found, "plateau") if s.get("kind") == "ldm"]
+    if plateau and not wrong:
+        return _a("learning", q, UNCLEAR, f"Unclear from the losses: `{plateau[0]['metric']}` "
+                  "has levelled off, so whether the model still improves shows only in sampled "
+                  "maps" + ("; " + "; ".join(notes) if notes else "") + ".", ids + ["plateau"])
     if wrong:
         return _a("learning", q, NO, "No: " + "; ".join(wrong + notes) + ".", ids)
     if notes:

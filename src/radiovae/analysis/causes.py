@@ -63,7 +63,7 @@ def accumulation_one(ctx: Context) -> Cause | None:
         text += " No discriminator line (disc_loss, logits) is logged, which agrees."
     return Cause("accumulation_one", "warning", text,
                  {"gradient_accumulate_every": int(ga)}, rec,
-                 ["discriminator_untrained", "discriminator_working", "adaptive_weight"])
+                 ["discriminator_untrained", "discriminator_working"])
 
 
 def logvar_by_design(ctx: Context) -> Cause | None:

@@ -127,7 +127,7 @@ def _run_facts(e: Entry) -> dict[str, Any]:
         "formats": sorted({seg.format for seg in e.run.segments}),
         "steps": s.get("steps") or {},
         "records": s.get("records"),
-        "switch_step": (switch.get("configured_start") or switch.get("start_step")) if switch
+        "switch_step": switch.get("start_step") if switch
         else None,
         "resume_steps": sorted({int(r["step"]) for r in s.get("resumes") or []
                                 if isinstance(r, dict) and r.get("step") is not None}),
@@ -160,7 +160,10 @@ def _series(key: str, entries: Sequence[Entry], weight: float,
         facts: dict[str, Any] = {
             "column": col, "records": int(len(step)),
             "first_step": int(step[0]), "last_step": int(step[-1]),
-            "final": float(raw[-1]), "final_smoothed": float(sm[-1]),
+            # the single report's smoothed latest (where its figure's line ends), one number
+            "final": float(raw[-1]),
+            "final_smoothed": (e.summary.get("metrics") or {}).get(col, {}).get(
+                "last_smoothed", float(sm[-1])),
             "min": float(raw.min()), "max": float(raw.max()),
         }
         if key in LOWER_IS_BETTER:

@@ -3,7 +3,7 @@
 A first-stage VAE run gets the eight VAE figures. A stage-2 run (RadioDiff's train_cond_ldm.py)
 or a run of unknown kind gets its own metrics only: total loss, loss_simple, loss_vlb and the lr,
 those it logs; never an empty KL / reconstruction / discriminator panel. loss_vlb is left out when
-it is 0 in every record: train_cond_ldm.py logs 0 while its VLB weight is 0, so a flat line at 0
+it is 0 in every record: RadioDiff's const-SDE model sets loss_vlb = 0, so a flat line at 0
 would say nothing the caption cannot.
 """
 

@@ -79,11 +79,17 @@ def readiness(s: dict[str, Any], rec: str | None) -> dict[str, Any]:
     elif m.get("trend") == "too few records":
         part("levelled", None, f"too few records to tell whether `{rec}` has levelled off")
     else:
-        since = (m.get("trend_test") or {}).get("levelled_since")
-        settled = since is not None or m.get("trend") == "flat"
-        part("levelled", settled, f"`{rec}` is {trend_text(m)}" + (
-            "" if settled else f" ({num(m.get('start_median'))} → {num(m.get('end_median'))}, "
-            "still moving at the end)"))
+        test = m.get("trend_test") or {}
+        settled = test.get("levelled_since") is not None or m.get("trend") == "flat"
+        if settled:
+            part("levelled", True, f"`{rec}` is {trend_text(m)}")
+        else:
+            end = test.get("last_fifth") or {}
+            moving = (f": {end['change_pct']:+.1f} % over its last {end['records']:,} records "
+                      f"(Mann-Kendall p = {end['p']:.2g})" if end.get("change_pct") is not None
+                      else "")
+            part("levelled", False, f"`{rec}` was still {m.get('trend')} at the end{moving}"
+                 + ("; the plan ended before it levelled off" if st == "finished" else ""))
     ev = s.get("evaluation") or {}
     run = s.get("run_dir") or "RUN"
     how = f"`radiovae eval --checkpoint {run}`"

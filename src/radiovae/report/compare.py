@@ -106,7 +106,7 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     vae = any(r.get("kind") == "vae" for r in runs)     # stage-2 runs have no VAE-GAN switch
     overview = Section("Runs", "runs")
     overview.add(Table(
-        ["run", "records from", "steps", "records"] + (["VAE → VAE-GAN"] if vae else [])
+        ["run", "records from", "steps", "records"] + (["VAE → VAE-GAN (observed)"] if vae else [])
         + ["resumed at", "verdict"],
         [[f"**{r['label']}**", ", ".join(code(f) for f in r["formats"]), _steps(r),
           num(r.get("records"))] + ([num(r.get("switch_step"))] if vae else [])
@@ -205,7 +205,7 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
 def _only_section(comparison: dict[str, Any], labels: list[str]) -> Section:
     """The findings, then the causes, that only one run has (matched by id, metric role and
     severity; causes by id and severity), one table each."""
-    found = Section("Findings only one run has", "findings")
+    found = Section("Findings that differ between the runs", "findings")
     only = comparison["findings"]["only_in"]
     rows = [[f"**{label}**", str(f.get("severity")), code(str(f.get("id"))),
              code(str(f["metric"])) if f.get("metric") else "—", str(f.get("message") or "")]

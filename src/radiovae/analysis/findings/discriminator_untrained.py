@@ -120,11 +120,38 @@ def _not_learning(ctx: Context, in_gan: np.ndarray, min_rows: int = 20) -> list[
            f"{num(med)} (second half {num(med_late)}), the hinge loss of a discriminator at "
            f"chance. Its logits on real and reconstructed maps "
            + ("do not separate" if flat else "barely separate, and the gap does not widen")
-           + f" (median gap {num(gap)}, second half {num(gap_late)}). Its weights are most "
-           "likely not being updated (or its learning rate is far too low), so d_weight*g_loss "
-           "pushes the decoder against a near-fixed network, not a learned critic.")
+           + f" (median gap {num(gap)}, second half {num(gap_late)}). ")
+    ga = ctx.config.get("gradient_accumulate_every")
+    if ga is not None and int(ga) >= 2:
+        # RadioDiff writes the discriminator's line right after opt_disc.step(): it is stepped
+        ev["stepped"] = True
+        lr = _lr_range(ctx, ev["first_step"], ev["last_step"])
+        msg += ("It is stepped (gradient_accumulate_every is " + f"{int(ga)}" + ", and RadioDiff "
+                "logs this line right after opt_disc.step()), yet it does not learn: check that "
+                "its parameters are in opt_disc, and its learning rate"
+                + (f" ({num(lr[0])} at the switch, {num(lr[1])} at the end)" if lr else "")
+                + ".")
+    else:
+        msg += ("Its weights are most likely not being updated (or its learning rate is far too "
+                "low).")
+    msg += " So d_weight*g_loss pushes the decoder against a near-fixed network."
     return [finding(ID, "warning", ctx.name("disc_loss"), msg,
                     span=(ev["first_step"], ev["last_step"]), **ev)]
+
+
+def _lr_range(ctx: Context, a: int, b: int) -> tuple[float, float] | None:
+    """The lr RadioDiff's schedule gives at steps a and b (the lr_schedule cause's rule)."""
+    sched = ctx.cause("lr_schedule")
+    if sched is None:
+        return None
+    c = sched.config_evidence
+    power, total, lr, floor = c["power"], c["total_steps"], c["lr"], c["min_lr"]
+
+    def at(step: int) -> float:
+        decay = max(1 - min(step, total) / total, 0.0) ** power
+        return lr * max(decay, floor) if c["min_lr_mode"] == "radiodiff" else max(lr * decay,
+                                                                                   floor)
+    return at(a), at(b)
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
@@ -133,8 +160,9 @@ def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
                 "that pass 1 steps the discriminator, and resume from a checkpoint before "
                 "disc_start (or retrain the VAE-GAN phase).")
     if "disc_loss_median" in f.evidence:
-        return ("Check that the discriminator's optimizer holds its parameters and is stepped "
-                "after disc_start (and its learning rate): its loss and logits do not move.")
+        return ("Check that the discriminator's optimizer holds its parameters"
+                + ("" if f.evidence.get("stepped") else " and is stepped after disc_start")
+                + ", and its learning rate: its loss and logits do not move.")
     return ("Check the run's trainer.gradient_accumulate_every: with 1, RadioDiff's "
             "train_vae.py never steps the discriminator. Set it to 2 (RadioDiff's published "
             "config) and resume from a checkpoint before disc_start; the discriminator's line "

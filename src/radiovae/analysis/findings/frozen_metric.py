@@ -23,7 +23,7 @@ def detect(ctx: Context) -> list[Finding]:
         if role in ("lr", "disc_factor", "d_weight"):
             continue   # lr_zero, the phases and weight_saturated say more
         if role == "loss_vlb" and not np.nanmax(np.abs(ctx.col(name)), initial=0.0):
-            continue   # train_cond_ldm.py logs 0 while its VLB weight is 0: by design
+            continue   # ddm_const_sde.py sets loss_vlb = 0: by design
         y, st = ctx.col(name), step
         if role in _DISC_TERMS:
             # the discriminator's terms are 0 / absent before disc_start by design: judge them

@@ -62,11 +62,11 @@ def detect(ctx: Context) -> list[Finding]:
             if float(printed) == 0:
                 decay = (f", decayed by RadioDiff's schedule (1 - step/{total:,})^0.95 to "
                          f"{predicted:.2g} at step {num(s0)}," if factor < 1 else "")
-                msg = (f"{base}. Print precision, not a broken schedule: the configured lr "
-                       f"{float(cfg):g}{decay} prints as {printed} with RadioDiff's {{:.5f}} (any lr "
-                       "below 5e-6 does)" + (f", and {_keep(changes)}, so the weights are being "
-                                             "updated" if moving else "") +
-                       ". Log lr in scientific notation to see it.")
+                msg = (f"{base}: print precision, not a broken schedule. The configured lr "
+                       f"{float(cfg):g}{decay} prints as {printed} with RadioDiff's {{:.5f}}, as "
+                       "any lr below 5e-6 does." + (f" Meanwhile {_keep(changes)}: the weights "
+                                                    "are being updated." if moving else "") +
+                       " Log lr in scientific notation to see it.")
                 return _one("info", name, msg, ev)
             sev = "warning" if moving or unknown else "critical"
             msg = (f"{base}, yet the configured lr {float(cfg):g} would print as {printed} at step "

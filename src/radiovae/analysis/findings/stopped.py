@@ -26,12 +26,19 @@ def detect(ctx: Context) -> list[Finding]:
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
     if f.severity == "info":
         return None
-    every = (ctx.raw_config or {}).get("trainer", {}) if isinstance(ctx.raw_config, dict) else {}
-    every = every.get("save_and_sample_every") if isinstance(every, dict) else None
+    raw = ctx.raw_config if isinstance(ctx.raw_config, dict) else {}
+    trainer = raw.get("trainer") if isinstance(raw.get("trainer"), dict) else {}
+    every, last = trainer.get("save_and_sample_every"), f.evidence.get("last_step")
     where = ""
-    if isinstance(every, int) and every > 0 and f.evidence.get("last_step") is not None:
-        saved = f.evidence["last_step"] // every * every
-        where = (f" (saving every {every:,} steps, the newest checkpoint is from step "
-                 f"{saved:,} at best)")
-    return (f"Resume from the last checkpoint{where} to finish the plan, or evaluate what was "
-            "trained: the last checkpoint is not the planned model.")
+    if isinstance(every, int) and every > 0 and last is not None:
+        # RadioDiff saves once the step counter reaches a multiple, after the step it logged
+        # last: the newest save can be one interval past the last record, not more
+        gap = int(ctx.config.get("log_freq") or 1)
+        newest = (last + gap) // every * every
+        where = f" (saved every {every:,} steps: the newest is from step {newest:,} at most)"
+    if trainer.get("enable_resume") is False:
+        return (f"Restart from the newest saved weights{where}: with enable_resume false the "
+                "optimizer and the lr schedule are not saved, so they start again. Or evaluate "
+                "what was trained: it is not the planned model.")
+    return (f"Resume from the newest checkpoint{where} to finish the plan, or evaluate what "
+            "was trained: it is not the planned model.")

@@ -78,16 +78,17 @@ def detect(ctx: Context) -> list[Finding]:
     design = rule.config_evidence.get("adaptive_weight", "radiodiff") != "per_pixel"
     if design:
         ev["cause"] = rule.id
-        msg += (". This follows from RadioDiff's design: its NLL is summed over every pixel of a "
-                "map, so its gradient outgrows the adversarial one by more than the 1e4 clamp")
+        msg += (". RadioDiff's own rule does this whenever ||grad nll|| exceeds 1e4 x "
+                "||grad g_loss||, which its NLL, summed over every pixel of a map, makes likely; "
+                "the gradient norms are not logged to confirm it")
     return [finding(ID, "info" if design else "warning", name, msg + ".", span=(fs, ls), **ev)]
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
     first = ""
     if any(x.id == "discriminator_untrained" and x.severity != "info" for x in found):
-        first = ("First make the discriminator train (see discriminator_untrained): with a "
-                 "fixed random discriminator the balance is moot. ")
+        first = ("First make the discriminator learn (see discriminator_untrained): while it "
+                 "does not, the balance is moot. ")
     pixels = next((x.evidence.get("pixels") for x in found if x.id == "frozen_metric"
                    and x.evidence.get("pixels")), None)
     return (first + "If the adversarial term should be as strong as disc_weight intends, bring "

@@ -82,8 +82,8 @@ def _stage2_sections(f: Facts, figures: dict[str, str]) -> list[Section]:
         meaning = []
         if role == "loss_vlb" and logged_zero(f.s, role):
             meaning.append("loss_vlb is 0 in every record, so no figure is drawn for it: "
-                           "RadioDiff's train_cond_ldm.py logs 0 while its VLB weight is 0 (the "
-                           "const-SDE model's loss has no VLB term), by design, not a fault.")
+                           "RadioDiff's const-SDE model (ddm_const_sde.py) sets loss_vlb = 0, its VLB "
+                           "terms commented out: by design, not a fault.")
         caption = f"{title}. {MARKS_ANY_RUN}" + (f" {STEPS_NOTE}" if role == "lr" else "")
         out.append(_loss_section(f, role, title, anchor, key, figures, meaning, caption))
     return out
@@ -172,7 +172,7 @@ def _rec_meaning(f: Facts) -> list[str]:
     if rc.get("includes_lpips") is True:
         out.append(f"rec_loss is RadioDiff's per-pixel {pixel} on maps in [-1, 1] plus "
                    f"perceptual_weight · LPIPS (perceptual_weight = "
-                   f"{num(rc.get('perceptual_weight'))}, {rc.get('source')}), averaged: it is no "
+                   f"{num(rc.get('perceptual_weight'))}, {rc.get('source')}), averaged. It is no "
                    "pure pixel error, so its size is not a pixel accuracy.")
     elif rc.get("includes_lpips") is False:
         out.append(f"rec_loss is the per-pixel {pixel} on maps in [-1, 1], averaged "
