@@ -256,3 +256,43 @@ def test_executive_summary_is_at_most_five_short_lines(real_run_csv):
     for line in lines[2:]:
         words = re.sub(r"\*\*[^*]+\*\*", "", line).split()
         assert len(words) <= 45, line
+
+
+# -- consistency of the logged terms -------------------------------------------------------------
+def test_g_loss_and_logits_fake_from_different_passes_are_flagged(real, tmp_path):
+    from logfactory import with_disc_terms
+
+    # the synthetic discriminator line: logits_fake ~ -0.1, while the real run's g_loss ~ -0.45
+    # implies a mean fake logit of +0.45 -- the two cannot come from one discriminator pass
+    s = analyze(load_run(write_log(tmp_path / "a.log", with_disc_terms(real))))
+    (f,) = _ids(s)["terms_disagree"]
+    table = load_run(tmp_path / "a.log").table
+    on = table["step"] >= 50100
+    gap = np.median((table["train/g_loss"] + table["train/logits_fake"])[on])
+    assert f["evidence"]["median_sum"] == pytest.approx(gap) and abs(gap) > 0.5
+    # a consistent pair (g_loss = -logits_fake + small noise) raises nothing
+    df = with_disc_terms(real, learning=True)
+    rng = np.random.default_rng(1)
+    df["train/g_loss"] = np.where(df["train/disc_factor"] > 0,
+                                  -df["train/logits_fake"] + 0.01 * rng.standard_normal(len(df)),
+                                  df["train/g_loss"])
+    s = analyze(load_run(write_log(tmp_path / "b.log", df)))
+    assert "terms_disagree" not in _ids(s)
+
+
+def test_stage2_total_is_the_running_sum_of_its_accumulation_passes(tmp_path):
+    log = write_ldm_log(tmp_path / "train.log", ldm_frame(ldm_steps_frame(steps=5001)))
+    s = analyze(load_run(log))
+    table = load_run(log).table
+    ratio = np.median(table["total_loss"] / table["loss_simple"])
+    assert s["loss"]["total_over_simple"] == pytest.approx(ratio)
+    assert s["loss"]["running_sum_factor"] == 4.5 and s["loss"]["matches_running_sum"]
+    assert "(8 + 1) / 2 = 4.5" in _md(s)
+
+
+def test_learning_concern_names_the_untrained_discriminator(real, tmp_path):
+    cfg = _config(gradient_accumulate_every=1)
+    s = analyze(load_run(write_log(tmp_path / "train.log", real, config=cfg)))
+    (c,) = [c for c in s["concerns"] if c["id"] == "learning"]
+    assert c["answer"] == "no" and "discriminator does not learn" in c["text"]
+    assert "by design" in c["text"]                     # logvar, said as what it is

@@ -225,3 +225,27 @@ def discriminator_facts(table: pd.DataFrame, phases: list[dict], roles: dict[str
     if out:
         out["late_from_step"] = int(step[late][0]) if len(step[late]) else None
     return out
+
+
+def stage2_facts(table: pd.DataFrame, config: dict, roles: dict[str, str]) -> dict[str, Any]:
+    """What train_cond_ldm.py's total_loss is: at each of gradient_accumulate_every passes it adds
+    the *running* total, so with loss_vlb = 0 the logged total is about (ga + 1) / 2 times
+    loss_simple; the loss the optimizer steps on is loss_simple + loss_vlb."""
+    if "total" not in roles or "loss_simple" not in roles:
+        return {}
+    total = table[roles["total"]].to_numpy(dtype="float64")
+    simple = table[roles["loss_simple"]].to_numpy(dtype="float64")
+    ok = np.isfinite(total) & np.isfinite(simple) & (simple > 0)
+    if ok.sum() < 5:
+        return {}
+    ratio = total[ok] / simple[ok]
+    out = {"total_over_simple": float(np.median(ratio)),
+           "total_over_simple_range": [float(np.percentile(ratio, 5)),
+                                       float(np.percentile(ratio, 95))]}
+    ga = config.get("gradient_accumulate_every")
+    if ga:
+        out["gradient_accumulate_every"] = int(ga)
+        out["running_sum_factor"] = (int(ga) + 1) / 2
+        out["matches_running_sum"] = abs(out["total_over_simple"] / out["running_sum_factor"]
+                                         - 1) < 0.15
+    return out

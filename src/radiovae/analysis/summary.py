@@ -12,7 +12,7 @@ import numpy as np
 from radiovae.analysis import answers as A
 from radiovae.analysis.causes import find_causes
 from radiovae.analysis.findings import SEVERITY, Context, detect_all
-from radiovae.analysis.lossmodel import discriminator_facts, loss_facts
+from radiovae.analysis.lossmodel import discriminator_facts, loss_facts, stage2_facts
 from radiovae.analysis.names import role_of
 from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
@@ -120,7 +120,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
         "smoothing": {"method": "TensorBoard's debiased exponential moving average",
                       "weight": DEFAULT_WEIGHT},
         "loss": loss_facts(table, config, ctx.raw_config, phases, run.resumes, metrics, roles)
-        if run.kind == "vae" else {},
+        if run.kind == "vae" else stage2_facts(table, config, roles),
         "discriminator": discriminator_facts(table, phases, roles),
         "switch": around_switch(table, phases, [roles[r] for r in ("total", "rec", "kl", "g_loss")
                                                 if r in roles]),

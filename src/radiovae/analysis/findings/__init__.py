@@ -19,12 +19,14 @@ from radiovae.analysis.findings import (
     resumed,
     spike,
     stopped,
+    terms_disagree,
     weight_saturated,
 )
 from radiovae.analysis.findings.base import SEVERITY, Context, Finding, finding
 
 KINDS = (non_finite, divergence, spike, lr_zero, weight_saturated, discriminator_untrained,
-         frozen_metric, negative_total_loss, plateau, phase_change, resumed, stopped)
+         frozen_metric, terms_disagree, negative_total_loss, plateau, phase_change, resumed,
+         stopped)
 BY_ID = {k.ID: k for k in KINDS}
 
 

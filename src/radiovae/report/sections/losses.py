@@ -84,6 +84,18 @@ def _stage2_sections(f: Facts, figures: dict[str, str]) -> list[Section]:
             meaning.append("loss_vlb is 0 in every record, so no figure is drawn for it: "
                            "RadioDiff's const-SDE model (ddm_const_sde.py) sets loss_vlb = 0, its VLB "
                            "terms commented out: by design, not a fault.")
+        ratio = f.loss.get("total_over_simple")
+        if role == "total" and ratio is not None:
+            ga = f.loss.get("gradient_accumulate_every")
+            meaning.append(
+                f"The logged total_loss is {num(ratio)} × loss_simple (median; 5–95 %: "
+                f"{num(f.loss['total_over_simple_range'][0])}–"
+                f"{num(f.loss['total_over_simple_range'][1])})."
+                + (f" train_cond_ldm.py adds the running total at each of its {ga} accumulation "
+                   f"passes, which gives ({ga} + 1) / 2 = {num((ga + 1) / 2)} ×."
+                   if f.loss.get("matches_running_sum") else "")
+                + " The loss the optimizer steps on is loss_simple + loss_vlb: judge by "
+                "loss_simple.")
         caption = f"{title}. {MARKS_ANY_RUN}" + (f" {STEPS_NOTE}" if role == "lr" else "")
         out.append(_loss_section(f, role, title, anchor, key, figures, meaning, caption))
     return out
