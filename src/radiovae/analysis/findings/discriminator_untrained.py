@@ -45,9 +45,9 @@ def detect(ctx: Context) -> list[Finding]:
             ev.update(g_loss_median_vae=b, g_loss_median_late_vae_gan=a,
                       g_loss_shift_in_mads=(a - b) / spread)
             if abs(a - b) <= 2 * spread:
-                reasons.append(f"g_loss, the generator's score from the discriminator, has the same "
-                               f"median before the switch ({num(b)}) and at the end of the VAE-GAN "
-                               f"phase ({num(a)}). The discriminator it comes from is not "
+                reasons.append(f"the generator's score from the discriminator, g_loss, has the "
+                               f"same median before the switch ({num(b)}) and at the end of the "
+                               f"VAE-GAN phase ({num(a)}). The discriminator it comes from is not "
                                "changing")
     severity = "warning" if reasons or cause is not None else "info"
     msg = (f"the VAE-GAN phase has {ev['vae_gan_rows']:,} records (steps "

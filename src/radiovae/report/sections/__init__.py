@@ -14,6 +14,7 @@ SectionBuilder = Callable[[Facts, dict[str, str]], list[Section]]
 SECTIONS: tuple[SectionBuilder, ...] = (
     run.executive,
     run.direct_answers,
+    run.details,
     run.identity,
     run.statistics,
     losses.loss_sections,

@@ -65,7 +65,11 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
                              else ".")))
     elif len(serious) > 3:
         sec.add(Paragraph(f"… and {len(serious) - 3} more warning(s) below."))
-    return [sec, _details(f)]
+    return [sec]
+
+
+def details(f: Facts, figures: dict[str, str]) -> list[Section]:
+    return [_details(f)]
 
 
 def _details(f: Facts) -> Section:
@@ -100,8 +104,10 @@ def _details(f: Facts) -> Section:
     sec.add(*[Paragraph(finding_line(x)) for x in serious])
     info = [x for x in f.findings if x.get("severity") == "info"]
     if info:
-        sec.add(Paragraph("Also noted (info): " + " ".join(
-            f"**{x.get('id')}**: {sentence(x.get('message'))}" for x in info)))
+        sec.add(Paragraph("Also noted (info):"),
+                Bullets([f"**{x.get('id')}**"
+                         + (f" ({code(x['metric'])})" if x.get("metric") else "")
+                         + f": {sentence(x.get('message'))}" for x in info]))
     causes = f.s.get("causes") or []
     if causes:
         said = ({x.get("id") for x in f.findings}
