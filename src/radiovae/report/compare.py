@@ -14,7 +14,6 @@ import json
 import multiprocessing as mp
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from radiovae.analysis.compare import SMOOTHING_WEIGHT, Entry, compare
 from radiovae.errors import UserError
 from radiovae.fmt import fmt_step, num
 from radiovae.io import atomic_dir, atomic_write_bytes
+from radiovae.procs import kill_pool, worker_pool
 from radiovae.report.charts import pack
 from radiovae.report.compare_figures import (
     PROGRESS,
@@ -266,8 +266,14 @@ def make_comparison(specs: Sequence[Sequence[str | Path]], out: str | Path,
     workers = min(len(paths), 2, os.cpu_count() or 1)
     if workers > 1 and "fork" in mp.get_all_start_methods():
         # reading and analysing are per run and mostly single-threaded: two at a time
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        pool = worker_pool(workers)        # they end with this process
+        try:
             loaded = list(pool.map(_load, paths))
+        except BaseException:
+            kill_pool(pool)
+            raise
+        finally:
+            pool.shutdown()
     else:
         loaded = [_load(p) for p in paths]
     entries = [Entry(label, run, summary)

@@ -15,7 +15,6 @@ import multiprocessing as mp
 import os
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 from radiovae.analysis.compare import Entry, column_of, smoothed
 from radiovae.fmt import fmt_step
 from radiovae.io import atomic_path
+from radiovae.procs import kill_pool, worker_pool
 from radiovae.report.figures import DPI, pyplot
 from radiovae.report.series import LABELS, Curve, minmax_indices
 
@@ -80,13 +80,16 @@ def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
     drawn: dict[str, Path] = {}
     try:
         if child:
-            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
+            pool = worker_pool(1)          # ends with this process
             try:
                 future = pool.submit(_draw_in_child, tuple(child))
                 for key in keys:
                     if key not in child:
                         drawn[key] = _draw(plt, key, entries, comparison, out_dir)
                 drawn.update(zip(child, map(Path, future.result()), strict=True))
+            except BaseException:
+                kill_pool(pool)            # before the folder it draws into is removed
+                raise
             finally:
                 pool.shutdown()
         else:

@@ -256,6 +256,10 @@ def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
         run = load_run(paths)
         summary = analyze(run, total_steps=total_steps, disc_start=disc_start)
         write_report(run, summary, out, progress=progress, smoothing=smoothing, drawing=drawing)
+    except BaseException:
+        if drawing is not None:
+            drawing.kill()
+        raise
     finally:
         if drawing is not None:
             drawing.close()
