@@ -20,6 +20,7 @@ from radiovae.runlog.records import MAX_NOTES, Records, by_column, clean_times, 
 from radiovae.runlog.run import Run, Segment
 from radiovae.runlog.streams import split_streams
 from radiovae.runlog.tensorboard import is_event_file, parse_tensorboard
+from radiovae.runlog.tree import Tree, scan
 from radiovae.safeload import load_json, load_yaml
 
 FORMATS = ("radiodiff_log", *loggers.FILE_FORMATS, "csv", "jsonl", "tensorboard")
@@ -60,16 +61,23 @@ def load_run(path_or_paths: str | Path | Sequence[str | Path]) -> Run:
 
 
 def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | None, dict | None]:
-    """A radiovae run dir (metrics.jsonl + config.yaml + evaluation.json), else every record file."""
-    if (d / "metrics.jsonl").is_file():
+    """A radiovae run dir (metrics.jsonl + config.yaml + evaluation.json), else a logger's run,
+    else every record file; only what lies inside ``d`` (:func:`tree.scan`: symbolic links out
+    of it are noted, not followed). A logger's run beside other records is refused, both named:
+    neither is read in place of the other."""
+    tree = scan(d)
+    if (d / "metrics.jsonl").is_file() and (d / "metrics.jsonl") in tree.files:
         fmt, records = read_file(d / "metrics.jsonl")
-        return [(d / "metrics.jsonl", fmt, records)], _read_yaml(d / "config.yaml"), \
-            _read_json(d / "evaluation.json")
-    logged = loggers.read_logger_dir(d)
+        return _with_note([(d / "metrics.jsonl", fmt, records)], tree), \
+            _read_yaml(d / "config.yaml"), _read_json(d / "evaluation.json")
+    logged = loggers.read_logger_dir(d, tree)
     if logged is not None:
-        return logged, None, None
+        sources, homes = logged
+        if homes != [d]:
+            _alone(d, tree, homes, sources[0][1])
+        return _with_note(sources, tree), None, None
     by_format: dict[str, list[Path]] = {}
-    for f in record_files(d):
+    for f in tree.files:
         fmt = detect_format(f, quiet=True)
         if fmt is not None:
             by_format.setdefault(fmt, []).append(f)
@@ -78,23 +86,46 @@ def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | Non
     for fmt in FORMATS:
         found = [(f, fmt, r) for f in by_format.get(fmt, []) if not (r := _parse(f, fmt)).table.empty]
         if found:
-            return found, None, None
-    raise UserError(f"{d}: directory holds no training records ({_WHAT})")
+            return _with_note(found, tree), None, None
+    outside = f" ({tree.left_out_note()})" if tree.outside else ""
+    raise UserError(f"{d}: directory holds no training records ({_WHAT}){outside}")
+
+
+_LOGGER = {"mlflow": "an MLflow run", "wandb_history": "a W&B run",
+           "lightning_csv": "a Lightning CSVLogger run"}
+
+
+def _alone(d: Path, tree: Tree, homes: list[Path], fmt: str) -> None:
+    """Refuse ``d`` when record files lie outside the logger run's folders ``homes``."""
+    others = []
+    for f in tree.files:
+        if not any(h in f.parents for h in homes) and detect_format(f, quiet=True) is not None:
+            others.append(f)
+            if len(others) > 3:
+                break
+    if others:
+        run = ", ".join(str(h.relative_to(d)) for h in homes[:2]) + (", …" if len(homes) > 2
+                                                                       else "")
+        rec = ", ".join(str(f.relative_to(d)) for f in others[:3]) + (", …" if len(others) > 3
+                                                                        else "")
+        raise UserError(f"{d}: holds {_LOGGER.get(fmt, 'a logger run')} ({run}) and other "
+                        f"training records ({rec}): two runs, or one run twice; give the "
+                        f"folder or file of one of them")
+
+
+def _with_note(sources: list[tuple[Path, str, Records]], tree: Tree
+               ) -> list[tuple[Path, str, Records]]:
+    """The sources, the first one noting the symbolic links that were not followed."""
+    note = tree.left_out_note()
+    if note and sources:
+        sources[0][2].note(None, note)
+    return sources
 
 
 def record_files(d: Path) -> list[Path]:
-    """The regular, non-hidden files under ``d`` (FIFOs and devices are not records)."""
-    return sorted(p for p in d.rglob("*") if not p.name.startswith(".")
-                  and not any(part.startswith(".") for part in p.relative_to(d).parts[:-1])
-                  and p.is_file() and _regular(p))
-
-
-def _regular(p: Path) -> bool:
-    try:
-        check_regular(p)
-        return True
-    except UserError:
-        return False
+    """The regular, non-hidden files inside ``d`` (:func:`tree.scan`; FIFOs and devices are not
+    records, links out of ``d`` are not followed)."""
+    return scan(d).files
 
 
 def read_file(path: Path) -> tuple[str, Records]:
