@@ -11,6 +11,7 @@ import pandas as pd
 
 from radiovae.errors import UserError
 from radiovae.runlog import loggers
+from radiovae.runlog.budget import cap_tables
 from radiovae.runlog.chunks import BOM, check_regular, read_records
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.kind import detect_kind
@@ -265,7 +266,9 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
                                 records=rec.records, skipped_lines=rec.skipped_lines,
                                 decimals=print_decimals(rec.table)))
     resumes = _resumes(sources)
-    tables = [r.table for _, _, r in sources]
+    tables, capped = cap_tables([r.table for _, _, r in sources])
+    if capped:
+        sources[0][2].note(None, capped)
     table = merge_ordered_rows(pd.concat(tables, ignore_index=True)) if len(tables) > 1 else \
         (tables[0] if tables else pd.DataFrame({"step": []}))
     table = _tidy(table)
