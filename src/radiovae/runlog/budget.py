@@ -30,7 +30,7 @@ _NAMED = 3
 class MetricCap:
     """The metrics one source (or one run) keeps, chosen as its chunks are read."""
 
-    limit: int = MAX_METRICS
+    limit: int = field(default_factory=lambda: MAX_METRICS)
     kept: dict[str, None] = field(default_factory=dict)       # ordered set
     dropped: Counter = field(default_factory=Counter)          # name -> values not kept
 
