@@ -13,6 +13,7 @@ from radiovae.errors import UserError
 from radiovae.runlog import loggers
 from radiovae.runlog.budget import cap_tables
 from radiovae.runlog.chunks import BOM, check_regular, read_records
+from radiovae.runlog.clock import forward_time
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.kind import detect_kind
 from radiovae.runlog.precision import print_decimals
@@ -284,6 +285,11 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
         if totals:
             config["total_steps"] = int(totals[-1])
     notes = [{"source": str(src), **n} for src, _, rec in sources for n in rec.notes][:MAX_NOTES]
+    note_count = sum(r.note_count for _, _, r in sources)
+    clock = forward_time(table).note()
+    if clock:                              # the run's own note: first, never cut off
+        notes = [{"source": "", "line": None, "what": clock}, *notes][:MAX_NOTES]
+        note_count += 1
     ends = [(str(src), rec.end) for src, _, rec in sources if rec.end is not None]
     end = {**ends[-1][1], "source": ends[-1][0]} if ends else None
     if end is not None and isinstance(end.get("step"), (int, float)) and len(table) \
@@ -295,7 +301,7 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
                evaluation=evaluation, resumes=resumes,
                kind=detect_kind([c for c in table.columns if c not in ("step", "time")], config),
                validation=validation, epoch_means=epoch_means, notes=notes,
-               note_count=sum(r.note_count for _, _, r in sources), end=end)
+               note_count=note_count, end=end)
 
 
 def _resumes(sources: Sequence[tuple[Path | str, str, Records]]) -> list[dict]:
