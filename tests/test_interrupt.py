@@ -5,6 +5,7 @@ own session (it is started as a session leader; its workers stay in that session
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -81,6 +82,15 @@ def log(tmp_path_factory) -> Path:
 def test_killed_report_leaves_no_process(log, tmp_path, sig):
     out = tmp_path / "out"
     proc = start_report(log, out)
+    try:
+        check_kill(proc, log, out, tmp_path, sig)
+    finally:                                    # whatever failed, leave nothing running
+        for pid in session(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def check_kill(proc: subprocess.Popen, log: Path, out: Path, tmp_path: Path, sig: int) -> None:
     wait_until_drawing(proc, tmp_path)
     before = session(proc.pid)
     assert proc.pid in before and len(before) >= 3        # the report and its 2 drawing workers
