@@ -8,6 +8,7 @@ names the ones that failed. Cases that mount a small tmpfs (a full disk) need ro
 they are skipped and say so.
 
 Run: .venv/bin/python benchmarks/hostile_inputs.py [--only SUBSTRING] [--verbose]
+     .venv/bin/python benchmarks/hostile_inputs.py --budget   (peak memory / time per reproducer)
 """
 
 from __future__ import annotations
@@ -736,15 +737,22 @@ def training_cases() -> list[Case]:
     return c
 
 
+from hostile_integrity import budget, integrity_cases  # noqa: E402 (issue 17's families)
+
 AREAS = {"readers": reader_cases, "watch": watch_cases, "outputs": output_cases,
-         "configs": config_cases, "training": training_cases}
+         "configs": config_cases, "training": training_cases, "integrity": integrity_cases}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="run only cases whose area/name contains this")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--budget", action="store_true",
+                    help="instead: peak memory and time of the memory / time reproducers")
     args = ap.parse_args()
+    if args.budget:
+        with tempfile.TemporaryDirectory(prefix="radiovae-budget-") as tmp:
+            return budget(Path(tmp))
     tally: dict[str, list[int]] = {}
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="radiovae-probe-") as tmp:

@@ -24,7 +24,8 @@ def test_growing_log_with_cut_writes_and_a_resume_file(logs, tmp_path, monkeypat
     parsed: list[int] = []
     real_parse = chunks.parse_radiodiff
     monkeypatch.setattr(chunks, "parse_radiodiff",
-                        lambda data, final=True: parsed.append(len(data)) or real_parse(data, final))
+                        lambda data, final=True, **kw: parsed.append(len(data))
+                        or real_parse(data, final, **kw))
     d = tmp_path / "results"
     d.mkdir()
     f = RunFollower(d)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -181,8 +183,31 @@ def _resolve(spec: str):
     return getattr(importlib.import_module(module), func)
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised where the process is, so that cleanups run (temporary folders removed,
+    workers ended) as on Ctrl-C; exit status 128 + 15."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated(128 + signum)
+
+
+_CLEAN_ON_SIGTERM = ("report", "watch", "compare")   # train keeps the default (torchrun's own)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = None
+    if args.command in _CLEAN_ON_SIGTERM and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         status = int(_resolve(args.handler)(args) or 0)
     except UserError as exc:
@@ -191,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("radiovae: interrupted\n")
         status = 130
+    except Terminated as exc:
+        sys.stderr.write("radiovae: terminated\n")
+        status = int(exc.code)
     except Exception as exc:   # a bug: its traceback as usual, but under torchrun still the exit below
         if not _started_process_group():
             raise

@@ -13,6 +13,7 @@ _NAMES = {
     "AutoencoderKL": "autoencoder", "Encoder": "autoencoder", "Decoder": "autoencoder",
     "DiagonalGaussianDistribution": "autoencoder", "NLayerDiscriminator": "discriminator",
     "VAEGANLoss": "loss", "load_autoencoder": "checkpoint", "save_checkpoint": "checkpoint",
+    "DamagedCheckpoint": "checkpoint", "payload_digest": "checkpoint",
     "load_checkpoint": "checkpoint", "DDConfig": "config", "LossConfig": "config",
 }
 

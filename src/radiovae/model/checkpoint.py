@@ -11,12 +11,22 @@ RadioDiff's ``model-N.pt`` (train_vae.py ``save()``) is a dict::
 
 radiovae's checkpoints use the same ``model`` / ``ema`` layout and add ``config`` (the resolved
 training config, or at least ``{"embed_dim", "ddconfig"}``) so the architecture need not be guessed.
+
+Every checkpoint radiovae writes carries ``payload_sha256``: the SHA-256 of everything else in it
+(every tensor's dtype, shape and bytes, every number and string, in order). torch's zip reader
+does not check the archive's CRCs, so flipped bytes inside a tensor load without complaint and a
+resume continues from garbage; the digest is written in the same file (so it is atomic with it)
+and verified on every load. A mismatch is :class:`DamagedCheckpoint`. A checkpoint without one
+(RadioDiff's, an older radiovae's) still loads, with one note that it could not be verified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import struct
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,13 +42,54 @@ AE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
 INFERRED_RESOLUTION = 256  # convolutional weights do not fix the image size; only attention placement
 
 
+DIGEST_KEY = "payload_sha256"
+
+
+class DamagedCheckpoint(UserError):
+    """A checkpoint whose bytes are not what was written (its payload digest does not match)."""
+
+
+def payload_digest(state: Any) -> str:
+    """SHA-256 (hex) of a checkpoint's contents: structure, keys, numbers, strings and every
+    tensor's dtype, shape and bytes, in order. The same state before ``torch.save`` and after
+    ``torch.load`` gives the same digest (dict order and tuple/list are kept by pickle)."""
+    h = hashlib.sha256()
+    stack: list[Any] = [state]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, torch.Tensor):
+            t = v.detach().cpu().contiguous()
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            if t.numel():
+                h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+        elif isinstance(v, dict):
+            h.update(b"d%d" % len(v))
+            for k, x in reversed(list(v.items())):   # popped in order
+                stack += [x, k]
+        elif isinstance(v, (list, tuple)):
+            h.update((b"l%d" if isinstance(v, list) else b"t%d") % len(v))
+            stack += reversed(v)
+        elif isinstance(v, str):
+            data = v.encode("utf-8", "surrogatepass")
+            h.update(b"s" + struct.pack("<Q", len(data)) + data)
+        elif isinstance(v, bytes):
+            h.update(b"b" + struct.pack("<Q", len(v)) + v)
+        else:   # int, float, bool, None, torch.Size / dtype: their exact repr
+            text = f"{type(v).__name__}:{v!r}".encode()
+            h.update(b"r" + struct.pack("<Q", len(text)) + text)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """``torch.save`` ``state`` to ``path`` atomically: a crash leaves the previous file intact.
+    """``torch.save`` ``state`` (with its :func:`payload_digest`) to ``path`` atomically: a crash
+    leaves the previous file intact.
 
     Written through a Python file object, so that a full disk is ``OSError(ENOSPC)``: given a path,
     torch's own writer reports it as ``RuntimeError: ... unexpected pos``, and through a file the
     OSError may still surface as the context of that RuntimeError (raised here as the OSError).
     """
+    state = {k: v for k, v in state.items() if k != DIGEST_KEY}
+    state[DIGEST_KEY] = payload_digest(state)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             torch.save(state, f)
@@ -61,8 +112,13 @@ def _os_error_in(exc: BaseException) -> OSError | None:
     return None
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint dict on the CPU without running any pickled code (UserError if bad)."""
+_UNVERIFIED_SAID: set[str] = set()
+
+
+def load_checkpoint(path: str | os.PathLike, quiet: bool = False) -> dict[str, Any]:
+    """Load a checkpoint dict on the CPU without running any pickled code, its payload digest
+    verified (UserError if bad, :class:`DamagedCheckpoint` if its bytes changed). A checkpoint
+    without a digest loads with one note on stderr (once per file; none when ``quiet``)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist" if not path.exists()
@@ -81,6 +137,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise UserError(f"{path} is not a readable PyTorch checkpoint ({first})") from None
     if not isinstance(state, dict):
         raise UserError(f"checkpoint {path} holds a {type(state).__name__}, not a dict of weights")
+    expected = state.pop(DIGEST_KEY, None)
+    if expected is None:
+        if not quiet and str(path) not in _UNVERIFIED_SAID:
+            _UNVERIFIED_SAID.add(str(path))
+            sys.stderr.write(f"radiovae: note: {path} carries no checksum (RadioDiff's, or "
+                             "by an older radiovae): its bytes could not be verified\n")
+    elif payload_digest(state) != expected:
+        raise DamagedCheckpoint(f"checkpoint {path} is damaged: its contents do not match the "
+                                "checksum written with it (SHA-256 of its payload)")
     return state
 
 

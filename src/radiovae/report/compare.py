@@ -14,14 +14,14 @@ import json
 import multiprocessing as mp
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from radiovae.analysis.compare import SMOOTHING_WEIGHT, Entry, compare
 from radiovae.errors import UserError
 from radiovae.fmt import fmt_step, num
-from radiovae.io import atomic_write_bytes
+from radiovae.io import atomic_dir, atomic_write_bytes
+from radiovae.procs import kill_pool, worker_pool
 from radiovae.report.charts import pack
 from radiovae.report.compare_figures import (
     PROGRESS,
@@ -247,36 +247,57 @@ def _value(v: Any) -> str:
 # -- writing ------------------------------------------------------------------------------------
 def write_comparison(entries: Sequence[Entry], out: Path,
                      weight: float = SMOOTHING_WEIGHT) -> dict[str, Any]:
-    """Compare ``entries`` and write the comparison into ``out``; return the comparison dict."""
-    from radiovae.analysis import jsonable
+    """Compare ``entries`` and write the comparison into ``out``; return the comparison dict.
 
+    ``out`` follows ``report``'s rules (:func:`radiovae.report.write.check_out`): new, empty or
+    one radiovae wrote; the comparison is written into a folder beside it that then replaces it
+    whole, so a failure leaves ``out`` as it was."""
+    from radiovae.analysis import jsonable
+    from radiovae.report.write import check_out, write_marker
+
+    check_out(out)
     comparison = compare(entries, weight)
     comparison["colors"] = {e.label: color(i) for i, e in enumerate(entries)}
-    out.mkdir(parents=True, exist_ok=True)
-    drawn = draw_compare_figures(entries, comparison, out / FIGURE_DIR)
-    rel = {k: Path(os.path.relpath(p, out)).as_posix() for k, p in drawn.items()}
-    doc = build_compare_document(comparison, rel)
-    atomic_write_bytes(out / "comparison.json", (json.dumps(
-        jsonable(comparison), indent=2, allow_nan=False) + "\n").encode("utf-8"))
-    atomic_write_bytes(out / "report.md", to_markdown(doc).encode("utf-8"))
-    charts = pack(build_compare_charts(entries, comparison), Smoothing(weight=weight))
-    atomic_write_bytes(out / "report.html",
-                       to_html(doc, file_reader(out), charts=charts).encode("utf-8"))
+    try:
+        with atomic_dir(out) as tmp:
+            write_marker(tmp, "comparison")
+            drawn = draw_compare_figures(entries, comparison, tmp / FIGURE_DIR)
+            rel = {k: Path(os.path.relpath(p, tmp)).as_posix() for k, p in drawn.items()}
+            doc = build_compare_document(comparison, rel)
+            atomic_write_bytes(tmp / "comparison.json", (json.dumps(
+                jsonable(comparison), indent=2, allow_nan=False) + "\n").encode("utf-8"))
+            atomic_write_bytes(tmp / "report.md", to_markdown(doc).encode("utf-8"))
+            charts = pack(build_compare_charts(entries, comparison), Smoothing(weight=weight))
+            atomic_write_bytes(tmp / "report.html",
+                               to_html(doc, file_reader(tmp), charts=charts).encode("utf-8"))
+    except OSError as e:
+        why = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"--out {out}: cannot write the comparison ({why}); nothing was "
+                        f"changed there") from None
     return comparison
 
 
 def make_comparison(specs: Sequence[Sequence[str | Path]], out: str | Path,
                     labels: Sequence[str] | None = None) -> dict[str, Any]:
     """Load and analyse each run (a list of paths: one run, resumes included), compare, write."""
+    from radiovae.report.write import check_out
+
     paths = [[Path(p) for p in spec] for spec in specs]
     if len(paths) < 2:
         raise UserError("compare needs at least two runs (give two or more RUNs)")
+    check_out(Path(out))                   # before the runs are read: refused in a moment
     labels = list(labels) if labels is not None else default_labels(paths)
     workers = min(len(paths), 2, os.cpu_count() or 1)
     if workers > 1 and "fork" in mp.get_all_start_methods():
         # reading and analysing are per run and mostly single-threaded: two at a time
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        pool = worker_pool(workers)        # they end with this process
+        try:
             loaded = list(pool.map(_load, paths))
+        except BaseException:
+            kill_pool(pool)
+            raise
+        finally:
+            pool.shutdown()
     else:
         loaded = [_load(p) for p in paths]
     entries = [Entry(label, run, summary)

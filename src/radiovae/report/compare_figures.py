@@ -10,10 +10,11 @@ figures as interactive charts (:func:`build_compare_charts`).
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
 import os
+from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 from radiovae.analysis.compare import Entry, column_of, smoothed
 from radiovae.fmt import fmt_step
 from radiovae.io import atomic_path
+from radiovae.procs import kill_pool, worker_pool
 from radiovae.report.figures import DPI, pyplot
 from radiovae.report.series import LABELS, Curve, minmax_indices
 
@@ -35,8 +37,20 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def figure_name(key: str) -> str:
-    return "compare_" + "".join(c if c.isalnum() else "_" for c in key).strip("_")
+def figure_names(keys: Sequence[str]) -> dict[str, str]:
+    """A file stem per series key, unique within the comparison (and case-insensitively):
+    ``compare_<key with every other character as _>``; keys that would share a stem
+    (``train_loss``, ``train:loss``, ``train loss``) each get a short hash of the key added."""
+    base = {k: "compare_" + "".join(c if c.isalnum() else "_" for c in k).strip("_")[:80]
+            for k in keys}
+    count = Counter(b.lower() for b in base.values())
+    return {k: b if count[b.lower()] == 1 else
+            f"{b}_{hashlib.sha1(k.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+            for k, b in base.items()}
+
+
+def figure_name(key: str, comparison: dict[str, Any]) -> str:
+    return figure_names([s["key"] for s in comparison["series"]])[key]
 
 
 def title(key: str) -> str:
@@ -66,13 +80,16 @@ def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
     drawn: dict[str, Path] = {}
     try:
         if child:
-            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
+            pool = worker_pool(1)          # ends with this process
             try:
                 future = pool.submit(_draw_in_child, tuple(child))
                 for key in keys:
                     if key not in child:
                         drawn[key] = _draw(plt, key, entries, comparison, out_dir)
                 drawn.update(zip(child, map(Path, future.result()), strict=True))
+            except BaseException:
+                kill_pool(pool)            # before the folder it draws into is removed
+                raise
             finally:
                 pool.shutdown()
         else:
@@ -179,7 +196,7 @@ def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
     rows = -(-len(handles) // ncol)
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.13 + 0.05 * rows)
-    path = out_dir / f"{figure_name(key)}{'_progress' if progress else ''}.png"
+    path = out_dir / f"{figure_name(key, comparison)}{'-progress' if progress else ''}.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
     plt.close(fig)
@@ -195,6 +212,7 @@ def build_compare_charts(entries: Sequence[Entry], comparison: dict[str, Any]
     facts = {r["label"]: r for r in comparison["runs"]}
     weight = comparison["smoothing"]["weight"]
     out: dict[str, list[dict[str, Any]]] = {}
+    names = figure_names([s["key"] for s in comparison["series"]])
     for s in comparison["series"]:
         key = s["key"]
         runs = list(_runs(key, entries, weight))
@@ -213,7 +231,7 @@ def build_compare_charts(entries: Sequence[Entry], comparison: dict[str, Any]
                 vlines.append(C.vline(r, c, f"{e.label}: resumed @ {fmt_step(r)}", (2, 3),
                                       "bottom"))
         kind, thresh, _zeros = union_scale([raw for *_, raw, _sm in runs])
-        out[figure_name(key)] = [C.panel(
+        out[names[key]] = [C.panel(
             f"{title(key)}: runs aligned by step", x, series,
             scales={"y": C.scale(kind, thresh, title(key))},
             marks={"vlines": vlines, "spans": [], "points": [], "hlines": []})]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -528,8 +527,9 @@ class Drawing:
     """
 
     def __init__(self, workers: int = 2):
-        ctx = mp.get_context("fork")
-        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_warm)
+        from radiovae.procs import worker_pool
+
+        self.pool = worker_pool(workers, warm=_warm)   # they end with this process
         self.pool.submit(int)   # forks every worker now (fork start method), without waiting
 
     def draw(self, table, summary, out_dir: Path, smoothing: Smoothing | None,
@@ -548,6 +548,12 @@ class Drawing:
 
     def close(self) -> None:
         self.pool.shutdown()
+
+    def kill(self) -> None:
+        """Interrupted: end the workers now, before their output folder is removed."""
+        from radiovae.procs import kill_pool
+
+        kill_pool(self.pool)
 
 
 def _halves(summary: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
@@ -587,6 +593,9 @@ def draw_figures(table, summary: dict[str, Any], out_dir: Path,
     if drawing is not None:
         try:
             paths = drawing.draw(table, summary, out_dir, smoothing, on_done)
+        except BaseException:
+            drawing.kill()
+            raise
         finally:
             drawing.close()
         return {name: paths[name] for name in names}

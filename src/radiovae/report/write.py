@@ -3,8 +3,9 @@
 The whole report is written into a temporary folder beside ``--out`` and then put in its place
 in one step (radiovae.io.atomic_dir), so a reader of ``--out`` sees one complete report or the
 previous one, never parts of two; a crash, Ctrl-C or a full disk leaves the previous report as it
-was and no half-written files. ``--out`` must be a folder that is new, empty, or a previous report:
-one holding other files is refused rather than replaced.
+was and no half-written files. ``--out`` must be a folder that is new, empty, or one radiovae
+wrote (its marker file says so): any other is refused rather than replaced, even one holding
+only files named like a report's (a user's ``report.md``, a file named ``figures``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def write_summary(summary: dict[str, Any], out: Path, fsync: bool = True) -> Pat
         jsonable(summary), indent=2, allow_nan=False) + "\n").encode("utf-8"), fsync=fsync)
 
 
-MARKER = ".radiovae-report"       # in every report folder: this folder may be replaced whole
-REPORT_NAMES = {"report.md", "report.html", "summary.json", FIGURE_DIR, MARKER}
+MARKER = ".radiovae-report"       # in every report / comparison folder: it may be replaced whole
+# what a report or a comparison writes: with the marker, anything else is a user's and is kept
+WRITTEN_NAMES = {"report.md", "report.html", "summary.json", "comparison.json", FIGURE_DIR, MARKER}
 
 
 def inside(path: Path, root: Path) -> Path | None:
@@ -90,7 +92,8 @@ def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
 
 
 def check_out(out: Path) -> None:
-    """``--out`` must be a folder that is new, empty or a previous report (UserError if not)."""
+    """``--out`` must be a folder that is new, empty or one radiovae wrote: it holds
+    :data:`MARKER` (UserError if not). ``report``, ``watch`` and ``compare`` share this rule."""
     if out.is_symlink() and not out.exists():
         raise UserError(f"--out {out}: a broken symbolic link")
     if out.exists() and not out.is_dir():
@@ -107,11 +110,33 @@ def check_out(out: Path) -> None:
             names = set(os.listdir(out))
         except OSError as e:
             raise UserError(f"--out {out}: cannot read it ({e.strerror})") from None
-        foreign = sorted(names - REPORT_NAMES)
-        if foreign and MARKER not in names:
-            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise UserError(f"--out {out}: holds files that are not a radiovae report ({shown}); "
+        foreign = sorted(names if MARKER not in names else names - WRITTEN_NAMES)
+        foreign += [f"{FIGURE_DIR}/{n}" for n in _foreign_figures(out / FIGURE_DIR)]
+        if names and foreign:
+            listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            why = "" if MARKER in names else f"; no {MARKER} marker"
+            raise UserError(f"--out {out}: holds files radiovae did not write ({listed}{why}); "
                             f"give a new or empty folder")
+
+
+def _foreign_figures(fig_dir: Path) -> list[str]:
+    """What in a report's ``figures`` entry radiovae would not have written there: the entry
+    itself when it is no plain folder, else whatever in it is not a PNG / JSON file."""
+    if not fig_dir.exists() and not fig_dir.is_symlink():
+        return []
+    if fig_dir.is_symlink() or not fig_dir.is_dir():
+        return ["(not a folder)"]
+    try:
+        return sorted(p.name for p in fig_dir.iterdir()
+                      if p.is_symlink() or not p.is_file() or p.suffix not in (".png", ".json"))
+    except OSError:
+        return ["(unreadable)"]
+
+
+def write_marker(folder: Path, what: str) -> None:
+    """The marker that lets a later run replace ``folder`` whole (see :func:`check_out`)."""
+    atomic_write_bytes(folder / MARKER, f"radiovae {what} folder: replaced whole on each "
+                       "write\n".encode(), fsync=False)
 
 
 def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: bool = True,
@@ -142,8 +167,7 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
 def _write_into(tmp: Path, run: Run, summary: dict[str, Any], out: Path, progress: bool,
                 figures: bool, figures_step: int | None, fsync: bool,
                 smoothing: Smoothing, drawing: Drawing | None) -> list[str]:
-    atomic_write_bytes(tmp / MARKER, b"radiovae report folder: replaced whole on each write\n",
-                       fsync=False)
+    write_marker(tmp, "report")
     written = ["summary.json"]
     write_summary(summary, tmp, fsync=fsync)
     fig_dir = tmp / FIGURE_DIR
@@ -244,6 +268,10 @@ def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
         run = load_run(paths)
         summary = analyze(run, total_steps=total_steps, disc_start=disc_start)
         write_report(run, summary, out, progress=progress, smoothing=smoothing, drawing=drawing)
+    except BaseException:
+        if drawing is not None:
+            drawing.kill()
+        raise
     finally:
         if drawing is not None:
             drawing.close()

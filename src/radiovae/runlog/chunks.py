@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from radiovae.errors import UserError
+from radiovae.runlog.budget import MetricCap, check_cells
 from radiovae.runlog.radiodiff_log import parse_radiodiff
 from radiovae.runlog.records import (
     MAX_NOTES,
@@ -56,6 +57,8 @@ class ChunkParser:
         self.header = b""           # a CSV's header line, prepended to every later chunk
         self.lines = 0              # lines consumed so far (notes name file line numbers)
         self.started = False
+        self.cap = MetricCap()      # the metrics this source keeps (budget.py)
+        self.rows = 0               # records parsed so far
 
     def parse(self, chunk: bytes, final: bool = False) -> Records:
         """``chunk``: complete lines (and, when ``final``, maybe an unterminated last line)."""
@@ -65,16 +68,19 @@ class ChunkParser:
                 chunk = chunk[len(BOM):]
         shift = self.lines
         if self.fmt == "radiodiff_log":
-            new = parse_radiodiff(chunk, final=final)
+            new = parse_radiodiff(chunk, final=final, cap=self.cap, rows_before=self.rows)
         elif self.fmt == "jsonl":
-            new = parse_jsonl(chunk, final=final)
+            new = parse_jsonl(chunk, final=final, cap=self.cap, rows_before=self.rows)
         elif not self.header:
             self.header = chunk[:chunk.find(b"\n") + 1] if b"\n" in chunk else b""
-            new = parse_csv(chunk) if chunk.strip() else Records(empty_table())
+            new = parse_csv(chunk, self.cap, self.rows) if chunk.strip() else \
+                Records(empty_table())
         else:
             shift -= 1              # the header prepended is line 1 of what parse_csv saw
-            new = parse_csv(self.header + chunk) if chunk.strip() else Records(empty_table())
+            new = parse_csv(self.header + chunk, self.cap, self.rows) if chunk.strip() else \
+                Records(empty_table())
         self.lines += chunk.count(b"\n")
+        self.rows += new.records
         for n in new.notes:
             if n.get("line") is not None:
                 n["line"] += shift
@@ -92,6 +98,9 @@ def read_records(path: Path, fmt: str, chunk_size: int = CHUNK) -> Records:
     acc = Records(empty_table())
     for piece, final in _chunks(path, chunk_size, parser, acc):
         extend_records(acc, parser.parse(piece, final=final))
+        check_cells(str(path), len(acc.table), acc.table.shape[1] - 2)
+    if parser.cap.note():
+        acc.note(None, parser.cap.note())
     return acc
 
 

@@ -11,7 +11,9 @@ import pandas as pd
 
 from radiovae.errors import UserError
 from radiovae.runlog import loggers
+from radiovae.runlog.budget import cap_tables
 from radiovae.runlog.chunks import BOM, check_regular, read_records
+from radiovae.runlog.clock import forward_time
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.kind import detect_kind
 from radiovae.runlog.precision import print_decimals
@@ -20,6 +22,7 @@ from radiovae.runlog.records import MAX_NOTES, Records, by_column, clean_times, 
 from radiovae.runlog.run import Run, Segment
 from radiovae.runlog.streams import split_streams
 from radiovae.runlog.tensorboard import is_event_file, parse_tensorboard
+from radiovae.runlog.tree import Tree, scan
 from radiovae.safeload import load_json, load_yaml
 
 FORMATS = ("radiodiff_log", *loggers.FILE_FORMATS, "csv", "jsonl", "tensorboard")
@@ -60,16 +63,23 @@ def load_run(path_or_paths: str | Path | Sequence[str | Path]) -> Run:
 
 
 def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | None, dict | None]:
-    """A radiovae run dir (metrics.jsonl + config.yaml + evaluation.json), else every record file."""
-    if (d / "metrics.jsonl").is_file():
+    """A radiovae run dir (metrics.jsonl + config.yaml + evaluation.json), else a logger's run,
+    else every record file; only what lies inside ``d`` (:func:`tree.scan`: symbolic links out
+    of it are noted, not followed). A logger's run beside other records is refused, both named:
+    neither is read in place of the other."""
+    tree = scan(d)
+    if (d / "metrics.jsonl").is_file() and (d / "metrics.jsonl") in tree.files:
         fmt, records = read_file(d / "metrics.jsonl")
-        return [(d / "metrics.jsonl", fmt, records)], _read_yaml(d / "config.yaml"), \
-            _read_json(d / "evaluation.json")
-    logged = loggers.read_logger_dir(d)
+        return _with_note([(d / "metrics.jsonl", fmt, records)], tree), \
+            _read_yaml(d / "config.yaml"), _read_json(d / "evaluation.json")
+    logged = loggers.read_logger_dir(d, tree)
     if logged is not None:
-        return logged, None, None
+        sources, homes = logged
+        if homes != [d]:
+            _alone(d, tree, homes, sources[0][1])
+        return _with_note(sources, tree), None, None
     by_format: dict[str, list[Path]] = {}
-    for f in record_files(d):
+    for f in tree.files:
         fmt = detect_format(f, quiet=True)
         if fmt is not None:
             by_format.setdefault(fmt, []).append(f)
@@ -78,23 +88,46 @@ def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | Non
     for fmt in FORMATS:
         found = [(f, fmt, r) for f in by_format.get(fmt, []) if not (r := _parse(f, fmt)).table.empty]
         if found:
-            return found, None, None
-    raise UserError(f"{d}: directory holds no training records ({_WHAT})")
+            return _with_note(found, tree), None, None
+    outside = f" ({tree.left_out_note()})" if tree.outside else ""
+    raise UserError(f"{d}: directory holds no training records ({_WHAT}){outside}")
+
+
+_LOGGER = {"mlflow": "an MLflow run", "wandb_history": "a W&B run",
+           "lightning_csv": "a Lightning CSVLogger run"}
+
+
+def _alone(d: Path, tree: Tree, homes: list[Path], fmt: str) -> None:
+    """Refuse ``d`` when record files lie outside the logger run's folders ``homes``."""
+    others = []
+    for f in tree.files:
+        if not any(h in f.parents for h in homes) and detect_format(f, quiet=True) is not None:
+            others.append(f)
+            if len(others) > 3:
+                break
+    if others:
+        run = ", ".join(str(h.relative_to(d)) for h in homes[:2]) + (", …" if len(homes) > 2
+                                                                       else "")
+        rec = ", ".join(str(f.relative_to(d)) for f in others[:3]) + (", …" if len(others) > 3
+                                                                        else "")
+        raise UserError(f"{d}: holds {_LOGGER.get(fmt, 'a logger run')} ({run}) and other "
+                        f"training records ({rec}): two runs, or one run twice; give the "
+                        f"folder or file of one of them")
+
+
+def _with_note(sources: list[tuple[Path, str, Records]], tree: Tree
+               ) -> list[tuple[Path, str, Records]]:
+    """The sources, the first one noting the symbolic links that were not followed."""
+    note = tree.left_out_note()
+    if note and sources:
+        sources[0][2].note(None, note)
+    return sources
 
 
 def record_files(d: Path) -> list[Path]:
-    """The regular, non-hidden files under ``d`` (FIFOs and devices are not records)."""
-    return sorted(p for p in d.rglob("*") if not p.name.startswith(".")
-                  and not any(part.startswith(".") for part in p.relative_to(d).parts[:-1])
-                  and p.is_file() and _regular(p))
-
-
-def _regular(p: Path) -> bool:
-    try:
-        check_regular(p)
-        return True
-    except UserError:
-        return False
+    """The regular, non-hidden files inside ``d`` (:func:`tree.scan`; FIFOs and devices are not
+    records, links out of ``d`` are not followed)."""
+    return scan(d).files
 
 
 def read_file(path: Path) -> tuple[str, Records]:
@@ -234,7 +267,9 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
                                 records=rec.records, skipped_lines=rec.skipped_lines,
                                 decimals=print_decimals(rec.table)))
     resumes = _resumes(sources)
-    tables = [r.table for _, _, r in sources]
+    tables, capped = cap_tables([r.table for _, _, r in sources])
+    if capped:
+        sources[0][2].note(None, capped)
     table = merge_ordered_rows(pd.concat(tables, ignore_index=True)) if len(tables) > 1 else \
         (tables[0] if tables else pd.DataFrame({"step": []}))
     table = _tidy(table)
@@ -250,6 +285,11 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
         if totals:
             config["total_steps"] = int(totals[-1])
     notes = [{"source": str(src), **n} for src, _, rec in sources for n in rec.notes][:MAX_NOTES]
+    note_count = sum(r.note_count for _, _, r in sources)
+    clock = forward_time(table).note()
+    if clock:                              # the run's own note: first, never cut off
+        notes = [{"source": "", "line": None, "what": clock}, *notes][:MAX_NOTES]
+        note_count += 1
     ends = [(str(src), rec.end) for src, _, rec in sources if rec.end is not None]
     end = {**ends[-1][1], "source": ends[-1][0]} if ends else None
     if end is not None and isinstance(end.get("step"), (int, float)) and len(table) \
@@ -261,7 +301,7 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
                evaluation=evaluation, resumes=resumes,
                kind=detect_kind([c for c in table.columns if c not in ("step", "time")], config),
                validation=validation, epoch_means=epoch_means, notes=notes,
-               note_count=sum(r.note_count for _, _, r in sources), end=end)
+               note_count=note_count, end=end)
 
 
 def _resumes(sources: Sequence[tuple[Path | str, str, Records]]) -> list[dict]:

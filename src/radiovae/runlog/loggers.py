@@ -19,6 +19,7 @@ from radiovae.runlog.lightning_csv import (
     read_yaml_lenient,
 )
 from radiovae.runlog.records import Records
+from radiovae.runlog.tree import Tree
 
 FILE_FORMATS = ("lightning_csv", "wandb_history", "wandb_csv")
 DIR_FORMATS = ("mlflow",)
@@ -68,50 +69,54 @@ def parse_file(path: Path, fmt: str) -> Records:
     raise ValueError(f"not a logger file format: {fmt}")
 
 
-def read_logger_dir(d: Path) -> list[tuple[Path, str, Records]] | None:
-    """The sources of the one run a logger's folder holds, in launch order; None when ``d`` is
-    no logger's folder. A folder of several runs (an MLflow experiment, a ``wandb/`` folder) is
-    refused with their names: which of them belong together is the user's call."""
+def read_logger_dir(d: Path, tree: Tree) -> tuple[list[tuple[Path, str, Records]], list[Path]] | None:
+    """The sources of the one run a logger's folder holds, in launch order, and the folders that
+    run occupies; None when ``d`` is no logger's folder. ``tree``: ``d`` as :func:`tree.scan`
+    lists it (nothing outside ``d`` is looked at). A folder of several runs (an MLflow
+    experiment, a ``wandb/`` folder) is refused with their names: which of them belong
+    together is the user's call."""
     runs = mlflow.run_dirs(d)
     if runs:
         if len(runs) > 1:
             raise UserError(_several(d, "MLflow runs", runs))
         records = mlflow.read_run(runs[0])
-        return [(runs[0], "mlflow", records)]
+        return [(runs[0], "mlflow", records)], [runs[0]]
     if (files := wandb.run_files(d)) is not None:
-        return [(files / wandb.HISTORY, "wandb_history", wandb.read_run_folder(files))]
+        return [(files / wandb.HISTORY, "wandb_history", wandb.read_run_folder(files))], [d]
     folders = sorted({f.parent.parent if f.parent.name == "files" else f.parent
-                      for f in d.glob(f"*/**/{wandb.HISTORY}")})
+                      for f in tree.named(wandb.HISTORY, min_depth=1)})
     if folders:
         if len(folders) > 1:
             raise UserError(_several(d, "W&B runs", folders))
         files = wandb.run_files(folders[0])
         assert files is not None
-        return [(files / wandb.HISTORY, "wandb_history", wandb.read_run_folder(files))]
-    found = _lightning_versions(d)
-    if found is None and (binary := next(d.glob("*.wandb"), None) or next(d.glob("*/*.wandb"), None)):
+        return [(files / wandb.HISTORY, "wandb_history", wandb.read_run_folder(files))], folders
+    found = _lightning_versions(d, tree)
+    binary = next((f for f in tree.files if f.suffix == ".wandb"
+                   and len(f.relative_to(d).parts) <= 2), None)
+    if found is None and binary is not None:
         raise UserError(binary_message(binary) or "")
     return found
 
 
-def _lightning_versions(d: Path) -> list[tuple[Path, str, Records]] | None:
+def _lightning_versions(d: Path, tree: Tree
+                        ) -> tuple[list[tuple[Path, str, Records]], list[Path]] | None:
     """``version_N/metrics.csv`` under ``d`` (or ``d/metrics.csv``), by N: Lightning starts a new
     version on each launch, so a folder of versions is one run resumed (pass one version folder
     for one launch)."""
-    if (d / "metrics.csv").is_file():
+    if (d / "metrics.csv") in tree.files:
         csvs = [d / "metrics.csv"]
     else:
-        versions = [p for p in d.iterdir() if p.is_dir() and _VERSION.match(p.name)
-                    and (p / "metrics.csv").is_file()]
-        versions.sort(key=lambda p: int(_VERSION.match(p.name).group(1)))   # type: ignore[union-attr]
-        csvs = [p / "metrics.csv" for p in versions]
+        csvs = [f for f in tree.named("metrics.csv", min_depth=1)
+                if f.parent.parent == d and _VERSION.match(f.parent.name)]
+        csvs.sort(key=lambda p: int(_VERSION.match(p.parent.name).group(1)))  # type: ignore[union-attr]
     found = []
     for csv in csvs:
         head = csv.read_bytes()[:1 << 16].decode("utf-8", "replace")
         first = next((ln.strip() for ln in head.splitlines() if ln.strip()), "")
         if detect_file(csv, head, first) == "lightning_csv":
             found.append((csv, "lightning_csv", parse_lightning_csv(csv, csv.read_bytes())))
-    return found or None
+    return (found, [c.parent for c in csvs]) if found else None
 
 
 def _several(d: Path, what: str, runs: list[Path]) -> str:

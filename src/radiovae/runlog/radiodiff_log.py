@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from radiovae.errors import UserError, brief
+from radiovae.runlog.budget import MetricCap, cap_parsed
 from radiovae.runlog.config import looks_like_config
 from radiovae.runlog.records import (
     MAX_NOTES,
@@ -151,7 +152,8 @@ def split_complete(data: bytes) -> tuple[bytes, bytes]:
     return data[:end], data[end:]
 
 
-def parse_radiodiff(data: bytes, final: bool = True) -> Records:
+def parse_radiodiff(data: bytes, final: bool = True, cap: MetricCap | None = None,
+                    rows_before: int = 0) -> Records:
     """Parse RadioDiff log bytes into one row per step.
 
     The unterminated last line (a write in progress, or cut by a crash) is not parsed; it is
@@ -220,6 +222,7 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
                 bad.append(int(starts[i]))
         else:
             rows.append((int(i), *parsed))
+    frame, rows, capped = cap_parsed(frame, rows, cap, rows_before, _FRAME_KEYS)
     if rows:
         slow = pd.DataFrame([{"line": i, "time": t, "step": s, "total_steps": n, **terms}
                              for i, t, s, n, terms in rows])
@@ -241,9 +244,15 @@ def parse_radiodiff(data: bytes, final: bool = True) -> Records:
                       nan_steps=written)
     rec.end = end
     _note_skipped(rec, original, sorted(bad)[:MAX_NOTES], skipped, tail if final else b"")
+    if capped:
+        rec.note(None, capped)
     return rec
 
 
+
+_FRAME_KEYS = ("line", "time", "step", "total_steps")
+FAST_MIN_LINES = 200          # fewer standard lines: the plain parser is faster (a folder of
+                              # 2,000 short segments paid the bulk parser's set-up 2,000 times)
 NOTE_MARK = b" radiovae config note: "   # radiovae's train.log: what of the config was mapped
 END_MARK = b"[Train End]"     # radiovae's last line: "<stamp> [Train End] <steps>/<total>: <why>"
 _END_RE = re.compile(rb"\[Train End\] (\d+)/(\d+): (\w+)")
@@ -380,6 +389,8 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
     """
     if len(lines) == 0:
         return None, [], {}
+    if len(lines) < FAST_MIN_LINES:   # its fixed cost (~15 ms) exceeds the plain parser's here
+        return None, list(lines), {}
     shapes, specials = _learn_shapes(body, starts, ends, lines)
     if shapes is None:
         return None, list(lines), {}

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radiovae.runlog.budget import MAX_METRICS, MetricCap, count_keys
 from radiovae.runlog.records import (
     FLOAT_INT_MAX,
     NAN_TEXT,
@@ -32,9 +33,11 @@ _BOOKKEEPING = {"step", "time", "timestamp", "datetime", "date", "wall_time", "t
                 "epoch", "iteration"}
 
 
-def parse_csv(data: bytes) -> Records:
+def parse_csv(data: bytes, cap: MetricCap | None = None, rows: int = 0) -> Records:
     """A CSV with a ``step`` column (e.g. RadioDiff's training_data_parsed.csv); invalid UTF-8
-    is replaced, a byte-order mark dropped, a row with more fields than the header skipped."""
+    is replaced, a byte-order mark dropped, a row with more fields than the header skipped.
+    ``cap``: the source's :class:`MetricCap` (``rows``: records read before this chunk); without
+    one, this chunk alone is capped and the note is its own."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     df, bad = _read_csv(data, csv.QUOTE_MINIMAL)
@@ -47,6 +50,16 @@ def parse_csv(data: bytes) -> Records:
                 df[col] = df[col].str.strip().str.strip('"')
         lines = row_lines(data, bad)
     acc = Records(empty_table())
+    metrics = [c for c in df.columns if c not in _BOOKKEEPING]
+    if cap is not None or len(metrics) > MAX_METRICS:
+        own = cap is None
+        cap = cap or MetricCap()
+        counts = df[metrics].notna().sum().to_dict() if metrics else {}
+        keep = cap.choose(counts, rows + len(df))
+        if len(keep) < len(metrics):
+            df = df[[c for c in df.columns if c in keep or c in _BOOKKEEPING]]
+        if own and cap.note():
+            acc.note(None, cap.note())
     for n in bad:
         acc.note(n, "more fields than the header, skipped")
     acc.skipped_lines += len(bad)
@@ -121,7 +134,8 @@ def row_lines(data: bytes, bad: list[int]) -> np.ndarray:
     return number[keep][1:]            # the first non-blank line is the header
 
 
-def parse_jsonl(data: bytes, final: bool = True) -> Records:
+def parse_jsonl(data: bytes, final: bool = True, cap: MetricCap | None = None,
+                rows_before: int = 0) -> Records:
     """One JSON object per line with a ``step`` key; NaN / Infinity tokens are kept.
 
     A last line without its newline (still being written) is skipped, and counted when ``final``.
@@ -174,7 +188,32 @@ def parse_jsonl(data: bytes, final: bool = True) -> Records:
         lines.append(n)
     if not rows:
         return acc
-    return _records_from_frame(pd.DataFrame(rows), acc, lines=np.asarray(lines), nan_rows=nans)
+    own = cap is None
+    cap = cap or MetricCap()
+    counts = count_keys(rows, _BOOKKEEPING)
+    keep = cap.choose(counts, rows_before + len(rows))   # before the dense table is built
+    if len(keep) < len(counts):
+        nans = {k: v for k, v in nans.items() if k in keep}
+    if own and cap.note():
+        acc.note(None, cap.note())
+    order = [k for k in dict.fromkeys(k for r in rows for k in r)
+             if k in keep or k in _BOOKKEEPING]
+    frame = _frame(rows, order)
+    del rows                                  # the Python objects go before the table is copied
+    return _records_from_frame(frame, acc, lines=np.asarray(lines), nan_rows=nans)
+
+
+def _frame(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
+    """``pd.DataFrame(rows)`` for ``keys`` only, a metric column at a time straight into
+    float64: no rows x keys array of Python objects (10^6 sparse rows would make it 0.4 GB)."""
+    n = len(rows)
+    cols: dict[str, Any] = {}
+    for k in keys:
+        if k in _BOOKKEEPING:                 # steps stay exact ints; timestamps stay text
+            cols[k] = pd.Series([r.get(k) for r in rows], dtype=object).infer_objects()
+        else:
+            cols[k] = np.fromiter((r.get(k, math.nan) for r in rows), dtype=np.float64, count=n)
+    return pd.DataFrame(cols)
 
 
 _NOT_JSON, _TOO_DEEP = object(), object()

@@ -12,10 +12,18 @@ turned into what its text log says, so both give one diagnosis (:func:`from_radi
   no value was measured, and the columns are dropped (the text log has no discriminator line).
 * ``Learning_Rate`` is written after the scheduler stepped (the next step's LR); it becomes ``lr``.
 * ``logvar`` and ``nll_loss`` are not in RadioDiff's events at all.
+
+The file's TFRecord framing is read here, not by TensorBoard's loader, which stops at the first
+record whose CRC fails (and a catch-all then kept the records before it, unsaid): a record whose
+data CRC fails is skipped and noted with its byte position, a length whose CRC fails is noted and
+the reader resynchronises on the next record whose length and data CRCs both hold, and a torn
+last record (the writer is still writing) is noted, never an error.
 """
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,37 +37,110 @@ def is_event_file(path: Path, head: bytes) -> bool:
     return "tfevents" in path.name or (len(head) > 12 and b"brain.Event:" in head[:64])
 
 
+def _masked_crc():
+    """TFRecord's masked CRC-32C (google_crc32c's C code if installed, else TensorBoard's)."""
+    try:
+        import google_crc32c
+
+        def crc(data: bytes) -> int:
+            c = google_crc32c.value(data)
+            return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+        return crc
+    except ImportError:
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+        return masked_crc32c
+
+
+def tf_records(data: bytes, damage: list[tuple[int, str]]) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, payload) of each intact TFRecord in ``data``; what is not intact is
+    appended to ``damage`` as (offset, what) and skipped."""
+    crc = _masked_crc()
+    n, pos = len(data), 0
+    while pos < n:
+        if n - pos < 12:
+            damage.append((pos, f"a torn last record ({n - pos} bytes) ignored"))
+            return
+        head = data[pos:pos + 8]
+        (length,) = struct.unpack("<Q", head)
+        if crc(head) != struct.unpack("<I", data[pos + 8:pos + 12])[0]:
+            nxt = _resync(data, pos + 1, crc)
+            damage.append((pos, f"a record whose length fails its CRC: {(nxt or n) - pos} "
+                                f"bytes skipped"))
+            if nxt is None:
+                return
+            pos = nxt
+            continue
+        end = pos + 12 + length
+        if end + 4 > n:
+            damage.append((pos, f"a torn last record ({n - pos} of {length + 16} bytes) ignored"))
+            return
+        payload = data[pos + 12:end]
+        if crc(payload) != struct.unpack("<I", data[end:end + 4])[0]:
+            damage.append((pos, "a record whose data fails its CRC: skipped"))
+        else:
+            yield pos, payload
+        pos = end + 4
+
+
+def _resync(data: bytes, start: int, crc) -> int | None:
+    """The next offset from ``start`` where a whole record's length and data CRCs both hold."""
+    n = len(data)
+    for pos in range(start, n - 15):
+        head = data[pos:pos + 8]
+        if crc(head) != struct.unpack("<I", data[pos + 8:pos + 12])[0]:
+            continue
+        (length,) = struct.unpack("<Q", head)
+        end = pos + 12 + length
+        if end + 4 <= n and crc(data[pos + 12:end]) == struct.unpack("<I", data[end:end + 4])[0]:
+            return pos
+    return None
+
+
 def parse_tensorboard(path: Path) -> Records:
-    """Every scalar of one event file; one row per step, the event's wall time as ``time``."""
-    from tensorboard.backend.event_processing import event_file_loader
+    """Every scalar of one event file; one row per step, the event's wall time as ``time``.
+    Damaged records are skipped and noted (:func:`tf_records`); a file of nothing but damage
+    is an error (ValueError, said by the caller as unreadable)."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto import event_pb2
     from tensorboard.util import tensor_util
 
     steps, tags, values, times = [], [], [], []
-    loader = event_file_loader.LegacyEventFileLoader(str(path))
-    try:
-        for event in loader.Load():
-            if not event.HasField("summary"):
-                continue
-            for v in event.summary.value:
-                kind = v.WhichOneof("value")
-                if kind == "simple_value":
-                    value = float(v.simple_value)
-                elif kind == "tensor":
+    damage: list[tuple[int, str]] = []
+    intact = 0
+    for pos, payload in tf_records(path.read_bytes(), damage):
+        try:
+            event = event_pb2.Event.FromString(payload)
+        except DecodeError:
+            damage.append((pos, "a record whose CRCs hold but is no TensorBoard event: skipped"))
+            continue
+        intact += 1
+        if not event.HasField("summary"):
+            continue
+        for v in event.summary.value:
+            kind = v.WhichOneof("value")
+            if kind == "simple_value":
+                value = float(v.simple_value)
+            elif kind == "tensor":
+                try:
                     arr = tensor_util.make_ndarray(v.tensor)
-                    if arr.size != 1 or arr.dtype.kind not in "fiu":
-                        continue
-                    value = float(arr.reshape(-1)[0])
-                else:
+                except (TypeError, ValueError, KeyError) as e:
+                    damage.append((pos, f"tag {v.tag[:60]!r} at step {event.step} holds a "
+                                        f"tensor that does not decode ({type(e).__name__}): "
+                                        "skipped"))
                     continue
-                steps.append(event.step)
-                tags.append(v.tag)
-                values.append(value)
-                times.append(event.wall_time)
-    except Exception:  # a torn last record while the writer is active: keep what was read
-        if not steps:
-            raise
+                if arr.size != 1 or arr.dtype.kind not in "fiu":
+                    continue
+                value = float(arr.reshape(-1)[0])
+            else:
+                continue
+            steps.append(event.step)
+            tags.append(v.tag)
+            values.append(value)
+            times.append(event.wall_time)
+    if not intact and damage:
+        raise ValueError(f"no intact record; at byte {damage[0][0]}: {damage[0][1]}")
     if not steps:
-        return Records(empty_table(), nan_steps={})
+        return _noted(Records(empty_table(), nan_steps={}), damage)
     long = pd.DataFrame({"step": np.asarray(steps, dtype="int64"), "tag": tags,
                          "value": np.asarray(values, dtype="float64"),
                          "time": np.asarray(times, dtype="float64")})
@@ -78,8 +159,14 @@ def parse_tensorboard(path: Path) -> Records:
     for tag, steps in nan.groupby("tag")["step"]:
         name = tag if tag in raw.columns else ("lr" if tag == "Learning_Rate" else f"train/{tag}")
         nan_steps[name] = np.unique(steps.to_numpy(dtype=np.int64))
-    return Records(merge_ordered_rows(raw), records=len(long), resumes=resumes,
-                   nan_steps=nan_steps)
+    return _noted(Records(merge_ordered_rows(raw), records=len(long), resumes=resumes,
+                          nan_steps=nan_steps), damage)
+
+
+def _noted(rec: Records, damage: list[tuple[int, str]]) -> Records:
+    for pos, what in damage:
+        rec.note(None, f"TensorBoard record at byte {pos:,}: {what}")
+    return rec
 
 
 RADIODIFF_TB_TAGS = {"total_loss", "rec_loss", "kl_loss", "d_weight", "disc_factor", "g_loss",
