@@ -30,6 +30,12 @@ def test_a_clock_set_back_25_h_is_noted_and_not_counted(tmp_path):
     ds, dt, _ = forward_intervals(run.table["step"].to_numpy(),
                                   run.table["time"].to_numpy())
     assert ds.sum() / dt.sum() == pytest.approx(0.5)          # steps/s over forward intervals
+    # the report's wall time and rate are the forward ones, and the note is said
+    from radiovae.analysis import analyze
+    s = analyze(run)
+    assert s["time"]["elapsed_s"] == pytest.approx(2.0 * 118)
+    assert s["time"]["steps_per_s"] == pytest.approx(0.5)
+    assert s["read_notes"][0]["what"].startswith("the clock went back")
 
 
 def test_a_forward_clock_says_nothing():

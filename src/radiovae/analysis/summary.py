@@ -20,6 +20,7 @@ from radiovae.analysis.smoothing import DEFAULT_WEIGHT
 from radiovae.analysis.state import eta_applies, run_state
 from radiovae.analysis.stats import MIN_RECORDS, metric_stats, trend
 from radiovae.analysis.validation import validation_summary
+from radiovae.runlog.clock import forward_time
 from radiovae.runlog.run import Run
 
 _DISC_TERMS = ("disc_loss", "logits_real", "logits_fake")
@@ -212,8 +213,10 @@ def _verdict(found: list[dict], judged: dict[str, Any] | None = None,
     crit = [f for f in found if f["severity"] == "critical"]
     warn = [f for f in found if f["severity"] == "warning"]
 
-    def names(fs: list[dict]) -> str:
-        return "; ".join(f"{f['id']}" + (f" ({f['metric']})" if f["metric"] else "") for f in fs)
+    def names(fs: list[dict], most: int = 6) -> str:
+        shown = "; ".join(f"{f['id']}" + (f" ({f['metric']})" if f["metric"] else "")
+                          for f in fs[:most])
+        return shown + (f"; and {len(fs) - most:,} more" if len(fs) > most else "")
 
     if crit:
         return "failing", f"{len(crit)} critical finding(s): {names(crit)}"
@@ -234,7 +237,9 @@ def _time(table, resumes: list[dict], planned: int | None, last: int | None) -> 
     t, s = t[ok], step[ok]
     out["start_unix"], out["end_unix"] = float(t.min()), float(t.max())
     out["start"], out["end"] = _iso(t.min()), _iso(t.max())
-    out["elapsed_s"] = float(t.max() - t.min())
+    # a clock set back (merged machines, a time-zone change) is no negative wall time: forward
+    # intervals only (runlog.clock, whose note the run's notes carry)
+    out["elapsed_s"] = forward_time(table).elapsed_s
     dt, ds = np.diff(t), np.diff(s)
     good = (dt > 0) & (ds > 0)
     if not good.any():
