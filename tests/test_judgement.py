@@ -296,3 +296,39 @@ def test_learning_concern_names_the_untrained_discriminator(real, tmp_path):
     (c,) = [c for c in s["concerns"] if c["id"] == "learning"]
     assert c["answer"] == "no" and "discriminator does not learn" in c["text"]
     assert "by design" in c["text"]                     # logvar, said as what it is
+
+
+def test_a_log_that_its_config_could_not_have_written_is_noted(real, tmp_path):
+    # gradient_accumulate_every 2 logs a discriminator line per logged step, from step 0 on
+    s = analyze(load_run(write_log(tmp_path / "a.log", real.iloc[:200])))
+    (f,) = _ids(s)["config_mismatch"]
+    assert f["severity"] == "info" and f["evidence"] == {"gradient_accumulate_every": 2,
+                                                         "records": 200}
+    from logfactory import with_disc_terms
+    s = analyze(load_run(write_log(tmp_path / "b.log", with_disc_terms(real.iloc[:200]))))
+    assert "config_mismatch" not in _ids(s)
+
+
+def test_readiness_does_not_fail_on_a_drift_it_cannot_tell_from_noise():
+    s = _ready_summary()
+    s["metrics"]["rec"] = {"trend": "decreasing", "trend_test": {
+        "levelled_since": None, "last_fifth": {"records": 230, "p": 0.052, "change_pct": -11.3}}}
+    r = readiness(s, "rec")
+    (part,) = [p for p in r["parts"] if p["part"] == "levelled"]
+    assert part["holds"] is None and "not significant" in part["text"]
+    s["metrics"]["rec"]["trend_test"]["last_fifth"]["p"] = 0.01
+    (part,) = [p for p in readiness(s, "rec")["parts"] if p["part"] == "levelled"]
+    assert part["holds"] is False and "-11.3 %" in part["text"]
+
+
+def test_compare_says_when_two_runs_are_copies(real, tmp_path):
+    from radiovae.analysis.compare import Entry, compare
+
+    a = load_run(write_log(tmp_path / "a" / "train.log", real))
+    b = load_run(write_log(tmp_path / "b" / "train.log", real, config=_config(
+        gradient_accumulate_every=1)))
+    c = compare([Entry("a", a, analyze(a)), Entry("b", b, analyze(b))])
+    assert c["identical"] == [{"runs": ["a", "b"], "steps": 1150, "metrics": 9}]
+    # the lowest value is given for the reconstruction losses only, never the (negative) total
+    keys = {s["key"] for s in c["series"] if s["lower_is_better"]}
+    assert "total" not in keys and {"rec", "nll"} <= keys

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from radiovae.analysis.names import ROLES, find, role_of
-from radiovae.analysis.smoothing import DEFAULT_WEIGHT, ema_smooth
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT, grouped_ema
 from radiovae.analysis.summary import jsonable
 from radiovae.analysis.validation import validation_summary
 from radiovae.errors import UserError
@@ -31,7 +31,9 @@ from radiovae.runlog.run import Run
 SMOOTHING_WEIGHT = DEFAULT_WEIGHT
 # losses a run wants low: their lowest smoothed value is reported. Adversarial terms, weights,
 # logvar and the lr have no "better" direction, so only their final values are.
-LOWER_IS_BETTER = ("total", "kl", "nll", "rec")
+# (not the total: a VAE-GAN total is negative by the adversarial term's arithmetic; not the KL,
+# which grows by design under kl_weight 1e-6)
+LOWER_IS_BETTER = ("nll", "rec", "loss_simple")
 PROGRESS_PANEL_BELOW = 0.2
 MAX_EXTRA = 8          # metrics outside the roles that several runs share (e.g. a stage-2 loss)
 
@@ -75,7 +77,31 @@ def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[
         "causes": _causes(entries),
         "config": _config_diff(entries),
         "validation": _validation(entries),
+        "identical": _identical(entries),
     })
+
+
+def _identical(entries: Sequence[Entry], min_steps: int = 20) -> list[dict[str, Any]]:
+    """Pairs of runs whose shared metrics hold the same value at every shared step: not two
+    independent trainings (one log copies the other's records), whatever their configs say."""
+    out = []
+    for i in range(len(entries)):
+        for j in range(i + 1, len(entries)):
+            a, b = entries[i].run.table, entries[j].run.table
+            cols = [c for c in a.columns if c in b.columns and c not in ("step", "time")]
+            if not cols:
+                continue
+            merged = a[["step", *cols]].merge(b[["step", *cols]], on="step", suffixes=("_a",
+                                                                                         "_b"))
+            if len(merged) < min_steps:
+                continue
+            va = merged[[f"{c}_a" for c in cols]].to_numpy(dtype="float64")
+            vb = merged[[f"{c}_b" for c in cols]].to_numpy(dtype="float64")
+            same = (va == vb) | (np.isnan(va) & np.isnan(vb))
+            if same.all():
+                out.append({"runs": [entries[i].label, entries[j].label],
+                            "steps": int(len(merged)), "metrics": len(cols)})
+    return out
 
 
 KIND_NAMES = {"vae": "a first-stage VAE run", "ldm": "a stage-2 (latent diffusion) run"}
@@ -138,11 +164,12 @@ def _run_facts(e: Entry) -> dict[str, Any]:
 
 def smoothed(run: Run, column: str, weight: float = SMOOTHING_WEIGHT
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(steps, raw values, EMA-smoothed values) of one column, its finite records only."""
+    """(steps, raw values, smoothed values) of one column, its finite records only; smoothed as
+    the single reports' figures are (:func:`radiovae.analysis.smoothing.grouped_ema`)."""
     step = run.table["step"].to_numpy()
     y = run.table[column].to_numpy(dtype="float64")
     ok = np.isfinite(y)
-    return step[ok], y[ok], ema_smooth(y[ok], weight)
+    return step[ok], y[ok], grouped_ema(y[ok], weight)
 
 
 def _series(key: str, entries: Sequence[Entry], weight: float,
@@ -160,10 +187,7 @@ def _series(key: str, entries: Sequence[Entry], weight: float,
         facts: dict[str, Any] = {
             "column": col, "records": int(len(step)),
             "first_step": int(step[0]), "last_step": int(step[-1]),
-            # the single report's smoothed latest (where its figure's line ends), one number
-            "final": float(raw[-1]),
-            "final_smoothed": (e.summary.get("metrics") or {}).get(col, {}).get(
-                "last_smoothed", float(sm[-1])),
+            "final": float(raw[-1]), "final_smoothed": float(sm[-1]),
             "min": float(raw.min()), "max": float(raw.max()),
         }
         if key in LOWER_IS_BETTER:

@@ -20,6 +20,24 @@ def group_size(records: int) -> int:
     return max(1, -(-records // SMOOTH_POINTS))
 
 
+def grouped_ema(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> np.ndarray:
+    """Per record, the figures' smoothed line: the debiased EMA of the means of groups of
+    :func:`group_size` consecutive records (finite ones only), each record given its group's
+    value. Its last value is :func:`smoothed_last` of a non-step series."""
+    y = np.asarray(y, dtype="float64")
+    size = group_size(len(y))
+    if size == 1:
+        return ema_smooth(y, weight)
+    groups = -(-len(y) // size)
+    fin = np.isfinite(y)
+    pad = np.concatenate([np.where(fin, y, 0.0), np.zeros(groups * size - len(y))])
+    cnt = np.concatenate([fin, np.zeros(groups * size - len(y), bool)])
+    n = cnt.reshape(groups, size).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(n > 0, pad.reshape(groups, size).sum(axis=1) / np.maximum(n, 1), np.nan)
+    return np.repeat(ema_smooth(means, weight), size)[:len(y)]
+
+
 def smoothed_last(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> float:
     """The last point of the figures' smoothed line: the debiased EMA of the means of groups of
     :func:`group_size` consecutive records (NaN skipped), so a table's "smoothed" value is the

@@ -115,8 +115,10 @@ def run_state(run: Run, planned: int | None, log_gap: int, time_facts: dict[str,
     out["last_write_unix"] = wrote
     record_t = time_facts.get("end_unix")
     silent = None if wrote is None else now - wrote
+    copied = False
     if record_t is not None and now - record_t > window + _CLOCK_SLACK_S:
-        silent = max(silent or 0.0, now - record_t)   # a copied file: its records are old
+        copied = wrote is not None and now - wrote <= window    # a copy: its records are old
+        silent = max(silent or 0.0, now - record_t)
     out["silent_s"] = silent
     if silent is None:
         return said("unknown", "no_time", "neither the files nor the records say when they "
@@ -125,7 +127,9 @@ def run_state(run: Run, planned: int | None, log_gap: int, time_facts: dict[str,
     if silent > window:
         since = when(record_t) if record_t is not None else when(wrote)
         text = (f"the records end at step {last:,}{of_plan} with no end marker, and nothing has "
-                f"been written since {since} ({duration(silent)} ago).")
+                f"been written since {since} ({duration(silent)} ago"
+                + (f", by the records' own times; the file itself was modified {when(wrote)}"
+                   if copied else "") + ").")
         if planned is None:
             return said("unknown", "no_plan", text[:-1] + ", but without a planned step count "
                         "finished and stopped cannot be told apart.")

@@ -107,13 +107,19 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     overview = Section("Runs", "runs")
     overview.add(Table(
         ["run", "records from", "steps", "records"] + (["VAE → VAE-GAN (observed)"] if vae else [])
-        + ["resumed at", "verdict"],
+        + ["resumes inside the records", "verdict"],
         [[f"**{r['label']}**", ", ".join(code(f) for f in r["formats"]), _steps(r),
           num(r.get("records"))] + ([num(r.get("switch_step"))] if vae else [])
          + [", ".join(fmt_step(s) for s in r["resume_steps"]) or "—", str(r.get("verdict"))]
          for r in runs], [False, False, False, True] + ([True] if vae else []) + [False, False]))
     overview.add(Bullets([f"**{r['label']}**: " + ", ".join(code(s) for s in r["sources"])
                           for r in runs]))
+    for same in comparison.get("identical") or []:
+        overview.add(Paragraph(
+            f"**Warning:** **{same['runs'][0]}** and **{same['runs'][1]}** hold the same value in "
+            f"every one of their {same['steps']:,} shared steps and {same['metrics']} shared "
+            "metrics: they are not two independent trainings (one log repeats the other's "
+            "records), whatever their configurations say."))
     if common:
         overview.add(Paragraph(
             f"Runs are aligned by training step. Steps {num(common['first_step'])}–"
@@ -126,10 +132,12 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
     values = Section("Final and lowest values", "values")
     values.add(Paragraph(
         f"Smoothing: {smoothing['description']} (as TensorBoard's slider at {smoothing['weight']:g}), "
-        "over each run's finite records. **final** is the last finite record; **final "
-        f"({sm_text})** the smoothed curve there; **lowest ({sm_text})** the smoothed curve's "
-        "minimum and its step, given for the losses a run wants low (total, KL, NLL, "
-        "reconstruction) only."))
+        "over the means of groups of consecutive records, as in the single reports' figures. "
+        f"**final** is the last finite record; **final ({sm_text})** the smoothed curve there. "
+        f"**lowest ({sm_text})** is the smoothed curve's minimum and its step, for the "
+        "reconstruction or denoising loss only" + (
+            " (NLL, rec_loss): a VAE-GAN total is negative by its adversarial term's arithmetic."
+            if any(r.get("kind") == "vae" for r in runs) else " (loss_simple).")))
     header = ["metric", "run", "column", "last step", "final", f"final ({sm_text})",
               f"lowest ({sm_text})", "at step"]
     if common:

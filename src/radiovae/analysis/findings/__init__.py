@@ -8,6 +8,7 @@ together. A new kind is one module, one line below and its tests.
 from __future__ import annotations
 
 from radiovae.analysis.findings import (
+    config_mismatch,
     discriminator_untrained,
     divergence,
     frozen_metric,
@@ -26,7 +27,7 @@ from radiovae.analysis.findings.base import SEVERITY, Context, Finding, finding
 
 KINDS = (non_finite, divergence, spike, lr_zero, weight_saturated, discriminator_untrained,
          frozen_metric, terms_disagree, negative_total_loss, plateau, phase_change, resumed,
-         stopped)
+         stopped, config_mismatch)
 BY_ID = {k.ID: k for k in KINDS}
 
 

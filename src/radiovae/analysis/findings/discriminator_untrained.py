@@ -162,7 +162,8 @@ def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
     if "disc_loss_median" in f.evidence:
         return ("Check that the discriminator's optimizer holds its parameters"
                 + ("" if f.evidence.get("stepped") else " and is stepped after disc_start")
-                + ", and its learning rate: its loss and logits do not move.")
+                + ", and its learning rate: its loss stays at chance and the gap between its "
+                "logits on real and reconstructed maps does not widen.")
     return ("Check the run's trainer.gradient_accumulate_every: with 1, RadioDiff's "
             "train_vae.py never steps the discriminator. Set it to 2 (RadioDiff's published "
             "config) and resume from a checkpoint before disc_start; the discriminator's line "

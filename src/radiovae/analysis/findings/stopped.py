@@ -37,8 +37,9 @@ def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
         newest = (last + gap) // every * every
         where = f" (saved every {every:,} steps: the newest is from step {newest:,} at most)"
     if trainer.get("enable_resume") is False:
-        return (f"Restart from the newest saved weights{where}: with enable_resume false the "
-                "optimizer and the lr schedule are not saved, so they start again. Or evaluate "
-                "what was trained: it is not the planned model.")
+        return (f"With enable_resume false a save holds the model weights only{where}: it cannot "
+                "be resumed. Load it as finetune.ckpt_path to train on; the optimizer, the "
+                "schedule's position and the EMA weights start again. Or evaluate what was "
+                "trained: it is not the planned model.")
     return (f"Resume from the newest checkpoint{where} to finish the plan, or evaluate what "
             "was trained: it is not the planned model.")

@@ -4,7 +4,7 @@ latent-diffusion's (and RadioDiff's) generator loss is g_loss = -mean(D(x_hat)),
 discriminator's line logs logits_fake = mean(D(x_hat)) for the same step's reconstructions: so
 g_loss + logits_fake stays near 0 (the autoencoder's update between the two passes moves it a
 little). Far from 0 in most VAE-GAN records, the two lines were not written by one discriminator
-pass: a log merged from two runs, or terms computed elsewhere.
+and run: a log merged from two runs, or terms computed elsewhere.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def detect(ctx: Context) -> list[Finding]:
            f"{num(float(np.median(fake[rows])))})"
            + (f", and the two hardly move together (correlation {corr:.2f}, where -1 is "
               "expected)" if corr is not None and corr > -0.5 else "")
-           + ". The two lines do not come from one discriminator pass.")
+           + ". RadioDiff computes both on the same batch with the same discriminator weights "
+           "(the discriminator steps only after its own line), so they should mirror each other: "
+           "these cannot come from the same discriminator and run.")
     return [finding(ID, "warning", ctx.name("g_loss"), msg, span=(int(step[0]), int(step[-1])),
                     median_sum=gap, logits_fake_noise=noise, correlation=corr,
                     rows=int(rows.sum()))]
@@ -47,5 +49,5 @@ def detect(ctx: Context) -> list[Finding]:
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
     return ("Check that each step's generator and discriminator lines come from the same run: a "
-            "log merged from two runs, or terms computed by other code, mix them. Judge the "
-            "discriminator by neither until they agree.")
+            "log merged from two runs, or terms computed by other code, mix them. Until they "
+            "agree, the adversarial term in the total says nothing about this discriminator.")

@@ -110,8 +110,7 @@ def _details(f: Facts) -> Section:
                          + f": {sentence(x.get('message'))}" for x in info]))
     causes = f.s.get("causes") or []
     if causes:
-        said = ({x.get("id") for x in f.findings}
-                | {a.get("id") for a in (f.s.get("answers") or []) + (f.s.get("concerns") or [])})
+        said = {x.get("id") for x in f.findings}
         sec.add(Paragraph("**Causes**: what in the configuration, or in the trainer's code, makes "
                           "the records look as they do."),
                 Bullets([f"**{c['id']}** ({c['severity']}): {sentence(c['text'])}"
@@ -202,7 +201,7 @@ def statistics(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec.add(Paragraph(
         "Latest: the last record, raw. Smoothed: where the figures' smoothed line ends ("
         f"{sm.get('method', 'an exponential moving average')}, weight {sm.get('weight', '—')}, "
-        "over the same groups of records as the figures); a step-like series (a few distinct "
+        "over the same groups of records as the figures). A step-like series (a few distinct "
         "levels, such as disc_factor or a print-rounded lr) is not smoothed. Range and mean over "
         "every finite record. Change: between the medians of the first and the last tenth of "
         "the records, in % where that means something, else absolute (a sign change, or a "
