@@ -18,7 +18,8 @@ def synth(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
-    synthesize(out, args.maps, args.tx, size=args.size, seed=args.seed, workers=args.workers)
+    synthesize(out, args.maps, args.tx, size=args.size, seed=args.seed, workers=args.workers,
+               regime=getattr(args, "regime", "street"))
     console.print(f"wrote {args.maps} maps x {args.tx} transmitters ({args.size}x{args.size}) "
                   f"to {out} (gain/{SIMULATION}/, png/buildings_complete/, png/antennas/)")
     return 0
