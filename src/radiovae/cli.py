@@ -142,8 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_positive_int, default=6)
 
     p = command("stats", "radiovae.data.commands:stats",
-                "Counts, gain histogram, coverage and per-simulation summary.", data_sub)
+                "Counts, gain histogram, coverage and per-simulation summary; with a second "
+                "folder, how close the two sets look (LOS share, shadow edges, canyons).",
+                data_sub)
     p.add_argument("root", metavar="DIR")
+    p.add_argument("other", metavar="OTHER", nargs="*",
+                   help="more folders of maps to compare with DIR")
 
     # -- train / eval / demo -----------------------------------------------------------------
     p = command("train", "radiovae.train.commands:train",

@@ -28,7 +28,7 @@ import numpy as np
 from radiovae.data.city import CITY_M, make_city, place_transmitters
 from radiovae.data.grayscale import db_to_gray
 from radiovae.data.layout import Layout, write_png_fast
-from radiovae.data.propagation import REGIMES, Scene, draw_params
+from radiovae.data.propagation import REGIMES, Scene, draw_params, stage
 from radiovae.errors import UserError
 
 SIMULATION = "SYN"  # gain/SYN/ in RadioMapSeer's layout
@@ -59,21 +59,25 @@ def check_regime(regime: str) -> str:
 
 
 def make_map(seed: int, index: int, tx_per_map: int, size: int = 256,
-             regime: str = "street") -> SynthMap:
-    """Map ``index`` of the family ``seed``: a pure function of its arguments."""
+             regime: str = "street", timings: dict[str, float] | None = None) -> SynthMap:
+    """Map ``index`` of the family ``seed``: a pure function of its arguments (``timings``
+    collects the seconds spent per stage, for benchmarks/datagen.py)."""
     rng = np.random.default_rng([seed, index])
-    city = make_city(rng, size)
+    with stage(timings, "city"):
+        city = make_city(rng, size)
     if regime == "mixed":
         regime = REGIMES[int(rng.integers(len(REGIMES)))]
     tx = place_transmitters(rng, city.buildings, tx_per_map)
     heights = city.heights.copy()
     heights[tx[:, 0], tx[:, 1]] = 0.0  # (a fallback position inside a building becomes open)
-    scene = Scene(heights, CITY_M / size)
+    with stage(timings, "scene tables"):
+        scene = Scene(heights, CITY_M / size, timings)
     gains = np.empty((tx_per_map, size, size), dtype=np.uint8)
     for k, (ty, tx_) in enumerate(tx):
         params = draw_params(rng, regime)
         gain = scene.gain_db(int(ty), int(tx_), params, regime, rng)
-        gains[k] = gain_to_gray(gain, scene.blocked, int(ty), int(tx_))
+        with stage(timings, "gray scale"):
+            gains[k] = gain_to_gray(gain, scene.blocked, int(ty), int(tx_))
     return SynthMap(buildings=scene.blocked, tx=tx, gains=gains, heights=heights, regime=regime)
 
 

@@ -8,8 +8,9 @@ incoherently:
                     n2 past it (ground reflection and clutter)
     dominant path   around corners, as WinProp's dominant path model: the shortest taut path
                     from corner to corner (any-angle Dijkstra on a grid of <= 2 m cells, exact
-                    per pixel from its last corner), path loss on the unfolded length plus a
-                    diffraction loss per corner that grows with the turn angle (d0 + k90 per 90
+                    per pixel from its last corner), path loss on the unfolded length (its own
+                    exponent n_nlos, as the DPM's non-line-of-sight one) plus a diffraction
+                    loss per corner that grows with the turn angle (d0 + k90 per 90
                     deg); streets that continue straight past a corner stay lit along their axis
     reflections     specular, off the walls, by launching rays from the transmitter (image
                     sources unfolded), one and two bounces, r_db lost per bounce: they brighten
@@ -25,8 +26,11 @@ Every parameter is drawn per map from ranges calibrated against ray tracing
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
@@ -40,12 +44,17 @@ CARRIER_HZ = 3.5e9
 WAVELENGTH_M = 299_792_458.0 / CARRIER_HZ
 FSPL_1M_DB = 20 * math.log10(4 * math.pi / WAVELENGTH_M)  # 43.3 dB
 RX_HEIGHT_M = 1.5
-TX_STREET_HEIGHT_M = 1.5
+TX_STREET_HEIGHT_M = 3.0  # a street-level antenna; traced maps need it off the 1.5 m receiver plane
 DIFFRACTION_CELL_M = 2.0  # the corner-path grid: finer than any street
 RAYS_PER_PIXEL = 12  # reflection rays = 12 x side: < 1 pixel apart 500 pixels out
-WALL_SIGMA = 2.0  # px: wall normals from the gradient of the mask blurred this much
-# a straight wall's boundary cell has gradient phi(0.5 / sigma) / sigma; corners have less
-WALL_GRADIENT = 0.75 * math.exp(-0.125 / WALL_SIGMA ** 2) / math.sqrt(2 * math.pi) / WALL_SIGMA
+WALL_SIGMA_M = 2.0  # wall normals from the gradient of the mask blurred this much (>= 0.6 px)
+
+
+def wall_gradient(sigma: float) -> float:
+    """Blurred-mask gradient above which a building cell is a straight wall: on a straight wall's
+    boundary cell it is phi(0.5 / sigma) / sigma; at a corner it is less."""
+    return 0.75 * math.exp(-0.125 / sigma ** 2) / math.sqrt(2 * math.pi) / sigma
+
 REGIMES = ("street", "above_roof")
 CALIBRATED = "calibrated.json"
 
@@ -57,6 +66,7 @@ class Params:
     n1: float = 2.0  # path-loss exponent before the breakpoint
     n2: float = 3.5  # ... after it
     breakpoint_m: float = 105.0
+    n_nlos: float = 3.0  # path-loss exponent of the paths around corners (unfolded length)
     d0: float = 6.0  # dB at every corner, whatever the angle (the shadow boundary's drop)
     k90: float = 14.0  # dB more per 90 deg of turn
     r_db: float = 8.0  # dB lost per reflection
@@ -97,33 +107,34 @@ def knife_edge_db(nu: np.ndarray) -> np.ndarray:
     return np.where(nu > -0.78, j, 0.0)
 
 
-def _upsample(a: np.ndarray, f: int) -> np.ndarray:
-    """Linear interpolation of a coarse grid (cell centres) onto f-times finer pixel centres."""
-    if f == 1:
-        return a
-    n = a.shape[0] * f
-    pos = np.clip((np.arange(n) + 0.5) / f - 0.5, 0, a.shape[0] - 1)
-    lo = np.floor(pos).astype(np.intp)
-    hi = np.minimum(lo + 1, a.shape[0] - 1)
-    w = (pos - lo)[:, None]
-    a = a[lo] * (1 - w) + a[hi] * w
-    return a[:, lo] * (1 - w.T) + a[:, hi] * w.T
+@contextlib.contextmanager
+def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the block's wall time to ``timings[name]`` (benchmarks/datagen.py's stage shares)."""
+    if timings is None:
+        yield
+        return
+    t = time.perf_counter()
+    yield
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
 
 
 class Scene:
     """One city's geometry, ready for any number of transmitters (tables shared between them)."""
 
-    def __init__(self, heights: np.ndarray, cell_m: float):
+    def __init__(self, heights: np.ndarray, cell_m: float,
+                 timings: dict[str, float] | None = None):
+        self.timings = timings
         self.heights = heights.astype(np.float32)
         self.blocked = heights > 0
         self.n = heights.shape[0]
         self.cell_m = cell_m
-        smooth = gaussian_filter(self.blocked.astype(np.float32), WALL_SIGMA)
+        sigma = max(0.6, WALL_SIGMA_M / cell_m)
+        smooth = gaussian_filter(self.blocked.astype(np.float32), sigma)
         gy, gx = np.gradient(smooth)
         norm = np.hypot(gy, gx)
         # rays reflect only off straight walls: at corners the smoothed normal is meaningless
         # (there the wall diffracts, which the corner paths carry)
-        ok = norm > WALL_GRADIENT
+        ok = norm > wall_gradient(sigma)
         self.normal_y = np.where(ok, -gy / np.where(ok, norm, 1), 0).astype(np.float64)
         self.normal_x = np.where(ok, -gx / np.where(ok, norm, 1), 0).astype(np.float64)
         self.f = max(1, int(round(DIFFRACTION_CELL_M / cell_m)))
@@ -141,14 +152,26 @@ class Scene:
                    bounces: int = 2) -> dict[str, np.ndarray]:
         """Each mechanism's gain in dB (size x size, -inf where it brings nothing) and the
         line-of-sight mask: {"los", "direct", "corner", "reflected", "over_roof"}."""
-        n, f, cm = self.n, self.f, self.cell_m
         blocked = self.blocked.copy()
         blocked[ty, tx] = False
-        los = kernels.line_of_sight(blocked, ty, tx)
-        dist = self.distance_m(ty, tx)
-        out = {"los": los, "direct": np.where(los, -path_loss_db(dist, p), -np.inf)}
+        with stage(self.timings, "line of sight"):
+            los = kernels.line_of_sight(blocked, ty, tx)
+            dist = self.distance_m(ty, tx)
+            out = {"los": los, "direct": np.where(los, -path_loss_db(dist, p), -np.inf)}
+        with stage(self.timings, "corner paths"):
+            out["corner"] = self._corners(ty, tx, p, los, blocked)
+        with stage(self.timings, "reflections"):
+            out["reflected"] = self._reflections(ty, tx, p, blocked, bounces)
+        if regime == "above_roof":
+            with stage(self.timings, "over roof"):
+                out["over_roof"] = self._over_roof(ty, tx, p, los, dist)
+                out["direct"] = np.full((self.n, self.n), -np.inf)  # the over-roof path has it
+        return out
 
-        # dominant corner paths on the coarse grid, then exact per pixel from the last corner
+    def _corners(self, ty: int, tx: int, p: Params, los: np.ndarray,
+                 blocked: np.ndarray) -> np.ndarray:
+        """Dominant corner paths on the coarse grid, then exact per pixel from the last corner."""
+        n, f, cm = self.n, self.f, self.cell_m
         cb = self.coarse_blocked.copy()
         cb[ty // f, tx // f] = False
         sy, sx = (ty + 0.5) / f, (tx + 0.5) / f
@@ -169,37 +192,47 @@ class Scene:
         angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
         length = np.where(parent == -1, seg, g[corner] * f + seg) * cm
         loss = np.where(parent == -1, p.d0, turn[corner] + p.d0 + p.k90 * angle / 90.0)
-        corner_db = -path_loss_db(length, p) - loss
-        out["corner"] = np.where(reached & ~los.ravel() & ~blocked.ravel(), corner_db,
-                                 -np.inf).reshape(n, n)
+        corner_db = -(FSPL_1M_DB + 10 * p.n_nlos * np.log10(np.maximum(length, 1.0))
+                      + p.offset_db) - loss
+        return np.where(reached & ~los.ravel() & ~blocked.ravel(), corner_db,
+                        -np.inf).reshape(n, n)
 
-        # wall reflections (one and two bounces)
-        if bounces:
-            power = kernels.reflections(blocked, self.normal_y, self.normal_x, ty, tx,
-                                        RAYS_PER_PIXEL * n, bounces, cm, FSPL_1M_DB, p.n1, p.n2,
-                                        p.breakpoint_m)
-            lin = sum(power[b] * 10 ** (-((b + 1) * p.r_db + p.offset_db) / 10)
-                      for b in range(bounces))
-            out["reflected"] = np.where(lin > 0, 10 * np.log10(np.maximum(lin, 1e-300)), -np.inf)
-        else:
-            out["reflected"] = np.full((n, n), -np.inf)
+    def _reflections(self, ty: int, tx: int, p: Params, blocked: np.ndarray,
+                     bounces: int) -> np.ndarray:
+        n, cm = self.n, self.cell_m
+        if not bounces:
+            return np.full((n, n), -np.inf)
+        power = kernels.reflections(blocked, self.normal_y, self.normal_x, ty, tx,
+                                    RAYS_PER_PIXEL * n, bounces, cm, FSPL_1M_DB, p.n1, p.n2,
+                                    p.breakpoint_m)
+        lin = sum(power[b] * 10 ** (-((b + 1) * p.r_db + p.offset_db) / 10)
+                  for b in range(bounces))
+        with np.errstate(divide="ignore"):
+            return np.where(lin > 0, 10 * np.log10(np.maximum(lin, 1e-300)), -np.inf)
 
-        if regime == "above_roof":
-            roof = float(self.heights[max(0, ty - 20):ty + 21, max(0, tx - 20):tx + 21].max())
-            level = float(np.percentile(self.heights[self.blocked], 75)) if self.blocked.any() else 0
-            h_tx = max(roof, level, TX_STREET_HEIGHT_M) + p.tx_above_roof_m
-            nu = kernels.over_roof_nu(self.coarse_heights, ty // f, tx // f, h_tx, RX_HEIGHT_M,
-                                      cm * f, WAVELENGTH_M)
-            j = _upsample(knife_edge_db(nu) * p.knife_scale, f)
-            d3 = np.hypot(dist, h_tx - RX_HEIGHT_M)
-            out["over_roof"] = np.where(los, -path_loss_db(d3, p), -path_loss_db(d3, p) - j)
-            out["direct"] = np.full((n, n), -np.inf)  # the over-roof path includes it
-        return out
+    def _over_roof(self, ty: int, tx: int, p: Params, los: np.ndarray,
+                   dist: np.ndarray) -> np.ndarray:
+        """The direct path over the roofs: path loss + the dominant edge's knife-edge loss."""
+        f = self.f
+        r = max(1, int(round(20.0 / self.cell_m)))
+        roof = float(self.heights[max(0, ty - r):ty + r + 1, max(0, tx - r):tx + r + 1].max())
+        level = float(np.percentile(self.heights[self.blocked], 75)) if self.blocked.any() else 0
+        h_tx = max(roof, level, TX_STREET_HEIGHT_M) + p.tx_above_roof_m
+        nu = kernels.over_roof_nu(self.coarse_heights, ty // f, tx // f, h_tx, RX_HEIGHT_M,
+                                  self.cell_m * f, WAVELENGTH_M)
+        j = _upsample(knife_edge_db(nu) * p.knife_scale, self.n)
+        pl = path_loss_db(np.hypot(dist, h_tx - RX_HEIGHT_M), p)
+        return np.where(los, -pl, -pl - j)
 
     def gain_db(self, ty: int, tx: int, p: Params, regime: str = "street",
                 rng: np.random.Generator | None = None, bounces: int = 2) -> np.ndarray:
         """Path gain (dB) of every pixel: the mechanisms' powers summed; buildings -inf."""
         comp = self.components(ty, tx, p, regime, bounces)
+        with stage(self.timings, "sum, shadowing"):
+            return self._combine(comp, ty, tx, p, rng)
+
+    def _combine(self, comp: dict, ty: int, tx: int, p: Params,
+                 rng: np.random.Generator | None) -> np.ndarray:
         total = np.zeros((self.n, self.n))
         for key in ("direct", "corner", "reflected", "over_roof"):
             if key in comp:
@@ -209,13 +242,13 @@ class Scene:
         if rng is not None and p.shadowing_db > 0:
             k = max(2, int(round(self.n * self.cell_m / 32)))
             noise = rng.standard_normal((k, k)) * p.shadowing_db
-            gain = gain + _upsample_any(noise, self.n)
+            gain = gain + _upsample(noise, self.n)
         gain[self.blocked] = -np.inf
         gain[ty, tx] = max(gain[ty, tx], -FSPL_1M_DB)
         return gain.astype(np.float32)
 
 
-def _upsample_any(a: np.ndarray, n: int) -> np.ndarray:
+def _upsample(a: np.ndarray, n: int) -> np.ndarray:
     """Linear interpolation of a k x k grid onto n x n pixel centres (any k, n)."""
     k = a.shape[0]
     pos = np.clip((np.arange(n) + 0.5) * k / n - 0.5, 0, k - 1)
