@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, help="training steps (default: the demo's)")
     ap.add_argument("--regime", default="mixed", choices=["street", "above_roof", "mixed"],
                     help="what the VAE trains on")
+    ap.add_argument("--run", type=Path, help="score this trained run dir (e.g. the demo's "
+                    "radiovae-demo/run) instead of training one")
     args = ap.parse_args(argv)
 
     import torch
@@ -104,14 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out cities traced and written ({time.time() - t0:.0f} s): "
           + ", ".join(str(f) for f in folders.values()), flush=True)
 
-    cfg = demo_config(steps=args.steps)
-    cfg["data"]["regime"] = args.regime
-    cfg["data"]["size"] = args.size
-    t1 = time.time()
-    train(cfg, args.out / "run", progress=True)
-    print(f"trained {cfg['trainer']['train_num_steps']} steps on generated maps "
-          f"({args.regime}) in {(time.time() - t1) / 60:.1f} min", flush=True)
-    model = load_autoencoder(checkpoints(args.out / "run")[0], ema=True).eval()
+    run = args.run or args.out / "run"
+    if args.run is None:
+        cfg = demo_config(steps=args.steps)
+        cfg["data"]["regime"] = args.regime
+        cfg["data"]["size"] = args.size
+        t1 = time.time()
+        train(cfg, run, progress=True)
+        print(f"trained {cfg['trainer']['train_num_steps']} steps on generated maps "
+              f"({args.regime}) in {(time.time() - t1) / 60:.1f} min", flush=True)
+    found = checkpoints(run)
+    if not found:
+        print(f"{run} holds no checkpoints/model-<step>.pt", file=sys.stderr)
+        return 2
+    ckpt = torch.load(found[0], map_location="cpu", weights_only=False)
+    trained_on = ckpt.get("config", {}).get("data", {}).get("regime", "street")
+    model = load_autoencoder(found[0], ema=True).eval()
 
     results = {}
     for regime, folder in sorted(folders.items()):
@@ -121,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         traced = [read_png(layout.root / "gain" / "SionnaRT" / n) for n in names]
         g, t = score(model, gen), score(model, traced)
         results[regime] = {"generated": g, "raytraced": t, "gap_db": g["psnr"] - t["psnr"]}
-    print(f"\nVAE trained only on generated maps ({args.regime}), EMA weights; held-out cities "
+    print(f"\nVAE trained only on generated maps ({trained_on}, {found[0]}), EMA weights; "
+          f"held-out cities "
           f"(seed family {HELDOUT_SEED}), {args.size}x{args.size}:")
     print(f"  {'regime':<11s} {'maps':>5s} {'PSNR gen':>9s} {'PSNR RT':>8s} {'gap dB':>7s} "
           f"{'SSIM gen':>9s} {'SSIM RT':>8s}  target gap < 3 dB")

@@ -269,3 +269,36 @@ def over_roof_nu(heights, ty: int, tx: int, tx_height: float, rx_height: float,
                     break
             nu[i, j] = best
     return nu
+
+
+@njit(cache=True)
+def corner_gain(par, g, turn, diry, dirx, los, blocked, f: int, ty: int, tx: int, d0: float,
+                k90: float, n_nlos: float, offset: float, cell_m: float, fspl: float):
+    """Gain (dB) of every pixel out of sight of the transmitter along its dominant corner path:
+    exact from its coarse cell's last corner (unfolded length, turn loss so far plus this
+    corner's d0 + k90 per 90 deg); -inf in sight, in buildings and where no path arrives."""
+    n0, n1 = blocked.shape
+    c1 = n1 // f
+    out = np.full((n0, n1), -np.inf, np.float32)
+    for i in range(n0):
+        for j in range(n1):
+            if los[i, j] or blocked[i, j]:
+                continue
+            p = par[(i // f) * c1 + j // f]
+            if p < -1:
+                continue
+            y, x = i + 0.5, j + 0.5
+            if p == -1:  # in sight on the coarse grid, not on the fine one: a grazing corner
+                length = math.hypot(y - ty - 0.5, x - tx - 0.5)
+                loss = d0
+            else:
+                py, px = (p // c1 + 0.5) * f, (p % c1 + 0.5) * f
+                vy, vx = y - py, x - px
+                seg = math.hypot(vy, vx)
+                cos = (diry[p] * vy + dirx[p] * vx) / max(seg, 1e-9)
+                angle = math.degrees(math.acos(min(1.0, max(-1.0, cos))))
+                length = g[p] * f + seg
+                loss = turn[p] + d0 + k90 * angle / 90.0
+            d = max(length * cell_m, 1.0)
+            out[i, j] = -(fspl + 10.0 * n_nlos * math.log10(d) + offset) - loss
+    return out

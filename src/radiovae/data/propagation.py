@@ -171,31 +171,13 @@ class Scene:
     def _corners(self, ty: int, tx: int, p: Params, los: np.ndarray,
                  blocked: np.ndarray) -> np.ndarray:
         """Dominant corner paths on the coarse grid, then exact per pixel from the last corner."""
-        n, f, cm = self.n, self.f, self.cell_m
+        f, cm = self.f, self.cell_m
         cb = self.coarse_blocked.copy()
         cb[ty // f, tx // f] = False
         sy, sx = (ty + 0.5) / f, (tx + 0.5) / f
         g, par, turn, diry, dirx = kernels.corner_paths(cb, sy, sx, p.d0, p.k90)
-        c = n // f
-        idx = np.arange(n) // f
-        cell = (idx[:, None] * c + idx[None, :]).ravel()
-        parent = par[cell]
-        reached = parent >= -1
-        corner = np.maximum(parent, 0)
-        py = np.where(parent == -1, ty + 0.5, (corner // c + 0.5) * f)
-        px = np.where(parent == -1, tx + 0.5, (corner % c + 0.5) * f)
-        yy = np.repeat(np.arange(n) + 0.5, n)
-        xx = np.tile(np.arange(n) + 0.5, n)
-        vy, vx = yy - py, xx - px
-        seg = np.hypot(vy, vx)
-        cos = (diry[corner] * vy + dirx[corner] * vx) / np.maximum(seg, 1e-9)
-        angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
-        length = np.where(parent == -1, seg, g[corner] * f + seg) * cm
-        loss = np.where(parent == -1, p.d0, turn[corner] + p.d0 + p.k90 * angle / 90.0)
-        corner_db = -(FSPL_1M_DB + 10 * p.n_nlos * np.log10(np.maximum(length, 1.0))
-                      + p.offset_db) - loss
-        return np.where(reached & ~los.ravel() & ~blocked.ravel(), corner_db,
-                        -np.inf).reshape(n, n)
+        return kernels.corner_gain(par, g, turn, diry, dirx, los, blocked, f, ty, tx, p.d0,
+                                   p.k90, p.n_nlos, p.offset_db, cm, FSPL_1M_DB)
 
     def _reflections(self, ty: int, tx: int, p: Params, blocked: np.ndarray,
                      bounces: int) -> np.ndarray:
@@ -233,16 +215,17 @@ class Scene:
 
     def _combine(self, comp: dict, ty: int, tx: int, p: Params,
                  rng: np.random.Generator | None) -> np.ndarray:
-        total = np.zeros((self.n, self.n))
+        total = np.zeros((self.n, self.n), np.float32)
         for key in ("direct", "corner", "reflected", "over_roof"):
-            if key in comp:
-                total += 10 ** (comp[key] / 10)
+            if key in comp:  # exp(-inf) = 0: the mechanism brings nothing there
+                total += np.exp(comp[key].astype(np.float32) * np.float32(math.log(10) / 10))
         with np.errstate(divide="ignore"):
-            gain = np.where(total > 0, 10 * np.log10(np.maximum(total, 1e-300)), -np.inf)
+            gain = np.where(total > 0, 10 * np.log10(np.maximum(total, np.float32(1e-37))),
+                            np.float32(-np.inf))
         if rng is not None and p.shadowing_db > 0:
             k = max(2, int(round(self.n * self.cell_m / 32)))
             noise = rng.standard_normal((k, k)) * p.shadowing_db
-            gain = gain + _upsample(noise, self.n)
+            gain = gain + _upsample(noise, self.n).astype(np.float32)
         gain[self.blocked] = -np.inf
         gain[ty, tx] = max(gain[ty, tx], -FSPL_1M_DB)
         return gain.astype(np.float32)
