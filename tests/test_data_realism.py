@@ -66,3 +66,17 @@ def test_city_mesh_extrudes_footprints():
     xs, ys = v[:, 0], v[:, 1]
     assert xs.min() == pytest.approx(4 * 2.0) and xs.max() == pytest.approx(10 * 2.0)
     assert ys.min() == pytest.approx(5 * 2.0) and ys.max() == pytest.approx(15 * 2.0)
+
+
+def test_stats_with_a_missing_second_folder_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    assert main(["data", "synth", "--out", str(tmp_path / "a"), "--maps", "1", "--tx", "1",
+                 "--size", "16", "--workers", "1"]) == 0
+    result = subprocess.run([sys.executable, "-m", "radiovae", "data", "stats",
+                             str(tmp_path / "a"), str(tmp_path / "missing")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "missing" in lines[0]

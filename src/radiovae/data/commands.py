@@ -48,6 +48,9 @@ def stats(args: argparse.Namespace) -> int:
     from radiovae.data.summary import stats as compute
 
     roots = [args.root, *getattr(args, "other", [])]
+    for root in roots:  # all checked before any is read
+        if not Path(root).expanduser().is_dir():
+            raise UserError(f"data folder {root} does not exist or is not a directory")
     results = [r for root in roots for r in _labelled(compute(root), root, len(roots) > 1)]
     out = Console()
     if not out.is_terminal:  # piped / captured: do not squeeze the table into 80 columns
