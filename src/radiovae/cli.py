@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_positive_int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    p.add_argument("--regime", default="street", choices=["street", "above_roof", "mixed"],
+                   help="transmitter at street level (RadioMapSeer's), above the roofs, or "
+                        "half and half (default: %(default)s)")
 
     p = command("raytrace", "radiovae.data.commands:raytrace",
                 "Ray-trace radio maps of a Sionna RT scene (needs radiovae[raytrace]).", data_sub)
@@ -141,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_positive_int, default=6)
 
     p = command("stats", "radiovae.data.commands:stats",
-                "Counts, gain histogram, coverage and per-simulation summary.", data_sub)
+                "Counts, gain histogram, coverage and per-simulation summary; with a second "
+                "folder, how close the two sets look (LOS share, shadow edges, canyons).",
+                data_sub)
     p.add_argument("root", metavar="DIR")
+    p.add_argument("other", metavar="OTHER", nargs="*",
+                   help="more folders of maps to compare with DIR")
 
     # -- train / eval / demo -----------------------------------------------------------------
     p = command("train", "radiovae.train.commands:train",

@@ -24,13 +24,14 @@ class SyntheticMaps(Dataset):
     simulation = SIMULATION
 
     def __init__(self, num_maps: int, tx_per_map: int, size: int = 256, seed: int = 0,
-                 workers: int = 1, progress: bool = True):
+                 workers: int = 1, progress: bool = True, regime: str = "street"):
         if num_maps <= 0 or tx_per_map <= 0 or size < 16:
             raise ValueError(f"need num_maps > 0, tx_per_map > 0, size >= 16; got "
                              f"{num_maps}, {tx_per_map}, {size}")
         self.num_maps, self.tx_per_map, self.size, self.seed = num_maps, tx_per_map, size, seed
         maps = generate_maps(num_maps, tx_per_map, size=size, seed=seed, workers=workers,
-                             progress=progress, description="synthetic radio maps")
+                             progress=progress, description="synthetic radio maps",
+                             regime=regime)
         self.buildings = np.stack([m.buildings for m in maps])  # (M, H, W) bool
         self.tx = np.stack([m.tx for m in maps])  # (M, K, 2)
         self.gray = np.stack([m.gains for m in maps])  # (M, K, H, W) uint8

@@ -52,7 +52,7 @@ def build_dataset(data: dict, split: str = "train", progress: bool = True) -> Da
         workers = min(os.cpu_count() or 1, 4) if n * data["tx_per_map"] >= 1000 else 1
         return rd.SyntheticMaps(n, data["tx_per_map"], size=data["size"],
                                 seed=data["seed"] + SPLIT_SEED[split], workers=workers,
-                                progress=progress)
+                                progress=progress, regime=data.get("regime", "street"))
     root = Path(data["root"]).expanduser()
     if not root.is_dir():
         raise UserError(f"data.root is not a directory: {root}")
