@@ -122,9 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_positive_int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
-    p.add_argument("--regime", default="street", choices=["street", "above_roof", "mixed"],
-                   help="transmitter at street level (RadioMapSeer's), above the roofs, or "
-                        "half and half (default: %(default)s)")
+    p.add_argument("--regime", default="street", choices=["street", "above_roof", "mixed", "grid"],
+                   help="transmitter at street level (RadioMapSeer's), above the roofs, "
+                        "half and half, or the first generator's grid-block maps "
+                        "(default: %(default)s)")
 
     p = command("raytrace", "radiovae.data.commands:raytrace",
                 "Ray-trace radio maps of a Sionna RT scene (needs radiovae[raytrace]).", data_sub)

@@ -27,12 +27,14 @@ import numpy as np
 
 from radiovae.data.city import CITY_M, make_city, place_transmitters
 from radiovae.data.grayscale import db_to_gray
+from radiovae.data.gridcity import make_grid_map
 from radiovae.data.layout import Layout, write_png_fast
 from radiovae.data.propagation import REGIMES, Scene, draw_params, stage
 from radiovae.errors import UserError
 
 SIMULATION = "SYN"  # gain/SYN/ in RadioMapSeer's layout
-REGIME_CHOICES = (*REGIMES, "mixed")
+# "grid": the first generator's grid-block cities (radiovae.data.gridcity), which the demo uses
+REGIME_CHOICES = (*REGIMES, "mixed", "grid")
 
 
 def gain_to_gray(gain_db: np.ndarray, buildings: np.ndarray, ty: int, tx: int) -> np.ndarray:
@@ -62,6 +64,9 @@ def make_map(seed: int, index: int, tx_per_map: int, size: int = 256,
              regime: str = "street", timings: dict[str, float] | None = None) -> SynthMap:
     """Map ``index`` of the family ``seed``: a pure function of its arguments (``timings``
     collects the seconds spent per stage, for benchmarks/datagen.py)."""
+    if regime == "grid":
+        buildings, tx, gains = make_grid_map(seed, index, tx_per_map, size)
+        return SynthMap(buildings=buildings, tx=tx, gains=gains, regime="grid")
     rng = np.random.default_rng([seed, index])
     with stage(timings, "city"):
         city = make_city(rng, size)

@@ -58,7 +58,8 @@ class DataConfig(MappingMixin):
     num_maps: int = 64               # synthetic: city maps in the training split
     tx_per_map: int = 4              # synthetic: transmitters per city map
     eval_num_maps: int = 8           # synthetic: held-out maps in the val / test splits
-    regime: str = "street"           # synthetic: transmitter at street level | above_roof | mixed
+    regime: str = "street"           # synthetic: street | above_roof | mixed | grid (the first
+                                     # generator's grid-block maps, which the demo uses)
     seed: int = 0
 
 
@@ -125,7 +126,7 @@ _CHOICES = {
     "model.lossconfig.disc_loss": ("hinge", "vanilla"),
     "model.lossconfig.adaptive_weight": ("radiodiff", "per_pixel"),
     "data.split_scheme": ("radiodiff", "disjoint"),
-    "data.regime": ("street", "above_roof", "mixed"),
+    "data.regime": ("street", "above_roof", "mixed", "grid"),
     "trainer.min_lr_mode": ("absolute", "radiodiff"),
     "trainer.ema_schedule": ("radiodiff", "tf_warmup"),
     "trainer.ema_scope": ("all", "autoencoder"),
