@@ -102,8 +102,9 @@ def lr_schedule(ctx: Context) -> Cause | None:
     power, script = (0.96, "train_cond_ldm.py") if ctx.kind == "ldm" else (0.95, "train_vae.py")
     mode = ctx.config.get("min_lr_mode", "radiodiff")
     last = int(ctx.step[-1]) if len(ctx.step) else 0
-    decay = max(1 - min(last, total) / total, 0.0) ** power
-    implied = lr * max(decay, min_lr) if mode == "radiodiff" else max(lr * decay, min_lr)
+    schedule = {"lr": lr, "min_lr": min_lr, "total_steps": total, "min_lr_mode": mode,
+                "power": power}
+    implied = lr_at(schedule, last)
     rec: dict[str, Any] = {"last_step": last, "implied_lr_at_last_step": implied}
     logged = ctx.col("lr")
     if logged is not None and np.isfinite(logged).any():
@@ -116,9 +117,16 @@ def lr_schedule(ctx: Context) -> Cause | None:
     else:
         text = (f"radiovae's schedule is max(lr x (1 - step/{total:,})^{power:g}, min_lr) "
                 f"(min_lr_mode absolute): at step {last:,} it implies an lr of {num(implied)}.")
-    return Cause("lr_schedule", "info", text,
-                 {"lr": lr, "min_lr": min_lr, "total_steps": total, "min_lr_mode": mode,
-                  "power": power}, rec, ["lr_zero", "lr"])
+    return Cause("lr_schedule", "info", text, schedule, rec, ["lr_zero", "lr"])
+
+
+def lr_at(schedule: dict[str, Any], step: int) -> float:
+    """The lr the lr_schedule cause's rule gives at ``step`` (its config_evidence)."""
+    total = schedule["total_steps"]
+    decay = max(1 - min(step, total) / total, 0.0) ** schedule["power"]
+    lr, floor = schedule["lr"], schedule["min_lr"]
+    return lr * max(decay, floor) if schedule["min_lr_mode"] == "radiodiff" else \
+        max(lr * decay, floor)
 
 
 def infer_cap(d: np.ndarray) -> float | None:

@@ -141,17 +141,11 @@ def _not_learning(ctx: Context, in_gan: np.ndarray, min_rows: int = 20) -> list[
 
 def _lr_range(ctx: Context, a: int, b: int) -> tuple[float, float] | None:
     """The lr RadioDiff's schedule gives at steps a and b (the lr_schedule cause's rule)."""
-    sched = ctx.cause("lr_schedule")
-    if sched is None:
-        return None
-    c = sched.config_evidence
-    power, total, lr, floor = c["power"], c["total_steps"], c["lr"], c["min_lr"]
+    from radiovae.analysis.causes import lr_at  # causes import this package: no cycle at load
 
-    def at(step: int) -> float:
-        decay = max(1 - min(step, total) / total, 0.0) ** power
-        return lr * max(decay, floor) if c["min_lr_mode"] == "radiodiff" else max(lr * decay,
-                                                                                   floor)
-    return at(a), at(b)
+    sched = ctx.cause("lr_schedule")
+    return None if sched is None else (lr_at(sched.config_evidence, a),
+                                       lr_at(sched.config_evidence, b))
 
 
 def recommend(f: Finding, ctx: Context, found: list[Finding]) -> str | None:
