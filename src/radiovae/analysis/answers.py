@@ -125,9 +125,7 @@ def loss_values(s: dict) -> dict:
         parts.append("the negative total is explained by its terms" if neg[0]["severity"] == "info"
                      else "the negative total is not explained by the logged terms")
     evaluation = s.get("evaluation") or {}
-    quality = ("" if not evaluation else " Evaluation: " + ", ".join(
-        f"{k.upper()} {num(evaluation[k])}" for k in ("nmse", "ssim", "psnr") if k in evaluation)
-        + ".")
+    quality = ""   # held-out quality is the readiness answer's, against its bars
     if any(f["severity"] == "critical" for f in bad):
         return _a("loss_values", q, NO, f"No: {_names(bad)}.", [f["id"] for f in bad])
     if _too_short(s):

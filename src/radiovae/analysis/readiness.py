@@ -101,6 +101,10 @@ def readiness(s: dict[str, Any], rec: str | None) -> dict[str, Any]:
     if not ev:
         part("held_out", None, f"no held-out evaluation (run {how})")
     else:
+        data = str((ev.get("data") or {}).get("name") or "")
+        # the bars were set on RadioMapSeer's maps: elsewhere they are indicative only
+        where = "" if data in ("", "radiomapseer") else (
+            f"; set on RadioMapSeer, indicative for this {data} data")
         for bar in BARS:
             v = ev.get(bar.metric)
             if v is None:
@@ -108,7 +112,7 @@ def readiness(s: dict[str, Any], rec: str | None) -> dict[str, Any]:
                 continue
             op = "≥" if bar.higher_is_better else "≤"
             part(bar.metric, bar.holds(v), f"{bar.metric.upper()} {num(v)} (bar {op} "
-                 f"{num(bar.limit)}: {bar.source})")
+                 f"{num(bar.limit)}: {bar.source}{where})")
         lat = latent_check(ev)
         if lat is None:
             part("latent", None, f"the evaluation has no per-channel latent statistics (rerun "

@@ -16,7 +16,7 @@ from radiovae.analysis.lossmodel import discriminator_facts, loss_facts, stage2_
 from radiovae.analysis.names import role_of
 from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
-from radiovae.analysis.smoothing import DEFAULT_WEIGHT
+from radiovae.analysis.smoothing import DEFAULT_WEIGHT, smoothed_last
 from radiovae.analysis.state import eta_applies, run_state
 from radiovae.analysis.stats import MIN_RECORDS, metric_stats, trend
 from radiovae.analysis.validation import validation_summary
@@ -72,6 +72,8 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
         metrics[name] = m = metric_stats(step[keep], y[keep])
         if gan_only:
             m["over"] = "vae_gan"
+            # the smoothed latest is where the figure's line ends: its groups span all records
+            m["last_smoothed"] = jsonable(smoothed_last(y[~ctx.absent(name)]))
         if len(phases) > 1:   # the phases move for different reasons: judge each on its own
             m["trend_by_phase"] = {}
             for p in phases:
@@ -139,6 +141,20 @@ def _recommendations(s: dict) -> list[dict]:
     """The findings' recommendations, then what the records cannot show."""
     out = [{"text": f["recommendation"], "finding": f["id"]} for f in s["findings"]
            if f.get("recommendation")]
+    ready = next((a for a in s.get("answers") or [] if a["id"] == "ready_for_stage2"), None)
+    failed = set((ready or {}).get("evidence", {}).get("failed") or [])
+    if "levelled" in failed:
+        out.append({"text": "Train longer before stage 2: the reconstruction loss was still "
+                            "falling at the end (see the readiness answer).", "finding": None})
+    if "latent" in failed:
+        out.append({"text": "Before stage 2, check the latents per channel: one scale_factor "
+                            "leaves some channels far from unit variance (see the readiness "
+                            "answer); normalising each channel by its own mean and std "
+                            "brings every one to unit variance.", "finding": None})
+    if failed & {"psnr", "nmse", "ssim"}:
+        out.append({"text": "The held-out reconstruction misses the readiness bars: stage 2 "
+                            "cannot decode better than this VAE, so more capacity or training "
+                            "comes first.", "finding": None})
     if s.get("kind", "vae") == "vae" and not s.get("evaluation"):
         run = s.get("run_dir") or "RUN"
         out.append({"text": f"Evaluate the final checkpoint (`radiovae eval --checkpoint {run}`) "

@@ -230,9 +230,11 @@ def _only_section(comparison: dict[str, Any], labels: list[str]) -> Section:
         if shared else "none") + ". Findings are matched by id, metric role and severity: the "
         "same id at another severity counts as a finding of its own."))
     causes = comparison.get("causes") or {}
+    finding_ids = {f["id"] for fs in (comparison["findings"].get("only_in") or {}).values()
+                   for f in fs} | {f["id"] for f in shared}
     rows = [[f"**{label}**", str(c.get("severity")), code(str(c.get("id"))),
-             str(c.get("text") or ""), ", ".join(code(str(x)) for x in c.get("explains") or [])
-             or "—"]
+             str(c.get("text") or ""), ", ".join(
+                 code(str(x)) for x in c.get("explains") or [] if x in finding_ids) or "—"]
             for label in labels for c in (causes.get("only_in") or {}).get(label) or []]
     if rows:
         found.add(Paragraph("**Causes only one run has**"))

@@ -74,9 +74,8 @@ def detect(ctx: Context) -> list[Finding]:
                    + ", and rec/exp(logvar) + logvar summed over the pixels turns negative once "
                    "logvar is below 0 and the reconstruction error is small")
     if "adversarial" in cause:
-        why.append(f"the adversarial term d_weight*disc_factor*g_loss (median "
-                   f"{num(terms['adversarial'])}) is negative, since g_loss (the negated "
-                   "mean discriminator logit on the reconstructions) is below 0"
+        why.append(f"over these rows the adversarial term d_weight*disc_factor*g_loss (median "
+                   f"{num(terms['adversarial'])}) is negative, since the logged g_loss is below 0"
                    + (f", and outweighs the NLL (median {num(terms['nll'])})"
                       if "nll" not in cause else ""))
     if not why:

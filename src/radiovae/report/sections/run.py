@@ -164,7 +164,8 @@ def identity(f: Facts, figures: dict[str, str]) -> list[Section]:
                        for k, v in f.config.items() if k != "raw"], [False, False, False]))
     unchecked = (f.s.get("confidence") or {}).get("could_not_check") or []
     if unchecked:
-        sec.add(Paragraph("Without it, these could not be checked: " + "; ".join(unchecked)
+        sec.add(Paragraph("Without the run's config file, these could not be checked: "
+                          + "; ".join(unchecked)
                           + ". This lowers the confidence of the report; it changes no "
                           "finding's severity."))
     return [sec]

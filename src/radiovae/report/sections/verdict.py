@@ -73,6 +73,8 @@ def conclusion(f: Facts, figures: dict[str, str]) -> list[Section]:
     serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
     text = (f"**The run is {word}.**" if f.verdict != "healthy" or level == "high" else
             "**The run looks healthy as far as these records show.**")
+    if f.verdict == "healthy":
+        text += " Healthy means free of faults in training, not ready for stage 2: see that answer."
     state = f.s.get("state") or {}
     if state.get("state"):
         text += f" State: {state['state']}; {sentence(state.get('evidence'))}"
