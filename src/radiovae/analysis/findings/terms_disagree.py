@@ -40,8 +40,9 @@ def detect(ctx: Context) -> list[Finding]:
            + (f", and the two hardly move together (correlation {corr:.2f}, where -1 is "
               "expected)" if corr is not None and corr > -0.5 else "")
            + ". RadioDiff computes both on the same batch with the same discriminator weights "
-           "(the discriminator steps only after its own line), so they should mirror each other: "
-           "these cannot come from the same discriminator and run.")
+           "(it is stepped only after both are computed), so they should nearly mirror each "
+           "other, the decoder's one update between the two passes apart: these cannot come "
+           "from the same discriminator and run.")
     return [finding(ID, "warning", ctx.name("g_loss"), msg, span=(int(step[0]), int(step[-1])),
                     median_sum=gap, logits_fake_noise=noise, correlation=corr,
                     rows=int(rows.sum()))]
