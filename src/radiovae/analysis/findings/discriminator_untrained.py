@@ -46,9 +46,9 @@ def detect(ctx: Context) -> list[Finding]:
                       g_loss_shift_in_mads=(a - b) / spread)
             if abs(a - b) <= 2 * spread:
                 reasons.append(f"the generator's score from the discriminator, g_loss, has the "
-                               f"same median before the switch ({num(b)}) and at the end of the "
-                               f"VAE-GAN phase ({num(a)}). The discriminator it comes from is not "
-                               "changing")
+                               f"same median over the VAE-phase records ({num(b)}) as over the "
+                               f"last fifth of the VAE-GAN records ({num(a)}). The discriminator "
+                               "it comes from is not changing")
     severity = "warning" if reasons or cause is not None else "info"
     msg = (f"the VAE-GAN phase has {ev['vae_gan_rows']:,} records (steps "
            f"{num(ev['first_step'])}-{num(ev['last_step'])}), and none holds a discriminator "

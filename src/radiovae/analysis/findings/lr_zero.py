@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from radiovae.analysis.findings.base import Context, Finding, finding
-from radiovae.analysis.stats import MIN_RECORDS
+from radiovae.analysis.stats import MIN_RECORDS, window_medians
 from radiovae.fmt import num
 
 ID = "lr_zero"
@@ -117,11 +117,9 @@ MOVES = 0.05     # a level change of 5 % between the first and the last tenth of
 
 def _level_change(y: np.ndarray) -> float | None:
     """Relative change between the medians of the first and the last tenth (None: too few)."""
-    y = y[np.isfinite(y)]
-    if len(y) < MIN_RECORDS:
+    if np.isfinite(y).sum() < MIN_RECORDS:
         return None
-    w = max(5, len(y) // 10)
-    a, b = float(np.median(y[:w])), float(np.median(y[-w:]))
+    a, b, _ = window_medians(y)
     return (b - a) / abs(a) if a else None
 
 
