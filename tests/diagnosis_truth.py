@@ -107,10 +107,12 @@ def score(case: Case, summary: dict[str, Any], kind: str) -> Result:
 
 
 def diagnose(case: Case) -> Result:
-    from radiovae import analyze, load_run
+    from summaries import summary_json
+
+    from radiovae import load_run
 
     run = load_run(case.paths if len(case.paths) > 1 else case.paths[0])
-    return score(case, analyze(run), run.kind)
+    return score(case, summary_json(run), run.kind)
 
 
 def table(results: list[Result]) -> str:

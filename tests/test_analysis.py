@@ -16,8 +16,9 @@ from logfactory import (
     write_radiodiff_logs,
     write_single_log,
 )
+from summaries import summary_json
 
-from radiovae import analyze, load_run
+from radiovae import load_run
 from radiovae.analysis.stats import trend
 from radiovae.runlog.run import Run
 
@@ -36,12 +37,12 @@ def real(real_run_csv) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def csv_summary(real_run_csv) -> dict:
-    return analyze(load_run(real_run_csv))
+    return summary_json(load_run(real_run_csv))
 
 
 @pytest.fixture(scope="module")
 def log_summary(real_run_csv, tmp_path_factory) -> dict:
-    return analyze(load_run(write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("logs"))))
+    return summary_json(load_run(write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("logs"))))
 
 
 def test_summary_shape_is_the_contract(csv_summary):
@@ -129,7 +130,7 @@ def test_discriminator_untrained_names_the_accumulation_defect(real, tmp_path):
 
     config = copy.deepcopy(RADIODIFF_CONFIG)
     config["trainer"]["gradient_accumulate_every"] = 1
-    s = analyze(load_run(write_log(tmp_path / "train.log", real, config)))
+    s = summary_json(load_run(write_log(tmp_path / "train.log", real, config)))
     (d,) = ids(s)["discriminator_untrained"]
     assert d["severity"] == "warning" and d["evidence"]["gradient_accumulate_every"] == 1
     assert "accumulation index" in d["message"]
@@ -137,7 +138,7 @@ def test_discriminator_untrained_names_the_accumulation_defect(real, tmp_path):
     moving = real.copy()
     gan = moving["train/disc_factor"] > 0
     moving.loc[gan, "train/g_loss"] = np.linspace(-0.5, 2.0, int(gan.sum()))
-    s = analyze(load_run(write_log(tmp_path / "moving.log", moving, None)))
+    s = summary_json(load_run(write_log(tmp_path / "moving.log", moving, None)))
     (d,) = ids(s)["discriminator_untrained"]
     assert d["severity"] == "info" and "cannot be judged" in d["message"]
 
@@ -170,7 +171,7 @@ def test_logs_with_config_explain_lr_zero_and_resume(log_summary):
 
 
 def test_overrides(real_run_csv):
-    s = analyze(load_run(real_run_csv), total_steps=200000, disc_start=50001)
+    s = summary_json(load_run(real_run_csv), total_steps=200000, disc_start=50001)
     assert s["steps"]["planned"] == 200000 and s["steps"]["progress"] == pytest.approx(0.7495)
     assert s["phases"][1]["configured_start"] == 50001
     # the command line's numbers are configuration, said once, and used by every judgement
@@ -189,32 +190,32 @@ def _nan_csv(df: pd.DataFrame, path) -> object:
 
 def test_isolated_nan_is_a_warning_persisting_nan_is_critical(real, tmp_path):
     df = plant_nan(real, "train/rec_loss", 100000)
-    s = analyze(load_run(_nan_csv(df, tmp_path / "nan.csv")))
+    s = summary_json(load_run(_nan_csv(df, tmp_path / "nan.csv")))
     (nf,) = ids(s)["non_finite"]
     assert nf["metric"] == "train/rec_loss" and nf["evidence"]["first_step"] == 100000
     assert nf["severity"] == "warning" and s["verdict"] == "attention"
     assert "skipped step" in nf["message"] and nf["steps"] == [100000]
     assert s["metrics"]["train/rec_loss"]["status"] == "warning"
     # an empty CSV cell is a value never written: absent, not non-finite
-    s = analyze(load_run(write_csv(df, tmp_path / "absent.csv")))
+    s = summary_json(load_run(write_csv(df, tmp_path / "absent.csv")))
     assert "non_finite" not in ids(s) and s["metrics"]["train/rec_loss"]["n_nonfinite"] == 0
     persisting = real.copy()
     persisting.loc[persisting["step"] >= 140000, "train/rec_loss"] = np.nan
-    s = analyze(load_run(_nan_csv(persisting, tmp_path / "nan_end.csv")))
+    s = summary_json(load_run(_nan_csv(persisting, tmp_path / "nan_end.csv")))
     (nf,) = ids(s)["non_finite"]
     assert nf["severity"] == "critical" and nf["evidence"]["to_the_end"] and s["verdict"] == "failing"
     off_trend = plant_nan(real, "train/rec_loss", 100000)
     off_trend.loc[off_trend["step"] > 100000, "train/rec_loss"] *= 20
-    s = analyze(load_run(_nan_csv(off_trend, tmp_path / "nan_off.csv")))
+    s = summary_json(load_run(_nan_csv(off_trend, tmp_path / "nan_off.csv")))
     assert [x["severity"] for x in ids(s)["non_finite"]] == ["critical"]
     # the same NaN written by RadioDiff's logger ("nan") survives the text path
-    s2 = analyze(load_run(write_single_log(None, tmp_path / "nan.log", frame=df)))
+    s2 = summary_json(load_run(write_single_log(None, tmp_path / "nan.log", frame=df)))
     assert ids(s2)["non_finite"][0]["steps"] == [100000]
 
 
 def test_planted_spike_is_found_at_its_step(real, tmp_path):
     df = plant_spike(real, "train/rec_loss", 100000, factor=20)
-    s = analyze(load_run(write_csv(df, tmp_path / "spike.csv")))
+    s = summary_json(load_run(write_csv(df, tmp_path / "spike.csv")))
     spikes = {x["metric"]: x for x in ids(s)["spike"]}
     assert spikes["train/rec_loss"]["evidence"]["spikes"][0]["step"] == 100000
     assert spikes["train/rec_loss"]["evidence"]["count"] == 1
@@ -227,7 +228,7 @@ def test_planted_spike_on_the_total_is_found(real, tmp_path):
     # no logged term explains it
     df = plant_spike(real, "train/total_loss", 80000, factor=50)
     assert df.loc[df["step"] == 80000, "train/total_loss"].item() < -20000
-    s = analyze(load_run(write_csv(df, tmp_path / "total.csv")))
+    s = summary_json(load_run(write_csv(df, tmp_path / "total.csv")))
     (spike,) = ids(s)["spike"]
     assert spike["metric"] == "train/total_loss" and spike["evidence"]["count"] == 1
     (e,) = spike["evidence"]["spikes"]
@@ -235,7 +236,7 @@ def test_planted_spike_on_the_total_is_found(real, tmp_path):
     assert abs(e["residual"]) > 10000 and "do not explain" in spike["message"]
     assert s["metrics"]["train/total_loss"]["status"] == "warning"
     # the same spike read from RadioDiff's text log
-    s2 = analyze(load_run(write_single_log(None, tmp_path / "total.log", frame=df)))
+    s2 = summary_json(load_run(write_single_log(None, tmp_path / "total.log", frame=df)))
     assert [x["step"] for x in ids(s2)["spike"][0]["evidence"]["spikes"]] == [80000]
 
 
@@ -246,7 +247,7 @@ def test_spike_in_the_total_mirrored_in_nll(real, tmp_path):
     jump = 19 * df.loc[row, "train/nll_loss"]
     df.loc[row, "train/nll_loss"] += jump
     df.loc[row, "train/total_loss"] += jump
-    s = analyze(load_run(write_csv(df, tmp_path / "mirror.csv")))
+    s = summary_json(load_run(write_csv(df, tmp_path / "mirror.csv")))
     spikes = {x["metric"]: x for x in ids(s)["spike"]}
     assert spikes["train/nll_loss"]["evidence"]["spikes"][0]["step"] == 120000
     (e,) = spikes["train/total_loss"]["evidence"]["spikes"]
@@ -260,13 +261,13 @@ def test_adversarial_swings_of_the_total_are_not_spikes(real, tmp_path):
     row = df["step"] == 100000
     df.loc[row, "train/g_loss"] -= 8.0
     df.loc[row, "train/total_loss"] -= 8.0 * df.loc[row, "train/d_weight"]
-    s = analyze(load_run(write_csv(df, tmp_path / "adv.csv")))
+    s = summary_json(load_run(write_csv(df, tmp_path / "adv.csv")))
     assert "spike" not in ids(s)
 
 
 def test_planted_divergence_is_critical(real, tmp_path):
     df = plant_divergence(real, "train/rec_loss", 130000, factor=100)
-    s = analyze(load_run(write_csv(df, tmp_path / "div.csv")))
+    s = summary_json(load_run(write_csv(df, tmp_path / "div.csv")))
     div = {x["metric"]: x for x in ids(s)["divergence"]}
     assert "train/rec_loss" in div and div["train/rec_loss"]["severity"] == "critical"
     assert div["train/rec_loss"]["evidence"]["ratio"] > 10
@@ -283,10 +284,10 @@ def test_healthy_run_and_plateau():
     rng = np.random.default_rng(0)
     n = 400
     falling = 0.05 * np.exp(-np.arange(n) / 150) * (1 + 0.05 * rng.standard_normal(n))
-    s = analyze(_synthetic(n, **{"train/rec_loss": falling, "lr": np.full(n, 1e-4)}))
+    s = summary_json(_synthetic(n, **{"train/rec_loss": falling, "lr": np.full(n, 1e-4)}))
     assert s["verdict"] == "healthy" and s["findings"] == []
     flat = 0.01 * (1 + 0.05 * rng.standard_normal(n))
-    s = analyze(_synthetic(n, **{"train/rec_loss": np.r_[falling[:200] + 0.01, flat[200:]]}))
+    s = summary_json(_synthetic(n, **{"train/rec_loss": np.r_[falling[:200] + 0.01, flat[200:]]}))
     (p,) = ids(s)["plateau"]
     assert p["severity"] == "info" and s["verdict"] == "healthy"
 
@@ -295,7 +296,7 @@ def test_lr_zero_with_printable_config_lr_and_nothing_moving_is_critical():
     n = 100
     run = _synthetic(n, **{"train/rec_loss": np.full(n, 0.5), "lr": np.zeros(n)})
     run.config = {"lr": 1e-3, "total_steps": 10000}
-    s = analyze(run)
+    s = summary_json(run)
     (lr,) = ids(s)["lr_zero"]
     assert lr["severity"] == "critical" and s["verdict"] == "failing"
 
@@ -316,7 +317,7 @@ def test_lr_zero_in_full_precision_records_is_not_print_precision(tmp_path):
             for s in range(0, 5000, 100)]
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (lr,) = ids(analyze(load_run(path)))["lr_zero"]
+    (lr,) = ids(summary_json(load_run(path)))["lr_zero"]
     assert "full-precision" in lr["message"] and "print precision" not in lr["message"]
 
 
@@ -326,8 +327,8 @@ def test_opening_transient_of_a_fresh_run_is_no_spike_but_a_later_one_is():
     rec = 0.05 + 0.002 * rng.standard_normal(len(step))
     rec[0] = 0.15                         # a fresh model's first batch: 3x what follows
     table = pd.DataFrame({"step": step, "train/rec_loss": rec})
-    assert "spike" not in ids(analyze(Run(table=table), total_steps=1000))
+    assert "spike" not in ids(summary_json(Run(table=table), total_steps=1000))
     rec = rec.copy()
     rec[100] = 0.5                        # a real spike, mid-run
-    (spike,) = ids(analyze(Run(table=table.assign(**{"train/rec_loss": rec}))))["spike"]
+    (spike,) = ids(summary_json(Run(table=table.assign(**{"train/rec_loss": rec}))))["spike"]
     assert [e["step"] for e in spike["evidence"]["spikes"]] == [500]

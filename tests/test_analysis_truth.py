@@ -11,8 +11,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from summaries import summary_json
 
-from radiovae import analyze, load_run
+from radiovae import load_run
 from radiovae.analysis.lossmodel import rec_contents
 from radiovae.report.content import build_document
 from radiovae.report.render import to_markdown
@@ -28,7 +29,7 @@ def ids(summary: dict) -> dict[str, list[dict]]:
 
 @pytest.fixture(scope="module")
 def real(real_run_csv) -> dict:
-    return analyze(load_run(real_run_csv))
+    return summary_json(load_run(real_run_csv))
 
 
 def _md(summary: dict) -> str:
@@ -61,7 +62,7 @@ def _learned_logvar_run(n: int = 300) -> Run:
 
 
 def test_learned_logvar_negative_total_is_the_nll_itself():
-    s = analyze(_learned_logvar_run())
+    s = summary_json(_learned_logvar_run())
     (neg,) = ids(s)["negative_total_loss"]
     assert neg["severity"] == "info" and neg["evidence"]["negative_terms"] == ["nll"]
     assert "NLL itself is negative" in neg["message"] and "logvar trains" in neg["message"]
@@ -90,7 +91,7 @@ def test_weight_at_cap_explained_by_its_mechanics(real):
 def test_rows_that_do_not_add_up_are_attributed():
     run = _learned_logvar_run()
     t = run.table
-    s = analyze(run)
+    s = summary_json(run)
     assert s["loss"]["adds_up"] is True
     # a resume rewrote steps 1,000-1,190: the earlier run's totals are left in those rows
     bad = t.copy()
@@ -98,11 +99,11 @@ def test_rows_that_do_not_add_up_are_attributed():
     bad.loc[rows, "train/total_loss"] += 500.0
     resumes = [{"step": 1000, "previous_last_step": 1190, "overlap_steps": 20, "gap_s": 60.0,
                 "time": None, "source": "b.log"}]
-    s = analyze(Run(table=bad, config=run.config, resumes=resumes))
+    s = summary_json(Run(table=bad, config=run.config, resumes=resumes))
     assert s["loss"]["attribution"] == {"resume_overlap": 20}
     assert "rows a resume rewrote" in _md(s)
     # a kl_weight in the config that the records contradict
-    s = analyze(Run(table=t, config={**run.config, "kl_weight": 1.0}))
+    s = summary_json(Run(table=t, config={**run.config, "kl_weight": 1.0}))
     assert s["loss"]["attribution"] == {"kl_weight_differs": s["loss"]["rows_not_adding_up"]}
     assert s["loss"]["kl_weight_inferred"] == pytest.approx(1e-6)
 
@@ -134,7 +135,7 @@ def _diverging_before_disc_start(n: int = 200) -> Run:
 
 
 def test_expected_behaviour_is_no_finding_and_advice_is_possible():
-    s = analyze(_diverging_before_disc_start())
+    s = summary_json(_diverging_before_disc_start())
     f = ids(s)
     assert "frozen_metric" not in f            # disc terms 0 before disc_start: by design
     (div,) = f["divergence"]
@@ -158,7 +159,7 @@ def test_divergence_advice_names_a_real_checkpoint(tmp_path):
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run_dir / "config.yaml").write_text(
         "model:\n  lossconfig:\n    disc_start: 5001\ntrainer:\n  train_num_steps: 10000\n")
-    s = analyze(load_run(run_dir))
+    s = summary_json(load_run(run_dir))
     (div,) = ids(s)["divergence"]
     best = div["evidence"]["best_step"]
     assert s["checkpoints"] == [500, 1500]
@@ -190,7 +191,7 @@ def test_statistics_read_right(real):
 def test_resume_evidence_has_dates_not_unix_numbers(tmp_path, real_run_csv):
     from logfactory import write_radiodiff_logs
 
-    s = analyze(load_run(write_radiodiff_logs(real_run_csv, tmp_path)))
+    s = summary_json(load_run(write_radiodiff_logs(real_run_csv, tmp_path)))
     (r,) = ids(s)["resumed"]
     assert "time" not in r["evidence"] and r["evidence"]["resumed_at"].startswith("2025-")
     md = _md(s)
@@ -226,7 +227,7 @@ def test_stage2_run_is_not_reported_in_vae_language():
     # RadioDiff's const-SDE model sets loss_vlb = 0: by design, no finding
     table = pd.DataFrame({"step": step, "loss_simple": simple, "loss_vlb": np.zeros(n),
                           "total_loss": simple, "lr": np.geomspace(5e-5, 3e-5, n)})
-    s = analyze(Run(table=table, kind="ldm", config={"lr": 5e-5}))
+    s = summary_json(Run(table=table, kind="ldm", config={"lr": 5e-5}))
     assert s["phases"] == [] and s["kind"] == "ldm" and s["findings"] == []
     assert s["verdict"] == "healthy" and s["answers"][0]["evidence"]["metric"] == "loss_simple"
     assert {a["id"] for a in s["answers"]} == {"training_working", "loss_values"}
@@ -244,7 +245,7 @@ def test_stage2_lr_printed_zero_at_the_end_is_print_precision_not_a_schedule_end
     from logfactory import ldm_frame, ldm_steps_frame, write_ldm_log
 
     log = write_ldm_log(tmp_path / "train.log", ldm_frame(ldm_steps_frame()))
-    s = analyze(load_run(log))
+    s = summary_json(load_run(log))
     (lr,) = [f for f in s["findings"] if f["id"] == "lr_zero"]
     assert lr["severity"] == "info" and s["verdict"] == "healthy"
     assert "print precision" in lr["message"] and "schedule ends" not in lr["message"]
@@ -260,7 +261,7 @@ def test_kl_that_rose_early_then_levelled_is_not_called_not_growing():
     kl = 10_000 - 9_950 * np.exp(-np.arange(n) / 4.0)
     table = pd.DataFrame({"step": step, "train/kl_loss": kl,
                           "train/rec_loss": np.geomspace(1.0, 0.04, n)})
-    s = analyze(Run(table=table))
+    s = summary_json(Run(table=table))
     (a,) = [x for x in s["answers"] if x["id"] == "kl_growth"]
     assert a["answer"] == "no" and "rose early" in a["text"] and "does not grow" not in a["text"]
 
@@ -268,7 +269,7 @@ def test_kl_that_rose_early_then_levelled_is_not_called_not_growing():
 def test_phase_change_states_its_windows_and_their_medians(real_run_csv):
     """The switch finding's before/after medians are over the records it names, read back."""
     table = pd.read_csv(real_run_csv)
-    summary = analyze(load_run(real_run_csv))
+    summary = summary_json(load_run(real_run_csv))
     (f,) = ids(summary)["phase_change"]
     ev = f["evidence"]
     s, total = table["step"].to_numpy(), table["train/total_loss"].to_numpy()
@@ -291,7 +292,7 @@ def test_discriminator_answer_grades_how_well_it_separates(half_gap, clear):
     t["train/logits_real"] = np.where(on, half_gap + 0.01 * rng.standard_normal(len(t)), np.nan)
     t["train/logits_fake"] = np.where(on, -half_gap + 0.01 * rng.standard_normal(len(t)), np.nan)
     t["train/disc_loss"] = np.where(on, 1 - half_gap, np.nan)
-    s = analyze(run)
+    s = summary_json(run)
     a = next(x for x in s["answers"] if x["id"] == "discriminator_working")
     gap = s["discriminator"]["logit_gap_late"]
     assert gap == pytest.approx(2 * half_gap, abs=0.01)
@@ -308,7 +309,7 @@ def test_adaptive_weight_range_is_the_vae_gan_phase_not_the_logged_zeros():
     t["train/d_weight"] = np.where(on, np.linspace(3.0, 40.0, len(t)), 0.0)
     t["train/total_loss"] = (t["train/nll_loss"] + 1e-6 * t["train/kl_loss"]
                              + t["train/d_weight"] * t["train/disc_factor"] * t["train/g_loss"])
-    s = analyze(run)
+    s = summary_json(run)
     a = next(x for x in s["concerns"] if x["id"] == "adaptive_weight")
     lo, hi = t["train/d_weight"][on].min(), t["train/d_weight"][on].max()
     assert a["answer"] == "yes"

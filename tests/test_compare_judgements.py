@@ -18,8 +18,8 @@ from logfactory import (
     write_ldm_log,
     write_log,
 )
+from summaries import summary_json
 
-from radiovae.analysis import analyze
 from radiovae.analysis.compare import Entry, compare
 from radiovae.cli import main
 from radiovae.errors import UserError
@@ -54,7 +54,7 @@ def analysed(logs):
 
 
 def _entries(analysed, summaries=None) -> list[Entry]:
-    return [Entry(label, run, summaries[i] if summaries else analyze(run))
+    return [Entry(label, run, summaries[i] if summaries else summary_json(run))
             for i, (label, run) in enumerate(analysed)]
 
 
@@ -79,7 +79,7 @@ def test_accumulation_one_run_has_the_untrained_discriminator_finding(analysed):
 
 
 def test_same_id_at_another_severity_and_causes_count_as_different(analysed):
-    base = [analyze(run) for _, run in analysed]
+    base = [summary_json(run) for _, run in analysed]
     a, b = (copy.deepcopy(s) for s in base)
     # both runs: the same discriminator_untrained, but a warning in one and info in the other
     a["findings"] = [f for f in a["findings"] if f["id"] == "discriminator_untrained"]
@@ -128,7 +128,7 @@ def test_bare_key_stays_when_its_dotted_twin_says_otherwise(analysed):
     ra2, rb2 = copy.copy(ra), copy.copy(rb)
     ra2.config = {**ra.config, "gradient_accumulate_every": 4}     # not what the raw says
     rb2.config = dict(rb.config)
-    c = compare([Entry(la, ra2, analyze(ra)), Entry(lb, rb2, analyze(rb))])
+    c = compare([Entry(la, ra2, summary_json(ra)), Entry(lb, rb2, summary_json(rb))])
     diff = {d["key"]: d["values"] for d in c["config"]["differ"]}
     assert diff["gradient_accumulate_every"] == [4, 2]
     assert diff["trainer.gradient_accumulate_every"] == [1, 2]
@@ -145,9 +145,9 @@ def test_runs_of_different_kinds_are_refused(logs, analysed, capsys):
     assert not out.exists()
     ldm_run = load_run(ldm)
     with pytest.raises(UserError, match="different kinds"):
-        compare([_entries(analysed)[0], Entry("d", ldm_run, analyze(ldm_run))])
+        compare([_entries(analysed)[0], Entry("d", ldm_run, summary_json(ldm_run))])
     # two stage-2 runs compare
-    c = compare([Entry("d1", ldm_run, analyze(ldm_run)), Entry("d2", ldm_run, analyze(ldm_run))])
+    c = compare([Entry("d1", ldm_run, summary_json(ldm_run)), Entry("d2", ldm_run, summary_json(ldm_run))])
     assert [r["kind"] for r in c["runs"]] == ["ldm", "ldm"]
     json.dumps(c)
 

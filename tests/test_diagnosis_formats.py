@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from logfactory import read_real_run
 from runformats import FORMATS, lr_of_schedule, write_formats
+from summaries import summary_json
 
-from radiovae import analyze, load_run
+from radiovae import load_run
 
 REFERENCE = "radiodiff_log"      # what RadioDiff's train_vae.py itself wrote, config included
 
@@ -31,7 +32,7 @@ def runs(paths):
 
 def diagnosis(run) -> tuple[str, list[tuple]]:
     """The verdict and every warning / critical finding: (id, metric, severity, span, steps)."""
-    s = analyze(run)
+    s = summary_json(run)
     return s["verdict"], sorted((f["id"], f["metric"], f["severity"],
                                  tuple(f["span"]) if f["span"] else None, tuple(f["steps"]))
                                 for f in s["findings"] if f["severity"] != "info")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from summaries import summary_json
 
-from radiovae.analysis import analyze
 from radiovae.cli import main
 from radiovae.errors import UserError, brief
 from radiovae.runlog import format_radiodiff_lines, load_run
@@ -106,7 +106,7 @@ def test_one_step_1e20_among_100_good_csv_rows_is_reported_not_silent(tmp_path):
     assert list(run.table["step"]) == list(GOOD) and run.skipped_lines == 1
     assert run.notes == [{"source": str(path), "line": 102,
                           "what": "step 1e+20 is not a whole number from 0 to 2^53"}]
-    summary = analyze(run)
+    summary = summary_json(run)
     assert summary["records"] == 100 and summary["read_notes"][0]["line"] == 102
     from radiovae.report.content import build_document
     from radiovae.report.render import to_markdown
@@ -143,7 +143,7 @@ def test_jsonl_value_10_pow_400_is_inf_and_noted(tmp_path):
     run = load_run(put(tmp_path / "a.jsonl", text))
     assert len(run.table) == 100 and run.table["lr"].iloc[0] == np.inf
     assert "beyond float range" in notes(run) and run.notes[0]["line"] == 1
-    assert any(f["id"] == "non_finite" for f in analyze(run)["findings"])
+    assert any(f["id"] == "non_finite" for f in summary_json(run)["findings"])
 
 
 def test_all_values_1e308_and_no_d_weight_give_a_report(tmp_path):
@@ -165,7 +165,7 @@ def test_analysis_works_on_any_subset_of_metrics(tmp_path, drop):
 
     run = load_run(put(tmp_path / "a.jsonl", jsonl_text(drop=drop)))
     assert not set(drop) & set(run.metrics) and len(run.table) == 100
-    summary = analyze(run)
+    summary = summary_json(run)
     doc = build_document(summary, {})
     assert to_markdown(doc) and to_html(doc, lambda _p: None)
     json.dumps(summary, allow_nan=False)
@@ -319,7 +319,7 @@ def test_config_value_1e999_is_ignored_not_fatal(tmp_path):
     put(tmp_path / "run" / "config.yaml", "model:\n  lossconfig:\n    disc_start: 1e999\n"
                                          "    kl_weight: .inf\ntrainer:\n  train_num_steps: 1.0e+999\n")
     assert not {"disc_start", "kl_weight", "total_steps"} & set(load_run(tmp_path / "run").config)
-    analyze(load_run(tmp_path / "run"))
+    summary_json(load_run(tmp_path / "run"))
 
 
 def test_train_config_errors_never_print_a_whole_value(tmp_path, capsys):

@@ -34,8 +34,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from summaries import summary_json
 
-from radiovae.analysis import analyze
 from radiovae.errors import UserError
 from radiovae.runlog import format_radiodiff_lines, load_run
 from radiovae.runlog.records import STEP_MAX
@@ -343,7 +343,7 @@ def _analysis_ok(run: Run) -> dict:
     from radiovae.report.content import build_document
     from radiovae.report.render import to_html, to_markdown
 
-    summary = analyze(run)
+    summary = summary_json(run)
     json.dumps(summary, allow_nan=False)
     doc = build_document(summary, {})
     assert to_markdown(doc) and to_html(doc, lambda _p: None)

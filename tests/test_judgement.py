@@ -19,8 +19,9 @@ from logfactory import (
     write_ldm_log,
     write_log,
 )
+from summaries import summary_json
 
-from radiovae import analyze, load_run
+from radiovae import load_run
 from radiovae.analysis.readiness import BARS, readiness
 from radiovae.report.content import build_document
 from radiovae.report.render import to_markdown
@@ -50,7 +51,7 @@ def _config(**trainer) -> dict:
 
 # -- state -----------------------------------------------------------------------------------------
 def test_real_csv_is_finished_by_its_plan_and_has_no_time_left(real_run_csv):
-    s = analyze(load_run(real_run_csv), total_steps=150000)
+    s = summary_json(load_run(real_run_csv), total_steps=150000)
     st = s["state"]
     # RadioDiff logs steps 0, 100, ... below train_num_steps: 149,900 is the last of 150,000
     assert st["state"] == "finished" and st["basis"] == "plan" and st["last_plan_step"] == 149900
@@ -63,7 +64,7 @@ def test_real_csv_is_finished_by_its_plan_and_has_no_time_left(real_run_csv):
 
 def test_training_complete_finishes_the_run_whatever_the_plan_says(real, tmp_path):
     log = write_console_capture(tmp_path / "out.txt", real)
-    s = analyze(load_run(log), total_steps=200000)          # records reach 75 % of this plan
+    s = summary_json(load_run(log), total_steps=200000)          # records reach 75 % of this plan
     assert s["state"]["state"] == "finished" and s["state"]["basis"] == "end_marker"
     assert "training complete" in s["state"]["evidence"]
     (ready,) = [a for a in s["answers"] if a["id"] == "ready_for_stage2"]
@@ -72,7 +73,7 @@ def test_training_complete_finishes_the_run_whatever_the_plan_says(real, tmp_pat
 
 def test_stopped_stage2_run_is_said_stopped_with_its_plateau(tmp_path):
     log = write_ldm_log(tmp_path / "train.log", ldm_frame(ldm_steps_frame(steps=29901)))
-    s = analyze(load_run(log))
+    s = summary_json(load_run(log))
     assert s["kind"] == "ldm" and s["state"]["state"] == "stopped"
     assert "29,900 of 50,000 (60 % of the plan)" in s["state"]["evidence"]
     assert s["time"]["eta_s"] is None and s["verdict"] == "attention"
@@ -98,23 +99,23 @@ def test_a_log_written_a_minute_ago_is_running_and_has_time_left(real, tmp_path)
     df = real.iloc[:300].copy()
     df["time"] = now - 60 - 18.3 * (len(df) - 1 - np.arange(len(df)))   # a record every 18 s
     log = write_log(tmp_path / "train.log", df)
-    s = analyze(load_run(log), now=now)
+    s = summary_json(load_run(log), now=now)
     assert s["state"]["state"] == "running" and s["state"]["basis"] == "recent_write"
     assert s["time"]["eta_s"] == pytest.approx((150000 - 64900) / s["time"]["recent_steps_per_s"])
     assert "stopped" not in _ids(s)
     # the same file, untouched for a day: stopped, no time left
     os.utime(log, (now - 86400, now - 86400))
-    s = analyze(load_run(log), now=now + 86400)
+    s = summary_json(load_run(log), now=now + 86400)
     assert s["state"]["state"] == "stopped" and s["time"]["eta_s"] is None
     # watch saw it grow: running, whatever the file times say
-    s = analyze(load_run(log), now=now + 86400, growing=True)
+    s = summary_json(load_run(log), now=now + 86400, growing=True)
     assert s["state"]["state"] == "running" and s["state"]["basis"] == "watch"
 
 
 def test_a_csv_export_that_ends_early_is_unknown(real, tmp_path):
     p = tmp_path / "export.csv"
     real.iloc[:500].to_csv(p, index=False)
-    s = analyze(load_run(p), total_steps=150000)
+    s = summary_json(load_run(p), total_steps=150000)
     assert s["state"]["state"] == "unknown" and "export" in s["state"]["evidence"]
     assert s["time"]["eta_s"] is None and "stopped" not in _ids(s)
 
@@ -123,7 +124,7 @@ def test_a_csv_export_that_ends_early_is_unknown(real, tmp_path):
 def test_a_four_step_smoke_run_is_too_short_and_answers_no_yes(real, tmp_path):
     log = write_log(tmp_path / "train.log", real.iloc[:4], total=35400,  # finished: its plan's
                     config=_config(train_num_steps=35400))                 # last step 35,300
-    s = analyze(load_run(log))
+    s = summary_json(load_run(log))
     assert s["state"]["state"] == "finished"
     assert s["verdict"] == "too_short" and "only 4 records" in s["verdict_reason"]
     assert s["judged_records"] == {"records": 4, "per_phase": {"vae": 4}, "min_records": 20,
@@ -137,7 +138,7 @@ def test_a_cause_from_the_config_still_raises_a_too_short_verdict(real, tmp_path
     cfg = _config(gradient_accumulate_every=1, train_num_steps=36000)
     cfg["model"]["lossconfig"]["disc_start"] = 35501     # the plan reaches the VAE-GAN phase
     log = write_log(tmp_path / "train.log", real.iloc[:10], config=cfg, total=36000)
-    s = analyze(load_run(log))
+    s = summary_json(load_run(log))
     assert s["state"]["state"] == "finished"
     assert s["verdict"] == "attention" and "too few" in s["verdict_reason"]
     assert "discriminator_untrained" in s["verdict_reason"]
@@ -151,7 +152,7 @@ def test_accumulation_one_is_the_stated_cause_in_every_format(real, tmp_path, wr
     cfg = _config(gradient_accumulate_every=1)
     path = (write_log(tmp_path / "train.log", real, config=cfg) if writer == "file" else
             write_console_capture(tmp_path / "out.txt", real, config=cfg))
-    s = analyze(load_run(path))
+    s = summary_json(load_run(path))
     (cause,) = [c for c in s["causes"] if c["id"] == "accumulation_one"]
     assert cause["config_evidence"] == {"gradient_accumulate_every": 1}
     assert cause["record_evidence"]["discriminator_terms_logged"] is False
@@ -165,19 +166,19 @@ def test_accumulation_one_is_the_stated_cause_in_every_format(real, tmp_path, wr
 
 def test_logvar_frozen_by_design_is_info_and_a_warning_only_where_meant_to_train(real,
                                                                                    tmp_path):
-    s = analyze(load_run(write_log(tmp_path / "a.log", real)))
+    s = summary_json(load_run(write_log(tmp_path / "a.log", real)))
     (f,) = _ids(s)["frozen_metric"]
     assert f["severity"] == "info" and f["evidence"]["cause"] == "logvar_by_design"
     assert f["recommendation"] is None
     assert not [x for x in s["findings"] if x["severity"] != "info" and "logvar" in x["message"]]
     cfg = _config(train_logvar=True)          # radiovae's key: the run meant to learn it
-    s = analyze(load_run(write_log(tmp_path / "b.log", real, config=cfg)))
+    s = summary_json(load_run(write_log(tmp_path / "b.log", real, config=cfg)))
     (f,) = _ids(s)["frozen_metric"]
     assert f["severity"] == "warning" and f["evidence"]["cause"] == "logvar_meant_to_train"
 
 
 def test_min_lr_floors_the_factor_and_the_last_lr_it_implies(real, tmp_path):
-    s = analyze(load_run(write_log(tmp_path / "train.log", real)))
+    s = summary_json(load_run(write_log(tmp_path / "train.log", real)))
     (c,) = [c for c in s["causes"] if c["id"] == "lr_schedule"]
     expected = 5e-6 * max((1 - 149900 / 150000) ** 0.95, 5e-7)
     assert c["record_evidence"]["implied_lr_at_last_step"] == pytest.approx(expected)
@@ -185,13 +186,13 @@ def test_min_lr_floors_the_factor_and_the_last_lr_it_implies(real, tmp_path):
 
 
 def test_d_weight_rule_names_its_cap(real, tmp_path):
-    s = analyze(load_run(write_log(tmp_path / "train.log", real)))
+    s = summary_json(load_run(write_log(tmp_path / "train.log", real)))
     (c,) = [c for c in s["causes"] if c["id"] == "d_weight_rule"]
     assert c["config_evidence"]["cap"] == pytest.approx(5000.0)     # 1e4 x disc_weight 0.5
 
 
 def test_command_line_disc_start_is_configuration_everywhere(real_run_csv):
-    s = analyze(load_run(real_run_csv), disc_start=50001)
+    s = summary_json(load_run(real_run_csv), disc_start=50001)
     assert s["config"]["disc_start"] == 50001
     (c,) = [c for c in s["concerns"] if c["id"] == "disc_start"]
     assert c["answer"] == "yes" and "50,001" in c["text"]
@@ -202,7 +203,7 @@ def test_command_line_disc_start_is_configuration_everywhere(real_run_csv):
 
 # -- trends ----------------------------------------------------------------------------------------
 def test_changes_come_from_window_medians_not_the_last_record(real_run_csv):
-    s = analyze(load_run(real_run_csv))
+    s = summary_json(load_run(real_run_csv))
     table = load_run(real_run_csv).table
     for name in ("train/g_loss", "train/d_weight"):
         y = table[name].to_numpy()
@@ -249,7 +250,7 @@ def test_readiness_is_yes_only_when_every_part_holds():
 
 # -- at a glance -----------------------------------------------------------------------------------
 def test_executive_summary_is_at_most_five_short_lines(real_run_csv):
-    md = _md(analyze(load_run(real_run_csv)))
+    md = _md(summary_json(load_run(real_run_csv)))
     part = md.split('<a id="summary"></a>')[1].split("<a id=")[0]
     lines = [x for x in part.splitlines() if x.strip() and not x.startswith("#")]
     assert 2 <= len(lines) <= 5
@@ -264,7 +265,7 @@ def test_g_loss_and_logits_fake_from_different_passes_are_flagged(real, tmp_path
 
     # the synthetic discriminator line: logits_fake ~ -0.1, while the real run's g_loss ~ -0.45
     # implies a mean fake logit of +0.45 -- the two cannot come from one discriminator pass
-    s = analyze(load_run(write_log(tmp_path / "a.log", with_disc_terms(real))))
+    s = summary_json(load_run(write_log(tmp_path / "a.log", with_disc_terms(real))))
     (f,) = _ids(s)["terms_disagree"]
     table = load_run(tmp_path / "a.log").table
     on = table["step"] >= 50100
@@ -276,13 +277,13 @@ def test_g_loss_and_logits_fake_from_different_passes_are_flagged(real, tmp_path
     df["train/g_loss"] = np.where(df["train/disc_factor"] > 0,
                                   -df["train/logits_fake"] + 0.01 * rng.standard_normal(len(df)),
                                   df["train/g_loss"])
-    s = analyze(load_run(write_log(tmp_path / "b.log", df)))
+    s = summary_json(load_run(write_log(tmp_path / "b.log", df)))
     assert "terms_disagree" not in _ids(s)
 
 
 def test_stage2_total_is_the_running_sum_of_its_accumulation_passes(tmp_path):
     log = write_ldm_log(tmp_path / "train.log", ldm_frame(ldm_steps_frame(steps=5001)))
-    s = analyze(load_run(log))
+    s = summary_json(load_run(log))
     table = load_run(log).table
     ratio = np.median(table["total_loss"] / table["loss_simple"])
     assert s["loss"]["total_over_simple"] == pytest.approx(ratio)
@@ -292,7 +293,7 @@ def test_stage2_total_is_the_running_sum_of_its_accumulation_passes(tmp_path):
 
 def test_learning_concern_names_the_untrained_discriminator(real, tmp_path):
     cfg = _config(gradient_accumulate_every=1)
-    s = analyze(load_run(write_log(tmp_path / "train.log", real, config=cfg)))
+    s = summary_json(load_run(write_log(tmp_path / "train.log", real, config=cfg)))
     (c,) = [c for c in s["concerns"] if c["id"] == "learning"]
     assert c["answer"] == "no" and "discriminator does not learn" in c["text"]
     assert "by design" in c["text"]                     # logvar, said as what it is
@@ -300,12 +301,12 @@ def test_learning_concern_names_the_untrained_discriminator(real, tmp_path):
 
 def test_a_log_that_its_config_could_not_have_written_is_noted(real, tmp_path):
     # gradient_accumulate_every 2 logs a discriminator line per logged step, from step 0 on
-    s = analyze(load_run(write_log(tmp_path / "a.log", real.iloc[:200])))
+    s = summary_json(load_run(write_log(tmp_path / "a.log", real.iloc[:200])))
     (f,) = _ids(s)["config_mismatch"]
     assert f["severity"] == "info" and f["evidence"] == {"gradient_accumulate_every": 2,
                                                          "records": 200}
     from logfactory import with_disc_terms
-    s = analyze(load_run(write_log(tmp_path / "b.log", with_disc_terms(real.iloc[:200]))))
+    s = summary_json(load_run(write_log(tmp_path / "b.log", with_disc_terms(real.iloc[:200]))))
     assert "config_mismatch" not in _ids(s)
 
 
@@ -327,7 +328,7 @@ def test_compare_says_when_two_runs_are_copies(real, tmp_path):
     a = load_run(write_log(tmp_path / "a" / "train.log", real))
     b = load_run(write_log(tmp_path / "b" / "train.log", real, config=_config(
         gradient_accumulate_every=1)))
-    c = compare([Entry("a", a, analyze(a)), Entry("b", b, analyze(b))])
+    c = compare([Entry("a", a, summary_json(a)), Entry("b", b, summary_json(b))])
     assert c["identical"] == [{"runs": ["a", "b"], "steps": 1150, "metrics": 9}]
     # the lowest value is given for the reconstruction losses only, never the (negative) total
     keys = {s["key"] for s in c["series"] if s["lower_is_better"]}

@@ -23,8 +23,8 @@ from loggerfactory import (
     write_wandb_history_csv,
     write_wandb_run,
 )
+from summaries import summary_json
 
-from radiovae.analysis import analyze
 from radiovae.cli import main
 from radiovae.errors import UserError
 from radiovae.runlog import load_run
@@ -87,7 +87,7 @@ def test_lightning_csvlogger_version_dir(frame, tmp_path):
         # hparams.yaml over latent-diffusion's project config
         assert run.config["disc_start"] == 50001 and run.config["total_steps"] == 150000
         assert run.config["raw"]["embed_dim"] == 3
-    summary = analyze(run)
+    summary = summary_json(run)
     assert summary["phases"][1]["start_step"] == 50100     # disc_factor > 0 from there
     assert not [f for f in summary["findings"] if f["id"] == "non_finite"]
     assert not [m for m in summary["metrics"] if m.startswith("val/") or m.endswith("_epoch")]
@@ -199,7 +199,7 @@ def test_mlflow_run(frame, tmp_path):
         assert run.skipped_lines == 1
         assert run.config["disc_start"] == 50001          # params/lossconfig/disc_start
     np.testing.assert_allclose(run.table["time"], np.floor(frame["time"] * 1000) / 1000)
-    assert not [f for f in analyze(run)["findings"] if f["id"] == "non_finite"]
+    assert not [f for f in summary_json(run)["findings"] if f["id"] == "non_finite"]
 
     write_mlflow_run(mlruns, frame, run_id="0123456789abcdef0123456789abcdef")
     with pytest.raises(UserError, match="holds 2 MLflow runs"):
@@ -237,7 +237,7 @@ def test_follower_rereads_a_rewritten_lightning_csv(frame, tmp_path):
 
 def test_summary_reports_validation_apart(frame, tmp_path):
     run = load_run(write_lightning_run(tmp_path / "r", frame))
-    val = {v["metric"]: v for v in analyze(run)["validation"]}
+    val = {v["metric"]: v for v in summary_json(run)["validation"]}
     ends = epoch_ends(frame["step"].to_numpy(), EPOCH)
     rec = val["val/rec_loss"]
     assert rec["evaluations"] == len(ends) and rec["last_step"] == ends[-1]

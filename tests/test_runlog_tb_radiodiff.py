@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from logfactory import read_real_run, with_disc_terms
 from runformats import REAL_RUN_CONFIG, lr_of_schedule, write_formats
+from summaries import summary_json
 
-from radiovae import analyze, load_run
+from radiovae import load_run
 
 TB = {"train/rec_loss": "rec_loss", "train/kl_loss": "kl_loss", "train/d_weight": "d_weight",
       "train/disc_factor": "disc_factor", "train/g_loss": "g_loss"}
@@ -40,7 +41,7 @@ def write_radiodiff_tb(df: pd.DataFrame, out_dir, passes: int):
 
 
 def diagnosis(run, without=()):
-    s = analyze(run)
+    s = summary_json(run)
     return s["verdict"], sorted((f["id"], f["metric"], f["severity"]) for f in s["findings"]
                                 if f["severity"] != "info" and f["metric"] not in without)
 
@@ -68,7 +69,7 @@ def test_fork_events_give_the_text_logs_diagnosis(real, tmp_path):
     assert verdict == ref_verdict == "attention"
     assert [f for f in found if f[:2] != need_nll] == [f for f in ref_found if f[:2] != need_nll]
     assert ("discriminator_untrained", "train/g_loss", "warning") in found
-    neg = next(f for f in analyze(events)["findings"] if f["id"] == "negative_total_loss")
+    neg = next(f for f in summary_json(events)["findings"] if f["id"] == "negative_total_loss")
     assert "lack the terms" in neg["message"]
 
 

@@ -9,27 +9,22 @@ would say nothing the caption cannot.
 
 from __future__ import annotations
 
-from typing import Any
+from radiovae.analysis.schema import Summary
 
 STAGE2_ROLES = ("total", "loss_simple", "loss_vlb", "lr")
 
 
-def kind(summary: dict[str, Any]) -> str:
-    return str(summary.get("kind") or "vae")
-
-
-def logged_zero(summary: dict[str, Any], role: str) -> bool:
+def logged_zero(summary: Summary, role: str) -> bool:
     """The metric playing ``role`` has records and every one of them is exactly 0."""
-    name = (summary.get("roles") or {}).get(role)
-    m = (summary.get("metrics") or {}).get(name) if name else None
-    if not isinstance(m, dict) or not m.get("n") or m.get("n_nonfinite"):
+    name = summary.roles.get(role)
+    m = summary.metrics.get(name) if name else None
+    if m is None or not m.n or m.n_nonfinite:
         return False
-    return m.get("min") == 0 and m.get("max") == 0
+    return m.min == 0 and m.max == 0
 
 
-def stage2_roles(summary: dict[str, Any]) -> list[str]:
+def stage2_roles(summary: Summary) -> list[str]:
     """The roles a non-VAE run's figures show, in panel order: those it logs, loss_vlb only when
     it is not 0 throughout."""
-    roles = summary.get("roles") or {}
-    return [r for r in STAGE2_ROLES if r in roles
+    return [r for r in STAGE2_ROLES if r in summary.roles
             and not (r == "loss_vlb" and logged_zero(summary, r))]

@@ -1,4 +1,5 @@
-"""``analyze``: a Run -> the summary.json dict (steps, time, metrics, phases, findings, verdict)."""
+"""``analyze``: a Run -> its :class:`~radiovae.analysis.schema.Summary` (steps, time, metrics,
+phases, findings, causes, answers, verdict, marks)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from radiovae.analysis import answers as A
 from radiovae.analysis.causes import find_causes
 from radiovae.analysis.findings import SEVERITY, Context, detect_all
 from radiovae.analysis.lossmodel import discriminator_facts, loss_facts, stage2_facts
+from radiovae.analysis.marks import marks as find_marks
 from radiovae.analysis.names import role_of
 from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
+from radiovae.analysis.schema import Summary, from_json
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT, smoothed_last
 from radiovae.analysis.state import eta_applies, run_state
 from radiovae.analysis.stats import MIN_RECORDS, metric_stats, trend
@@ -27,8 +30,8 @@ _DISC_TERMS = ("disc_loss", "logits_real", "logits_fake")
 
 
 def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = None, *,
-            growing: bool | None = None, now: float | None = None) -> dict:
-    """Everything the report says, as a JSON-serializable dict (non-finite numbers -> null).
+            growing: bool | None = None, now: float | None = None) -> Summary:
+    """Everything the report says about ``run`` (``Summary.to_json()`` is summary.json).
 
     ``total_steps`` / ``disc_start`` (the command line's) are configuration: they override what
     the records and their config say, and every later judgement reads them from ``config``
@@ -134,7 +137,10 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
     summary["concerns"] = A.concerns(summary)
     summary["confidence"] = A.confidence(summary)
     summary["recommendations"] = _recommendations(summary)
-    return jsonable(summary)
+    # the judgements above read one another's JSON-shaped facts; the report reads the types
+    out: Summary = from_json(Summary, jsonable(summary))
+    out.marks = find_marks(out.findings, out.phases, out.resumes, out.segments)
+    return out
 
 
 def _recommendations(s: dict) -> list[dict]:
