@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from radiovae.analysis.names import ROLES, find, role_of
+from radiovae.analysis.schema import Summary, to_json
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT, grouped_ema
 from radiovae.analysis.summary import jsonable
 from radiovae.analysis.validation import validation_summary
@@ -44,7 +45,7 @@ class Entry:
 
     label: str
     run: Run
-    summary: dict[str, Any]
+    summary: Summary
 
 
 def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[str, Any]:
@@ -109,7 +110,7 @@ KIND_NAMES = {"vae": "a first-stage VAE run", "ldm": "a stage-2 (latent diffusio
 
 def kind_of(e: Entry) -> str:
     """The entry's kind: its analysis's, else its records'."""
-    return str(e.summary.get("kind") or e.run.kind or "unknown")
+    return str(e.summary.kind or e.run.kind or "unknown")
 
 
 def check_kinds(entries: Sequence[Entry]) -> None:
@@ -145,20 +146,18 @@ def column_of(run: Run, key: str) -> str | None:
 
 def _run_facts(e: Entry) -> dict[str, Any]:
     s = e.summary
-    switch = next((p for p in s.get("phases") or [] if p.get("name") == "vae_gan"), None)
+    switch = s.phase("vae_gan")
     return {
         "label": e.label,
         "kind": e.run.kind,
         "sources": [seg.source for seg in e.run.segments],
         "formats": sorted({seg.format for seg in e.run.segments}),
-        "steps": s.get("steps") or {},
-        "records": s.get("records"),
-        "switch_step": switch.get("start_step") if switch
-        else None,
-        "resume_steps": sorted({int(r["step"]) for r in s.get("resumes") or []
-                                if isinstance(r, dict) and r.get("step") is not None}),
-        "verdict": s.get("verdict"),
-        "verdict_reason": s.get("verdict_reason"),
+        "steps": to_json(s.steps),
+        "records": s.records,
+        "switch_step": switch.start_step if switch is not None else None,
+        "resume_steps": sorted({r.step for r in s.resumes if r.step is not None}),
+        "verdict": s.verdict,
+        "verdict_reason": s.verdict_reason,
     }
 
 
@@ -222,15 +221,11 @@ def _only_and_shared(entries: Sequence[Entry], items: list[list[dict[str, Any]]]
     return only, shared
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
-
-
 def _findings(entries: Sequence[Entry]) -> dict[str, Any]:
     """Per run, its findings whose (id, metric role, severity) no other run has; and those all
     runs share."""
     only, shared = _only_and_shared(
-        entries, [_dicts(e.summary.get("findings")) for e in entries], _finding_key,
+        entries, [to_json(e.summary.findings) for e in entries], _finding_key,
         lambda f: {"id": f.get("id"), "severity": f.get("severity"), "metric": f.get("metric"),
                    "message": f.get("message")})
     return {"only_in": only, "shared": [{"id": i, "metric_role": m, "severity": sev}
@@ -238,10 +233,10 @@ def _findings(entries: Sequence[Entry]) -> dict[str, Any]:
 
 
 def _causes(entries: Sequence[Entry]) -> dict[str, Any]:
-    """Per run, the causes (``summary["causes"]``: why findings happened, e.g. an accumulation
+    """Per run, the causes (``Summary.causes``: why findings happened, e.g. an accumulation
     of 1 that never steps RadioDiff's discriminator) whose (id, severity) no other run has."""
     only, shared = _only_and_shared(
-        entries, [_dicts(e.summary.get("causes")) for e in entries],
+        entries, [to_json(e.summary.causes) for e in entries],
         lambda c: (str(c.get("id")), str(c.get("severity"))),
         lambda c: {"id": c.get("id"), "severity": c.get("severity"), "text": c.get("text"),
                    "explains": list(c.get("explains") or [])})

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from radiovae.analysis.schema import MetricStats, from_json
 from radiovae.analysis.stats import trend_text
 from radiovae.fmt import num
 
@@ -82,7 +83,7 @@ def readiness(s: dict[str, Any], rec: str | None) -> dict[str, Any]:
         test = m.get("trend_test") or {}
         settled = test.get("levelled_since") is not None or m.get("trend") == "flat"
         if settled:
-            part("levelled", True, f"`{rec}` is {trend_text(m)}")
+            part("levelled", True, f"`{rec}` is {trend_text(from_json(MetricStats, m))}")
         else:
             end = test.get("last_fifth") or {}
             if end.get("change_pct") is None:

@@ -93,10 +93,14 @@ class SegmentInfo:
 
 @dataclass
 class Resume:
+    """Where the records start again at an earlier step (runlog's resume records)."""
+
     step: int | None = None
     previous_last_step: int | None = None
     overlap_steps: int | None = None
     time: float | None = None
+    gap_s: float | None = None
+    source: str | None = None
 
 
 @dataclass

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT as SMOOTHING_WEIGHT
 from radiovae.analysis.smoothing import is_steplike, smoothed_last
+
+if TYPE_CHECKING:
+    from radiovae.analysis.schema import MetricStats
 
 # fewer records than this in the part of a run being judged cannot tell a trend from noise: the
 # Mann-Kendall test on so few noisy points rarely reaches significance, and a window median of
@@ -156,13 +159,12 @@ def levelled_since(x: np.ndarray, y: np.ndarray, xs: np.ndarray, overall_change:
     return int(xs[best]) if best is not None else None
 
 
-def trend_text(m: dict[str, Any]) -> str:
+def trend_text(m: MetricStats) -> str:
     """The trend of a metric's stats as the report words it (one wording everywhere)."""
-    label = m.get("trend") or "unknown"
-    test = m.get("trend_test") or {}
-    since = test.get("levelled_since")
+    label = m.trend or "unknown"
+    since = m.trend_test.levelled_since if m.trend_test is not None else None
     if since is not None and label in ("increasing", "decreasing"):
-        pct = test.get("since_change_pct")
+        pct = m.trend_test.since_change_pct
         return f"{label}, level since step {since:,}" + (
             f" ({pct:+.1f} % since)" if pct is not None else "")
     return label

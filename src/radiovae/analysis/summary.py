@@ -171,14 +171,17 @@ def _recommendations(s: dict) -> list[dict]:
 
 
 def _run_dir(run: Run) -> Path | None:
-    """The radiovae run dir the records came from (the folder of metrics.jsonl), if any."""
+    """The radiovae run dir the records came from, if any: the folder given, or the folder of
+    its metrics.jsonl, of a file beside an evaluation.json, or of one beside config.yaml and
+    checkpoints/. The one finder: the report reads ``Summary.run_dir``."""
     for seg in run.segments:
         src = Path(str(seg.source))
         if src.is_dir():
             return src
-        if src.name == "metrics.jsonl" or (src.parent / "config.yaml").is_file() and \
-                (src.parent / "checkpoints").is_dir():
-            return src.parent
+        here = src.parent
+        if src.name == "metrics.jsonl" or (here / "evaluation.json").is_file() or (
+                (here / "config.yaml").is_file() and (here / "checkpoints").is_dir()):
+            return here
     return None
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from radiovae.analysis.schema import Marks
 from radiovae.fmt import fmt_step, num
-from radiovae.report.marks import Marks
 from radiovae.report.series import LABELS, Curve, Curves, Smoothing, over
 
 SPEC_VERSION = 1
@@ -213,10 +213,10 @@ class _Builder:
     def findings(self, marks: dict[str, list], curve: Curve, axis: str = "y") -> None:
         """Spikes (▼ at the value), non-finite records (× at the top), divergence (a band), a
         pinned weight (a dashed level): as the PNGs mark them."""
-        for f, steps in self.marks.on(curve.name):
-            color = SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e")
-            kind = str(f.get("id"))
-            st = np.asarray(steps, dtype="float64")
+        for f in self.marks.on(curve.name):
+            color = SEVERITY_COLORS.get(f.severity, "#5d6d7e")
+            kind = f.id
+            st = np.asarray(f.steps, dtype="float64")
             if kind == "divergence" and len(st):
                 marks["spans"].append(span(st.min(), max(st.max(), self.xlim[1]), color, 0.08,
                                            kind))
@@ -234,12 +234,10 @@ class _Builder:
             marks["hlines"].append({"y": bounds[0], "axis": axis, "color": "#566573",
                                     "label": f"{curve.name} = {bounds[0]:g} in every finite record"})
         for f in self.marks.findings:
-            ev = f.get("evidence")
-            if (f.get("metric") == curve.name and f.get("id") == "weight_saturated"
-                    and isinstance(ev, dict) and isinstance(ev.get("value"), (int, float))):
-                marks["hlines"].append({"y": float(ev["value"]), "axis": axis,
-                                        "color": SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e"),
-                                        "label": f"pinned at {num(ev['value'])} (weight_saturated)"})
+            if f.metric == curve.name and f.hline is not None:
+                marks["hlines"].append({"y": f.hline, "axis": axis,
+                                        "color": SEVERITY_COLORS.get(f.severity, "#5d6d7e"),
+                                        "label": f"pinned at {num(f.hline)} ({f.id})"})
 
     def metric_panel(self, role: str, title: str, ylabel: str, height: int = 300,
                      half: bool = False) -> dict[str, Any]:
@@ -343,17 +341,15 @@ def _timeline(b: _Builder, phase: bool = True) -> dict[str, Any]:
     over the steps it spans, a faint line when it is run-wide (as figures._phase_and_findings);
     ``phase=False``: no disc_factor row (a run without a VAE-GAN phase)."""
     from radiovae.report.figures import _SEVERITY_ORDER
-    from radiovae.report.marks import POINT_EVENTS, finding_range, finding_steps
-
-    found = sorted(b.marks.findings, key=lambda f: _SEVERITY_ORDER.get(f.get("severity"), 3))[:10]
+    found = sorted(b.marks.findings, key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))[:10]
     rows = []
     for f in found:
-        steps, rng = finding_steps(f), finding_range(f)
-        metric = str(f.get("metric") or "run").removeprefix("train/")
-        rows.append({"label": f"{f.get('id')} · {metric}"[:36],
-                     "color": SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e"),
+        steps, rng = f.steps, f.span
+        metric = str(f.metric or "run").removeprefix("train/")
+        rows.append({"label": f"{f.id} · {metric}"[:36],
+                     "color": SEVERITY_COLORS.get(f.severity, "#5d6d7e"),
                      "ticks": [float(s) for s in steps], "range": list(rng) if rng else None,
-                     "wide": not rng and (not steps or f.get("id") not in POINT_EVENTS)})
+                     "wide": not rng and (not steps or not f.on_curve)})
     x = b.curves.steps[[0, -1]] if len(b.curves.steps) else []
     ser = []
     if phase and "disc_factor" in b.curves:

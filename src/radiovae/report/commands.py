@@ -22,11 +22,11 @@ def report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     summary = make_report(args.paths, out, total_steps=args.total_steps,
                           disc_start=args.disc_start, progress=True, smoothing=args.smoothing)
-    steps = summary.get("steps") or {}
+    steps = summary.steps
     print(f"report: {out / 'report.html'}  (also report.md, summary.json, figures/)")
-    print(f"steps {steps.get('first', 0):,}–{steps.get('last', 0):,}"
-          + (f" of {steps['planned']:,}" if steps.get("planned") else "")
-          + f"; verdict: {summary.get('verdict')} — {summary.get('verdict_reason') or ''}")
+    print(f"steps {steps.first or 0:,}–{steps.last or 0:,}"
+          + (f" of {steps.planned:,}" if steps.planned else "")
+          + f"; verdict: {summary.verdict} — {summary.verdict_reason or ''}")
     return 0
 
 
@@ -39,7 +39,7 @@ def watch(args: argparse.Namespace) -> int:
     summary = watch_loop(watcher, args.interval, args.max_refreshes,
                          live=sys.stderr.isatty())
     if summary is not None:
-        print(f"report: {Path(args.out) / 'report.html'}; verdict: {summary.get('verdict')}")
+        print(f"report: {Path(args.out) / 'report.html'}; verdict: {summary.verdict}")
     else:
         print("no training records arrived; no report written")
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from radiovae.analysis.compare import SMOOTHING_WEIGHT, Entry, compare
+from radiovae.analysis.schema import Summary
 from radiovae.errors import UserError
 from radiovae.fmt import fmt_step, num
 from radiovae.io import atomic_dir, atomic_write_bytes
@@ -315,7 +316,7 @@ def make_comparison(specs: Sequence[Sequence[str | Path]], out: str | Path,
     return write_comparison(entries, Path(out))
 
 
-def _load(paths: list[Path]) -> tuple[Any, dict[str, Any]]:
+def _load(paths: list[Path]) -> tuple[Any, Summary]:
     """One run's records and analysis (in a worker process; a UserError travels back)."""
     from radiovae.analysis import analyze
     from radiovae.runlog import load_run

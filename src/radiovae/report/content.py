@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
+from radiovae.analysis.schema import Summary
 from radiovae.report.document import Document, Paragraph
 from radiovae.report.facts import Facts, steps_range
 from radiovae.report.sections import SECTIONS
@@ -16,16 +16,16 @@ TITLES = {"vae": "RadioDiff VAE training report",
           "unknown": "Training report"}
 
 
-def build_document(summary: dict[str, Any], figures: dict[str, str],
+def build_document(summary: Summary, figures: dict[str, str],
                    figures_step: int | None = None) -> Document:
     """The whole report. ``figures`` maps figure key -> path relative to the report directory."""
     f = Facts(summary)
     sections = [sec for build in SECTIONS for sec in build(f, figures)]
-    if figures_step is not None and figures_step != f.steps.get("last"):
+    if figures_step is not None and figures_step != f.steps.last:
         sections[0].blocks.insert(1, Paragraph(
             f"Figures were drawn at step {figures_step:,}; the text is up to date to step "
-            f"{f.steps.get('last', 0):,} (figures are redrawn less often while watching).", "note"))
-    sources = [s.get("source", "?") for s in summary.get("segments") or []]
+            f"{f.steps.last or 0:,} (figures are redrawn less often while watching).", "note"))
+    sources = [s.source for s in summary.segments]
     names = ", ".join(Path(str(s)).name or str(s) for s in sources[:3])
     if len(sources) > 3:
         names += f" and {len(sources) - 3} more"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from radiovae.analysis.findings.base import config_float
+from radiovae.analysis.findings.base import Finding, config_float
+from radiovae.analysis.schema import MetricStats, Phase, Summary
 from radiovae.fmt import num, pct
 from radiovae.report.document import code
-from radiovae.report.marks import finding_steps
 
 SEVERITIES = ("critical", "warning", "info")
 
@@ -44,66 +44,65 @@ def evidence_text(evidence: Any, limit: int = 8, depth: int = 0) -> str:
 class Facts:
     """The summary, with lookups by role and phase; nothing here computes a new number."""
 
-    def __init__(self, summary: dict[str, Any]):
+    def __init__(self, summary: Summary):
         self.s = summary
-        self.metrics: dict[str, dict] = summary.get("metrics") or {}
-        self.roles: dict[str, str] = {r: n for r, n in (summary.get("roles") or {}).items()
-                                      if n in self.metrics}
-        self.findings = sorted(summary.get("findings") or [],
-                               key=lambda f: _SEV_RANK.get(f.get("severity"), 3))
-        self.config = summary.get("config") or {}
-        self.steps = summary.get("steps") or {}
-        self.phases = summary.get("phases") or []
-        self.verdict = summary.get("verdict") or "unknown"
-        self.loss = summary.get("loss") or {}
-        self.kind = summary.get("kind") or "vae"
+        self.metrics: dict[str, MetricStats] = summary.metrics
+        self.roles: dict[str, str] = {r: n for r, n in summary.roles.items() if n in self.metrics}
+        self.findings: list[Finding] = sorted(summary.findings,
+                                              key=lambda f: _SEV_RANK.get(f.severity, 3))
+        self.config = summary.config
+        self.steps = summary.steps
+        self.phases = summary.phases
+        self.verdict = summary.verdict or "unknown"
+        self.loss = summary.loss
+        self.kind = summary.kind or "vae"
 
     def name(self, role: str) -> str | None:
         return self.roles.get(role)
 
-    def m(self, role: str) -> dict:
+    def m(self, role: str) -> MetricStats | None:
         name = self.roles.get(role)
-        return self.metrics.get(name, {}) if name else {}
+        return self.metrics.get(name) if name else None
 
     def has(self, role: str) -> bool:
         return role in self.roles
 
-    def about(self, role_or_name: str, *ids: str) -> list[dict]:
+    def about(self, role_or_name: str, *ids: str) -> list[Finding]:
         name = self.roles.get(role_or_name, role_or_name)
-        return [f for f in self.findings
-                if f.get("metric") == name and (not ids or f.get("id") in ids)]
+        return [f for f in self.findings if f.metric == name and (not ids or f.id in ids)]
 
-    def with_id(self, *ids: str) -> list[dict]:
-        return [f for f in self.findings if f.get("id") in ids]
+    def with_id(self, *ids: str) -> list[Finding]:
+        return [f for f in self.findings if f.id in ids]
 
     def cfg(self, key: str) -> float | None:
         return config_float(self.config, key)
 
     @property
     def log_gap(self) -> int:
-        return int(self.s.get("log_gap") or 1)
+        return int(self.s.log_gap or 1)
 
-    def phase(self, name: str) -> dict[str, Any]:
-        return next((p for p in self.phases if p.get("name") == name), {})
+    def phase(self, name: str) -> Phase | None:
+        return self.s.phase(name)
 
     def phase_mean(self, name: str, role: str) -> float | None:
-        col = self.roles.get(role)
-        return (self.phase(name).get("means") or {}).get(col) if col else None
+        col, phase = self.roles.get(role), self.phase(name)
+        return phase.means.get(col) if col and phase is not None else None
 
     @property
     def switch(self) -> int | None:
-        return self.phase("vae_gan").get("start_step")
+        gan = self.phase("vae_gan")
+        return gan.start_step if gan is not None else None
 
     @property
     def configured_switch(self) -> int | None:
-        v = self.phase("vae_gan").get("configured_start") or self.cfg("disc_start")
+        gan = self.phase("vae_gan")
+        v = (gan.configured_start if gan is not None else None) or self.cfg("disc_start")
         return int(v) if v is not None else None
 
 
-def label(f: dict) -> str:
-    metric = f.get("metric")
-    where = f" ({code(metric)})" if metric else ""
-    return f"**{f.get('severity')} · {f.get('id')}**{where}"
+def label(f: Finding) -> str:
+    where = f" ({code(f.metric)})" if f.metric else ""
+    return f"**{f.severity} · {f.id}**{where}"
 
 
 def sentence(text: Any) -> str:
@@ -116,31 +115,19 @@ def sentence(text: Any) -> str:
 
 def reason(f: Facts) -> str:
     """The summary's verdict reason as a sentence (capitalized: it is ours, not a metric name)."""
-    text = sentence(f.s.get("verdict_reason"))
+    text = sentence(f.s.verdict_reason)
     return text[:1].upper() + text[1:]
 
 
-def finding_line(f: dict) -> str:
-    return f"{label(f)}: {sentence(f.get('message'))}"
+def finding_line(f: Finding) -> str:
+    return f"{label(f)}: {sentence(f.message)}"
 
 
-def where(f: dict) -> str:
-    """' at step 70,000' / ' at steps a, b' / ' from step 121,300' (divergence) / ''."""
-    steps = finding_steps(f)
-    if not steps:
-        return ""
-    if f.get("id") == "divergence":
-        return f" from step {steps[0]:,}"
-    return f" at step{'s' if len(steps) > 1 else ''} {steps_text(f)}"
-
-
-def steps_text(f: dict, limit: int = 6) -> str:
-    ev = f.get("evidence") if isinstance(f.get("evidence"), dict) else {}
-    lo = next((ev[k] for k in ("first_step", "start_step") if ev.get(k) is not None), None)
-    hi = next((ev[k] for k in ("last_step", "end_step") if ev.get(k) is not None), None)
-    if lo is not None and hi is not None and not ev.get("steps"):
-        return f"{int(lo):,}–{int(hi):,}"
-    steps = finding_steps(f)
+def steps_text(f: Finding, limit: int = 6) -> str:
+    """The steps a finding concerns: its span as a range, else the single steps it names."""
+    if f.span is not None and not f.steps:
+        return f"{int(f.span[0]):,}–{int(f.span[1]):,}"
+    steps = sorted(set(f.steps))
     if not steps:
         return ""
     shown = ", ".join(f"{s:,}" for s in steps[:limit])
@@ -148,7 +135,7 @@ def steps_text(f: dict, limit: int = 6) -> str:
 
 
 def steps_range(f: Facts) -> str:
-    first, last, planned = f.steps.get("first"), f.steps.get("last"), f.steps.get("planned")
+    first, last, planned = f.steps.first, f.steps.last, f.steps.planned
     if first is None:
         return "—"
     text = f"{first:,}–{last:,}"
@@ -157,15 +144,11 @@ def steps_range(f: Facts) -> str:
     return text
 
 
-def log_gap(f: Facts) -> int:
-    return f.log_gap
-
-
-def change_text(m: dict) -> str:
+def change_text(m: MetricStats) -> str:
     """A metric's change: a percentage where one means something, else the absolute change."""
-    if m.get("change_pct") is not None:
-        return pct(m["change_pct"])
-    if m.get("change_abs") is None:
+    if m.change_pct is not None:
+        return pct(m.change_pct)
+    if m.change_abs is None:
         return "—"
-    text = ("+" if m["change_abs"] > 0 else "") + num(m["change_abs"])
-    return text + (" (sign change)" if m.get("sign_change") else " (abs.)")
+    text = ("+" if m.change_abs > 0 else "") + num(m.change_abs)
+    return text + (" (sign change)" if m.sign_change else " (abs.)")

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from radiovae.analysis.schema import Marks
 from radiovae.fmt import fmt_step, num
 from radiovae.io import atomic_path
-from radiovae.report.marks import POINT_EVENTS, Marks, finding_range, finding_steps
 from radiovae.report.series import LABELS, Curve, Curves, Smoothing
 
 DPI = 100
@@ -56,9 +56,9 @@ STAGE2_FIGURE_ROLE = {"total_loss": "total", "loss_simple": "loss_simple", "loss
 
 def figure_list(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """(file stem, title) of the figures this run gets, in report order."""
-    from radiovae.analysis.panels import kind, stage2_roles
+    from radiovae.analysis.panels import stage2_roles
 
-    if kind(summary) == "vae":
+    if summary.kind == "vae":
         return FIGURES
     roles = stage2_roles(summary)
     return [(k, t) for k, t in STAGE2_FIGURES
@@ -136,9 +136,10 @@ class Painter:
 
         tr = blended_transform_factory(ax.transData, ax.transAxes)
         labelled = set()
-        for f, steps in self.marks.on(curve.name):
-            color = SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e")
-            kind = str(f.get("id"))
+        for f in self.marks.on(curve.name):
+            steps = f.steps
+            color = SEVERITY_COLORS.get(f.severity, "#5d6d7e")
+            kind = f.id
             label = None if kind in labelled else kind
             labelled.add(kind)
             steps_arr = np.asarray(steps)
@@ -158,14 +159,12 @@ class Painter:
     def levels(self, ax, curve: Curve) -> None:
         """A dashed line at the value a weight is pinned to (weight_saturated's evidence)."""
         for f in self.marks.findings:
-            ev = f.get("evidence")
-            if (f.get("metric") == curve.name and f.get("id") == "weight_saturated"
-                    and isinstance(ev, dict) and isinstance(ev.get("value"), (int, float))):
-                ax.axhline(ev["value"], color=SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e"),
+            if f.metric == curve.name and f.hline is not None:
+                ax.axhline(f.hline, color=SEVERITY_COLORS.get(f.severity, "#5d6d7e"),
                            lw=1.0, ls="--", zorder=1)
-                ax.text(0.99, ev["value"], f"pinned at {num(ev['value'])} (weight_saturated) ",
+                ax.text(0.99, f.hline, f"pinned at {num(f.hline)} ({f.id}) ",
                         transform=ax.get_yaxis_transform(), ha="right", va="top", fontsize=7.5,
-                        color=SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e"))
+                        color=SEVERITY_COLORS.get(f.severity, "#5d6d7e"))
 
     def scale(self, ax, curve: Curve) -> str:
         kind, thresh = curve.scale
@@ -434,12 +433,12 @@ def fig_dashboard(p: Painter, plt, summary: dict[str, Any] | None = None):
             _title(ax, title)
     ax = fig.add_subplot(gs[3, :])
     _phase_and_findings(p, ax)
-    verdict = (summary or {}).get("verdict")
+    verdict = summary.verdict if summary is not None else None
     title = "Complete training dashboard"
     if verdict:
         title += f" — verdict: {verdict}"
     fig.suptitle(title, x=0.01, ha="left", fontsize=14, fontweight="bold")
-    reason = (summary or {}).get("verdict_reason")
+    reason = summary.verdict_reason if summary is not None else None
     if reason:
         fig.text(0.01, 0.945, _clip(str(reason), 190), fontsize=9.5, color="#566573")
     return fig
@@ -459,27 +458,27 @@ def _phase_and_findings(p: Painter, ax, phase: bool = True) -> None:
         top = np.nanmax(y) if np.isfinite(y).any() and np.nanmax(y) > 0 else 1.0
         ax.fill_between(x, 0, y / top, step="post", color="#7d3c98", alpha=0.15)
     p.phases(ax)
-    rows = sorted(p.marks.findings, key=lambda f: _SEVERITY_ORDER.get(f.get("severity"), 3))[:10]
+    rows = sorted(p.marks.findings, key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))[:10]
     ticks, labels = ([0.5], ["phase (shaded: VAE-GAN)"]) if phase else ([], [])
     base = 1.0 if phase else 0.0          # the phase row takes 0 … 1
     for i, f in enumerate(reversed(rows)):
         yrow = base + 0.5 + i
-        color = SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e")
-        steps, rng = finding_steps(f), finding_range(f)
+        color = SEVERITY_COLORS.get(f.severity, "#5d6d7e")
+        steps, rng = f.steps, f.span
         if rng:
             ax.plot(rng, [yrow, yrow], color=color, lw=5, alpha=0.6, solid_capstyle="butt")
         if steps:
             ax.scatter(steps, np.full(len(steps), yrow), marker="|", s=160, color=color, lw=2)
-        if not rng and (not steps or f.get("id") not in POINT_EVENTS):
+        if not rng and (not steps or not f.on_curve):
             ax.plot(p.xlim, [yrow, yrow], color=color, lw=3, alpha=0.25, solid_capstyle="butt")
         ticks.append(yrow)
-        metric = str(f.get("metric") or "run").removeprefix("train/")
-        labels.append(_clip(f"{f.get('id')} · {metric}", 36))
+        metric = str(f.metric or "run").removeprefix("train/")
+        labels.append(_clip(f"{f.id} · {metric}", 36))
     ax.set_ylim(-0.1, max(base + len(rows), 1.0) + 0.1)
     ax.set_yticks(ticks)
     ax.set_yticklabels(labels, fontsize=7.5)
     for tick, f in zip(ax.get_yticklabels()[1 if phase else 0:], reversed(rows), strict=True):
-        tick.set_color(SEVERITY_COLORS.get(f.get("severity"), "#5d6d7e"))
+        tick.set_color(SEVERITY_COLORS.get(f.severity, "#5d6d7e"))
     ax.grid(False)
     p.steps_axis(ax)
     _title(ax, ("Phases and findings" if phase else "Findings" if rows else "Findings: none")
@@ -504,7 +503,7 @@ HALVES = (("dashboard", "overview"),
 
 
 def _draw(painter: Painter, plt, summary: dict[str, Any], name: str, out_dir: Path) -> Path:
-    if (summary.get("kind") or "vae") != "vae":     # a stage-2 run: its own figures
+    if summary.kind != "vae":     # a stage-2 run: its own figures
         from radiovae.report.stage2_figures import STAGE2_DRAW
 
         fig = STAGE2_DRAW[name](painter, plt, summary)
@@ -521,7 +520,7 @@ def _draw(painter: Painter, plt, summary: dict[str, Any], name: str, out_dir: Pa
 def _draw_some(table, summary: dict[str, Any], out_dir: Path, smoothing: Smoothing | None,
                names: Sequence[str]) -> list[str]:
     plt = pyplot()
-    painter = Painter(Curves(table), Marks.from_summary(summary), smoothing)
+    painter = Painter(Curves(table), summary.marks, smoothing)
     return [str(_draw(painter, plt, summary, name, out_dir)) for name in names]
 
 
@@ -608,7 +607,7 @@ def draw_figures(table, summary: dict[str, Any], out_dir: Path,
             drawing.close()
         return {name: paths[name] for name in names}
     plt = pyplot()
-    painter = Painter(Curves(table), Marks.from_summary(summary), smoothing)
+    painter = Painter(Curves(table), summary.marks, smoothing)
     paths = {}
     for name in names:
         paths[name] = _draw(painter, plt, summary, name, out_dir)

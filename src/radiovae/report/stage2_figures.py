@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from radiovae.analysis.panels import stage2_roles
+from radiovae.analysis.schema import Marks, Summary
 from radiovae.report.charts import _Builder, _timeline, panel
 from radiovae.report.figures import (
     YLABELS,
@@ -22,7 +23,6 @@ from radiovae.report.figures import (
     _phase_and_findings,
     _single,
 )
-from radiovae.report.marks import Marks
 from radiovae.report.series import Curves, Smoothing
 
 TITLES = {"total": "Total loss", "loss_simple": "Diffusion loss", "loss_vlb": "VLB term",
@@ -32,14 +32,14 @@ STAGE2_YLABELS = {**YLABELS, "loss_simple": "loss_simple (diffusion objective)",
 NO_PANELS = "no loss or learning-rate column in these records"
 
 
-def panels(p: Painter, summary: dict[str, Any]) -> list[str]:
+def panels(p: Painter, summary: Summary) -> list[str]:
     """The roles drawn: the run's stage-2 roles that these records have a column for."""
     return [r for r in stage2_roles(summary) if r in p.curves]
 
 
 # -- PNG ----------------------------------------------------------------------------------------
 def _metric(role: str) -> Callable:
-    def draw(p: Painter, plt, summary: dict[str, Any]):
+    def draw(p: Painter, plt, summary: Summary):
         return _single(p, plt, role, TITLES[role])
     return draw
 
@@ -53,7 +53,7 @@ def _grid(p: Painter, plt, roles: list[str], fig, gs) -> None:
                 xlabel=bottom)
 
 
-def fig_overview(p: Painter, plt, summary: dict[str, Any]):
+def fig_overview(p: Painter, plt, summary: Summary):
     roles = panels(p, summary)
     rows = max(1, -(-len(roles) // 2))
     fig = plt.figure(figsize=(13, 1.2 + 3.5 * rows))
@@ -71,7 +71,7 @@ def fig_overview(p: Painter, plt, summary: dict[str, Any]):
     return fig
 
 
-def fig_dashboard(p: Painter, plt, summary: dict[str, Any]):
+def fig_dashboard(p: Painter, plt, summary: Summary):
     roles = panels(p, summary)
     rows = max(1, -(-len(roles) // 2))
     n_rows = min(len(p.marks.findings), 10)
@@ -85,11 +85,11 @@ def fig_dashboard(p: Painter, plt, summary: dict[str, Any]):
     else:
         _missing(fig.add_subplot(gs[0, :]), NO_PANELS)
     _phase_and_findings(p, fig.add_subplot(gs[rows, :]), phase=False)
-    verdict = summary.get("verdict")
+    verdict = summary.verdict
     fig.suptitle("Complete training dashboard" + (f" — verdict: {verdict}" if verdict else ""),
                  x=0.01, ha="left", fontsize=14, fontweight="bold")
-    if summary.get("verdict_reason"):
-        fig.text(0.01, 1 - 0.75 / height, _clip(str(summary["verdict_reason"]), 190),
+    if summary.verdict_reason:
+        fig.text(0.01, 1 - 0.75 / height, _clip(summary.verdict_reason, 190),
                  fontsize=9.5, color="#566573")
     return fig
 
@@ -102,7 +102,7 @@ STAGE2_DRAW: dict[str, Callable] = {
 
 
 # -- interactive charts -------------------------------------------------------------------------
-def build_stage2_charts(curves: Curves, marks: Marks, summary: dict[str, Any],
+def build_stage2_charts(curves: Curves, marks: Marks, summary: Summary,
                         smoothing: Smoothing | None = None) -> dict[str, list[dict[str, Any]]]:
     """{figure key: panels} for the figures of a stage-2 run (figures.figure_list)."""
     b = _Builder(curves, marks, smoothing or Smoothing())

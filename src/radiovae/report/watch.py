@@ -20,16 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radiovae.analysis.findings.base import Finding
+from radiovae.analysis.schema import Summary
 from radiovae.analysis.state import stale_after
 from radiovae.errors import UserError
 from radiovae.report.write import write_report
 
 
-def finding_key(f: dict[str, Any]) -> tuple:
-    return (f.get("id"), f.get("metric"), f.get("severity"))
+def finding_key(f: Finding) -> tuple:
+    return (f.id, f.metric, f.severity)
 
 
-def training_done(summary: dict[str, Any], run: Any = None) -> bool:
+def training_done(summary: Summary, run: Any = None) -> bool:
     """The run is over: its records end with the trainer's end marker, or the last logged step
     is the last one the run will log.
 
@@ -39,17 +41,15 @@ def training_done(summary: dict[str, Any], run: Any = None) -> bool:
     dir waits for (the multiple-of-log_freq rule would end one interval early there)."""
     if run is not None and getattr(run, "end", None) is not None:
         return True
-    steps = summary.get("steps") or {}
-    last, planned = steps.get("last"), steps.get("planned")
+    last, planned = summary.steps.last, summary.steps.planned
     if last is None or not planned:
         return False
     if last >= planned - 1:
         return True
-    if any(str(s.get("source", "")).endswith("metrics.jsonl")
-           for s in summary.get("segments") or []):
+    if any(str(s.source).endswith("metrics.jsonl") for s in summary.segments):
         return False                       # radiovae's own records: its end marker or N - 1
     try:
-        gap = int((summary.get("config") or {}).get("log_freq") or 0)
+        gap = int(summary.config.get("log_freq") or 0)
     except (TypeError, ValueError, OverflowError):
         gap = 0
     return gap > 0 and last >= (planned - 1) // gap * gap
@@ -63,8 +63,8 @@ def _not_started(path: Path) -> bool:
 class Update:
     """What one refresh did."""
 
-    summary: dict[str, Any] | None
-    new_findings: list[dict[str, Any]] = field(default_factory=list)
+    summary: Summary | None
+    new_findings: list[Finding] = field(default_factory=list)
     new_records: int = 0
     changed: bool = False           # anything new since the last refresh
     drew_figures: bool = False
@@ -91,7 +91,7 @@ class Watcher:
         self.total_steps, self.disc_start = total_steps, disc_start
         self.figure_period = figure_period
         self.follower = None
-        self.summary: dict[str, Any] | None = None
+        self.summary: Summary | None = None
         self.seen: set[tuple] = set()
         self.records = 0
         self.last_step: int | None = None
@@ -137,12 +137,12 @@ class Watcher:
                    and time.monotonic() - self.grew_at < stale_after(None)) or None
         summary = analyze(run, total_steps=self.total_steps, disc_start=self.disc_start,
                           growing=growing)
-        new = [f for f in summary.get("findings") or [] if finding_key(f) not in self.seen]
+        new = [f for f in summary.findings if finding_key(f) not in self.seen]
         self.seen.update(finding_key(f) for f in new)
         now = time.monotonic()
         period = max(self.figure_period, 10 * self.figure_cost)
         draw = (force_figures or self.figures_step is None or now - self.figures_at >= period
-                or any(f.get("severity") in ("warning", "critical") for f in new)
+                or any(f.severity in ("warning", "critical") for f in new)
                 or training_done(summary, run))
         t0 = time.perf_counter()
         write_report(run, summary, self.out, progress=False, figures=draw,
@@ -160,7 +160,7 @@ _VERDICT_STYLE = {"healthy": "bold green", "attention": "bold yellow", "failing"
                   "too_short": "bold cyan"}
 
 
-def panel(watcher: Watcher, update: Update, recent: list[dict[str, Any]]):
+def panel(watcher: Watcher, update: Update, recent: list[Finding]):
     """A rich renderable: progress to the planned steps, latest values, new findings, verdict."""
     from rich.console import Group
     from rich.panel import Panel
@@ -170,50 +170,43 @@ def panel(watcher: Watcher, update: Update, recent: list[dict[str, Any]]):
 
     from radiovae.analysis.stats import trend_text
     from radiovae.fmt import duration, num
-    from radiovae.report.series import resolve_roles
 
     title = f"radiovae watch → {watcher.out / 'report.html'}"
     s = update.summary
     if s is None:
         return Panel(Text(update.waiting or "waiting for records …", style="yellow"), title=title)
-    steps, t = s.get("steps") or {}, s.get("time") or {}
-    last, planned = steps.get("last") or 0, steps.get("planned")
+    last, planned = s.steps.last or 0, s.steps.planned
     rows = []
     if planned:
-        eta = f"  ETA {duration(t['eta_s'])}" if t.get("eta_s") else ""
+        eta = f"  ETA {duration(s.time.eta_s)}" if s.time.eta_s else ""
         line = Table.grid(padding=(0, 2))
         line.add_row(ProgressBar(total=planned, completed=min(last, planned), width=50),
                      Text(f"step {last:,} / {planned:,} ({100 * last / planned:.1f} %){eta}"))
         rows.append(line)
     else:
         rows.append(Text(f"step {last:,} (planned steps unknown)"))
-    metrics = s.get("metrics") or {}
-    roles = resolve_roles(metrics)
+    metrics = s.metrics
+    roles = {r: n for r, n in s.roles.items() if n in metrics}
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
     for col in ("metric", "latest", "min … max", "trend", "status"):
         table.add_column(col, justify="right" if col == "latest" else "left")
     for role in _KEY_METRICS:
         if role in roles:
             m = metrics[roles[role]]
-            status = m.get("status") or "ok"
-            style = {"critical": "red", "warning": "yellow"}.get(status, "")
-            table.add_row(Text(roles[role]), num(m.get("last")),
-                          f"{num(m.get('min'))} … {num(m.get('max'))}", trend_text(m),
-                          Text(status, style=style))
+            style = {"critical": "red", "warning": "yellow"}.get(m.status, "")
+            table.add_row(Text(roles[role]), num(m.last), f"{num(m.min)} … {num(m.max)}",
+                          trend_text(m), Text(m.status, style=style))
     rows.append(table)
-    verdict = s.get("verdict") or "unknown"
+    verdict = s.verdict or "unknown"
     rows.append(Text.assemble(("verdict: ", "bold"), (verdict, _VERDICT_STYLE.get(verdict, "")),
-                              f" — {s.get('verdict_reason') or ''}"))
-    state = s.get("state") or {}
-    if state.get("state"):
-        rows.append(Text.assemble(("state: ", "bold"), state["state"],
-                                  f" — {state.get('evidence') or ''}"))
+                              f" — {s.verdict_reason or ''}"))
+    rows.append(Text.assemble(("state: ", "bold"), s.state.state, f" — {s.state.evidence}"))
     if recent:
         lines = Text("new findings:\n", style="bold")
         for f in recent[-6:]:
-            style = {"critical": "red", "warning": "yellow"}.get(f.get("severity"), "dim")
-            lines.append(f"  {f.get('severity')} · {f.get('id')} ({f.get('metric') or 'run'}): "
-                         f"{f.get('message', '')}\n", style=style)
+            style = {"critical": "red", "warning": "yellow"}.get(f.severity, "dim")
+            lines.append(f"  {f.severity} · {f.id} ({f.metric or 'run'}): {f.message}\n",
+                         style=style)
         rows.append(lines)
     fig = (f"figures at step {watcher.figures_step:,}" if watcher.figures_step is not None
            else "figures not drawn yet")
@@ -241,17 +234,16 @@ class _Lines:
         if u.summary is None:
             self.console.print(u.waiting or "waiting for records")
             return
-        steps = u.summary.get("steps") or {}
+        steps = u.summary.steps
         self.console.print(
-            f"step {steps.get('last', 0):,}" + (f"/{steps['planned']:,}" if steps.get("planned")
-                                                 else "")
-            + f" · {u.new_records:+,} records · verdict {u.summary.get('verdict')}"
-            + "".join(f" · new {f.get('severity')}: {f.get('id')}" for f in u.new_findings)
+            f"step {steps.last or 0:,}" + (f"/{steps.planned:,}" if steps.planned else "")
+            + f" · {u.new_records:+,} records · verdict {u.summary.verdict}"
+            + "".join(f" · new {f.severity}: {f.id}" for f in u.new_findings)
             + f" · {u.seconds:.2f} s", highlight=False)
 
 
 def watch_loop(watcher: Watcher, interval: float, max_refreshes: int | None = None,
-               live: bool = True) -> dict[str, Any] | None:
+               live: bool = True) -> Summary | None:
     """Refresh every ``interval`` seconds until Ctrl-C, the end of training, or ``max_refreshes``.
 
     Returns the last summary. Ctrl-C stops between or during refreshes; every report file is
@@ -261,7 +253,7 @@ def watch_loop(watcher: Watcher, interval: float, max_refreshes: int | None = No
 
     from radiovae.progress import console
 
-    recent: list[dict[str, Any]] = []
+    recent: list[Finding] = []
     count = 0
     with Live(console=console, auto_refresh=False, transient=False, redirect_stdout=False,
               redirect_stderr=False) if live else _Lines(console) as view:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from radiovae.analysis import jsonable
+from radiovae.analysis.schema import Summary
 from radiovae.errors import UserError
 from radiovae.io import atomic_dir, atomic_write_bytes
 from radiovae.progress import make_progress
@@ -38,24 +38,14 @@ FIGURE_NOTES = "figures.json"   # beside the PNGs: what they show (kept while wa
 CHARTS = "charts.json"          # the HTML's interactive charts, drawn from the same records
 
 
-def run_dir_of(summary: dict[str, Any]) -> Path | None:
-    """The radiovae run dir the records came from (the folder of metrics.jsonl), if any."""
-    for seg in summary.get("segments") or []:
-        src = Path(str(seg.get("source", "")))
-        if src.is_dir():
-            return src
-        if src.name == "metrics.jsonl" or (src.parent / "evaluation.json").is_file():
-            return src.parent
-    return None
-
-
 def relpath(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def write_summary(summary: dict[str, Any], out: Path, fsync: bool = True) -> Path:
+def write_summary(summary: Summary, out: Path, fsync: bool = True) -> Path:
+    """summary.json: the typed summary's JSON (radiovae.analysis.schema.load_summary reads it)."""
     return atomic_write_bytes(out / "summary.json", (json.dumps(
-        jsonable(summary), indent=2, allow_nan=False) + "\n").encode("utf-8"), fsync=fsync)
+        summary.to_json(), indent=2, allow_nan=False) + "\n").encode("utf-8"), fsync=fsync)
 
 
 MARKER = ".radiovae-report"       # in every report / comparison folder: it may be replaced whole
@@ -72,14 +62,13 @@ def inside(path: Path, root: Path) -> Path | None:
     return real if real == base or base in real.parents else None
 
 
-def _copy_eval_grid(summary: dict[str, Any], out: Path) -> Path | None:
+def _copy_eval_grid(summary: Summary, out: Path) -> Path | None:
     """Copy the evaluation's sample grid (named relative to the run dir) beside the figures.
 
     Only a PNG inside the run dir is taken: evaluation.json is input, and ``../../x.png``, an
     absolute path or a symlink out of the run dir must not put a foreign file into the report."""
-    ev = summary.get("evaluation") or {}
-    grid = ev.get("grid") if isinstance(ev, dict) else None
-    run_dir = run_dir_of(summary)
+    grid = summary.evaluation.grid if summary.evaluation is not None else None
+    run_dir = Path(summary.run_dir) if summary.run_dir is not None else None
     if not grid or not isinstance(grid, str) or run_dir is None or "\0" in grid:
         return None
     src = inside(run_dir / grid, run_dir)
@@ -139,7 +128,7 @@ def write_marker(folder: Path, what: str) -> None:
                        "write\n".encode(), fsync=False)
 
 
-def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: bool = True,
+def write_report(run: Run, summary: Summary, out: str | Path, progress: bool = True,
                  figures: bool = True, figures_step: int | None = None,
                  fsync: bool = True, smoothing: Smoothing | None = None,
                  drawing: Drawing | None = None) -> dict[str, Path]:
@@ -164,7 +153,7 @@ def write_report(run: Run, summary: dict[str, Any], out: str | Path, progress: b
     return {name: out / name for name in rel}
 
 
-def _write_into(tmp: Path, run: Run, summary: dict[str, Any], out: Path, progress: bool,
+def _write_into(tmp: Path, run: Run, summary: Summary, out: Path, progress: bool,
                 figures: bool, figures_step: int | None, fsync: bool,
                 smoothing: Smoothing, drawing: Drawing | None) -> list[str]:
     write_marker(tmp, "report")
@@ -222,19 +211,17 @@ def _keep_figures(src: Path, dst: Path) -> None:
             shutil.copyfile(f, dst / name)
 
 
-def chart_json(table, summary: dict[str, Any], smoothing: Smoothing) -> str:
+def chart_json(table, summary: Summary, smoothing: Smoothing) -> str:
     """The interactive charts of the run's figures, as the JSON text the HTML embeds."""
     from radiovae.report.charts import build_charts, pack
-    from radiovae.report.marks import Marks
     from radiovae.report.series import Curves
 
-    if (summary.get("kind") or "vae") != "vae":
+    if summary.kind != "vae":
         from radiovae.report.stage2_figures import build_stage2_charts
 
-        figures = build_stage2_charts(Curves(table), Marks.from_summary(summary), summary,
-                                      smoothing)
+        figures = build_stage2_charts(Curves(table), summary.marks, summary, smoothing)
     else:
-        figures = build_charts(Curves(table), Marks.from_summary(summary), smoothing)
+        figures = build_charts(Curves(table), summary.marks, smoothing)
     return pack(figures, smoothing, records=len(table))
 
 
@@ -255,7 +242,7 @@ def _read_notes(fig_dir: Path) -> dict[str, Any]:
 
 def make_report(paths: str | Path | Sequence[str | Path], out: str | Path,
                 total_steps: int | None = None, disc_start: int | None = None,
-                progress: bool = True, smoothing: Smoothing | None = None) -> dict[str, Any]:
+                progress: bool = True, smoothing: Smoothing | None = None) -> Summary:
     """Read the records at ``paths`` (one run; several files are resumes), analyse, write the
     report into ``out``; return the summary."""
     from radiovae.analysis import analyze

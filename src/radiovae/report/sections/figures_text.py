@@ -24,7 +24,7 @@ def _trend_groups(f: Facts) -> dict[str, list[str]]:
     for role in ("total", "kl", "rec", "nll", "disc_loss", "g_loss", "loss_simple", "loss_vlb"):
         m = f.m(role)
         if m:
-            groups.setdefault(str(m.get("trend") or "unknown"), []).append(
+            groups.setdefault(m.trend or "unknown", []).append(
                 f"{code(f.name(role))} ({change_text(m)})")
     return groups
 
@@ -48,9 +48,9 @@ def _multi_axis_text(f: Facts) -> list[str]:
     parts, mags = [], []
     for role in ("total", "kl", "rec", "disc_loss", "g_loss", "loss_simple", "loss_vlb"):
         m = f.m(role)
-        if m and m.get("min") is not None:
-            parts.append(f"{code(f.name(role))} {num(m['min'])} … {num(m['max'])}")
-            big = max(abs(float(m["min"])), abs(float(m["max"])))
+        if m and m.min is not None and m.max is not None:
+            parts.append(f"{code(f.name(role))} {num(m.min)} … {num(m.max)}")
+            big = max(abs(m.min), abs(m.max))
             if big > 0:
                 mags.append(big)
     if not parts:

@@ -19,14 +19,12 @@ def phase_analysis(f: Facts, figures: dict[str, str]) -> list[Section]:
         f"mean {code(str(f.name(r)).removeprefix('train/'))}" for r in roles]
     rows = []
     for p in f.phases:
-        start, end = p.get("start_step"), p.get("end_step")
-        dur = f"{(end - start):,} steps" if start is not None and end is not None else "—"
-        if p.get("duration_s"):
-            dur += f", {duration(p['duration_s'])}"
-        label = {"vae": "VAE", "vae_gan": "VAE-GAN"}.get(p.get("name"), str(p.get("name")))
-        rows.append([label, f"{start:,}–{end:,}" if start is not None and end is not None else "—",
-                     f"{p.get('records', 0):,}", dur]
-                    + [num(f.phase_mean(p["name"], r)) for r in roles])
+        dur = f"{(p.end_step - p.start_step):,} steps"
+        if p.duration_s:
+            dur += f", {duration(p.duration_s)}"
+        label = {"vae": "VAE", "vae_gan": "VAE-GAN"}.get(p.name, p.name)
+        rows.append([label, f"{p.start_step:,}–{p.end_step:,}", f"{p.records:,}", dur]
+                    + [num(f.phase_mean(p.name, r)) for r in roles])
     sec.add(Table(header, rows, [False, False, True, False] + [True] * len(roles)))
     sw, conf = f.switch, f.configured_switch
     if sw is not None:
@@ -38,10 +36,10 @@ def phase_analysis(f: Facts, figures: dict[str, str]) -> list[Section]:
                      else f", {gap:+,} steps off: check the config against the log")
         sec.add(Paragraph(text + "."))
         sec.add(*_before_after(f))
-    elif conf is not None and conf > (f.steps.get("last") or 0):
+    elif conf is not None and conf > (f.steps.last or 0):
         sec.add(Paragraph(f"Only the VAE phase is in these records: the discriminator starts at "
                           f"disc_start {conf:,}, after the last record (step "
-                          f"{f.steps.get('last', 0):,}), as configured."))
+                          f"{f.steps.last or 0:,}), as configured."))
     else:
         sec.add(Paragraph("Only the VAE phase is in these records: disc_factor is 0 in every one"
                           + (f" (disc_start {conf:,})" if conf else "") + "."))
@@ -49,15 +47,14 @@ def phase_analysis(f: Facts, figures: dict[str, str]) -> list[Section]:
 
 
 def _before_after(f: Facts) -> list:
-    sw = f.s.get("switch") or {}
-    means = sw.get("means") or {}
-    if not means or not sw.get("before_records") or not sw.get("after_records"):
+    sw = f.s.switch
+    if not sw.means or not sw.before_records or not sw.after_records:
         return []
-    rows = [[code(name), num(v.get("before")), num(v.get("after")),
-             pct(v.get("change_pct")) if v.get("change_pct") is not None else
-             ("—" if v.get("before") is None or v.get("after") is None else
-              ("+" if v["after"] > v["before"] else "") + num(v["after"] - v["before"]) + " (abs.)")]
-            for name, v in means.items()]
-    return [Paragraph(f"Around the switch (last {sw['before_records']} records before vs. first "
-                      f"{sw['after_records']} after):"),
+    rows = [[code(name), num(v.before), num(v.after),
+             pct(v.change_pct) if v.change_pct is not None else
+             ("—" if v.before is None or v.after is None else
+              ("+" if v.after > v.before else "") + num(v.after - v.before) + " (abs.)")]
+            for name, v in sw.means.items()]
+    return [Paragraph(f"Around the switch (last {sw.before_records} records before vs. first "
+                      f"{sw.after_records} after):"),
             Table(["Metric", "Before", "After", "Change"], rows, [False, True, True, True])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from radiovae.analysis.schema import ReadNote
 from radiovae.analysis.stats import trend_text
 from radiovae.fmt import duration, num, when
 from radiovae.report.document import Bullets, Paragraph, Section, Table, code
@@ -23,12 +24,12 @@ KIND_WORDS = {"vae": "first-stage VAE / VAE-GAN", "ldm": "stage-2 latent diffusi
               "unknown": "unrecognised kind of training"}
 
 
-def _read_note(n: dict) -> str:
+def _read_note(n: ReadNote) -> str:
     """One thing the readers could not read as written: where (file, line) and what."""
-    where = str(n.get("source", "")).replace("\\", "/").rsplit("/", 1)[-1]
-    if n.get("line") is not None:
-        where += f" line {n['line']:,}"
-    return f"{code(where)}: {code(n.get('what', ''))}" if where else code(n.get("what", ""))
+    where = str(n.source).replace("\\", "/").rsplit("/", 1)[-1]
+    if n.line is not None:
+        where += f" line {n.line:,}"
+    return f"{code(where)}: {code(n.what)}" if where else code(n.what)
 
 
 VERDICT_WORDS = {"healthy": "healthy", "attention": "needs attention", "failing": "failing",
@@ -51,15 +52,14 @@ def executive(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec = Section("Executive summary", "summary")
     word = VERDICT_WORDS.get(f.verdict, f.verdict)
     sec.add(Paragraph(f"**Verdict: {word}.** {reason(f)}", f"verdict-{f.verdict}"))
-    state = f.s.get("state") or {}
-    st = state.get("state", "unknown")
-    sec.add(Paragraph(f"**{STATE_WORDS.get(st, st)}:** {sentence(state.get('evidence'))}"))
+    st = f.s.state.state
+    sec.add(Paragraph(f"**{STATE_WORDS.get(st, st)}:** {sentence(f.s.state.evidence)}"))
     # the state line already says a run stopped: its finding is not repeated here
-    serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")
-               and x.get("id") != "stopped"]
+    serious = [x for x in f.findings if x.severity in ("critical", "warning")
+               and x.id != "stopped"]
     for x in serious[:3]:
-        sec.add(Paragraph(f"{label(x)}: {headline(x.get('message'))}"))
-    if not serious and not any(x.get("id") == "stopped" for x in f.findings):
+        sec.add(Paragraph(f"{label(x)}: {headline(x.message)}"))
+    if not serious and not any(x.id == "stopped" for x in f.findings):
         sec.add(Paragraph("No critical or warning findings"
                           + (f"; {len(f.findings)} info finding(s) below." if f.findings
                              else ".")))
@@ -82,74 +82,71 @@ def _details(f: Facts) -> Section:
                if f.kind == "ldm" else ": neither a first-stage VAE nor a stage-2 diffusion "
                "run") + ". Only what applies to any training is judged: the losses, the "
             "learning rate, spikes, divergence, plateaus, non-finite values and resumes."))
-    t = f.s.get("time") or {}
-    coverage = (f"The records cover steps {steps_range(f)}: {f.s.get('records', 0):,} logged "
-                f"steps from {len(f.s.get('segments') or [])} source(s)")
-    if t.get("elapsed_s"):
-        coverage += (f", {duration(t.get('elapsed_s'))} of wall time from "
-                     f"{when(t.get('start_unix'))} to {when(t.get('end_unix'))}")
-        if t.get("steps_per_s"):
-            coverage += f" ({t['steps_per_s']:.2f} steps/s"
-            coverage += (f", about {duration(t['eta_s'])} left)" if t.get("eta_s") else ")")
+    t = f.s.time
+    coverage = (f"The records cover steps {steps_range(f)}: {f.s.records:,} logged "
+                f"steps from {len(f.s.segments)} source(s)")
+    if t.elapsed_s:
+        coverage += (f", {duration(t.elapsed_s)} of wall time from "
+                     f"{when(t.start_unix)} to {when(t.end_unix)}")
+        if t.steps_per_s:
+            coverage += f" ({t.steps_per_s:.2f} steps/s"
+            coverage += (f", about {duration(t.eta_s)} left)" if t.eta_s else ")")
     coverage += "."
-    if f.s.get("skipped_lines"):
-        coverage += f" {f.s['skipped_lines']:,} lines that were not records were skipped."
+    if f.s.skipped_lines:
+        coverage += f" {f.s.skipped_lines:,} lines that were not records were skipped."
     sec.add(Paragraph(coverage))
-    notes = f.s.get("read_notes") or []
+    notes = f.s.read_notes
     if notes:
-        count = max(f.s.get("read_note_count") or 0, len(notes))
+        count = max(f.s.read_note_count or 0, len(notes))
         sec.add(Paragraph(f"Not read as written: {count:,} in all; the first {len(notes)}:"),
                 Bullets([_read_note(n) for n in notes]))
-    serious = [x for x in f.findings if x.get("severity") in ("critical", "warning")]
+    serious = [x for x in f.findings if x.severity in ("critical", "warning")]
     sec.add(*[Paragraph(finding_line(x)) for x in serious])
-    info = [x for x in f.findings if x.get("severity") == "info"]
+    info = [x for x in f.findings if x.severity == "info"]
     if info:
         sec.add(Paragraph("Also noted (info):"),
-                Bullets([f"**{x.get('id')}**"
-                         + (f" ({code(x['metric'])})" if x.get("metric") else "")
-                         + f": {sentence(x.get('message'))}" for x in info]))
-    causes = f.s.get("causes") or []
+                Bullets([f"**{x.id}**" + (f" ({code(x.metric)})" if x.metric else "")
+                         + f": {sentence(x.message)}" for x in info]))
+    causes = f.s.causes
     if causes:
-        said = {x.get("id") for x in f.findings}
+        said = {x.id for x in f.findings}
         sec.add(Paragraph("**Causes**: what in the configuration, or in the trainer's code, makes "
                           "the records look as they do."),
-                Bullets([f"**{c['id']}** ({c['severity']}): {sentence(c['text'])}"
-                         + (f" Explains: {', '.join(e for e in c['explains'] if e in said)}."
-                            if any(e in said for e in c.get("explains") or []) else "")
+                Bullets([f"**{c.id}** ({c.severity}): {sentence(c.text)}"
+                         + (f" Explains: {', '.join(e for e in c.explains if e in said)}."
+                            if any(e in said for e in c.explains) else "")
                          for c in causes]))
     return sec
 
 
 def direct_answers(f: Facts, figures: dict[str, str]) -> list[Section]:
-    answers = f.s.get("answers") or []
+    answers = f.s.answers
     if not answers:
         return []
     sec = Section("Direct answers", "answers")
-    sec.add(Bullets([f"**{a['question']}** **{a['answer']}** — {sentence(a['text'])}"
-                     for a in answers]))
+    sec.add(Bullets([f"**{a.question}** **{a.answer}** — {sentence(a.text)}" for a in answers]))
     return [sec]
 
 
 def identity(f: Facts, figures: dict[str, str]) -> list[Section]:
     sec = Section("Run and configuration", "run")
     sec.add(Paragraph(f"Kind of run: {KIND_WORDS.get(f.kind, f.kind)}."))
-    segs = f.s.get("segments") or []
+    segs = f.s.segments
     if segs:
         sec.add(Table(["Source", "Format", "Steps", "First record"],
-                      [[code(x.get("source")), str(x.get("format") or "—"),
-                        f"{x['first_step']:,}–{x['last_step']:,}"
-                        if x.get("first_step") is not None and x.get("last_step") is not None
-                        else "—", when(x.get("first_time"))] for x in segs]))
-    resumes = f.s.get("resumes") or []
+                      [[code(x.source), str(x.format or "—"),
+                        f"{x.first_step:,}–{x.last_step:,}"
+                        if x.first_step is not None and x.last_step is not None
+                        else "—", when(x.first_time)] for x in segs]))
+    resumes = [r for r in f.s.resumes if r.step is not None]
     if resumes:
         sec.add(Paragraph("Resumes: " + "; ".join(
-            (f"at step {r['step']:,}" if isinstance(r, dict) and r.get("step") is not None
-             else evidence_text(r))
-            + (f" (previous records reached {r['previous_last_step']:,}; "
-               f"{r.get('overlap_steps') or 0:,} overlapping steps replaced by the later source)"
-               if isinstance(r, dict) and r.get("previous_last_step") is not None else "")
+            f"at step {r.step:,}"
+            + (f" (previous records reached {r.previous_last_step:,}; "
+               f"{r.overlap_steps or 0:,} overlapping steps replaced by the later source)"
+               if r.previous_last_step is not None else "")
             for r in resumes) + "."))
-    sources = f.s.get("config_sources") or {}
+    sources = f.s.config_sources
     given = {k for k in f.config if sources.get(k) == "command line"}
     recorded = set(f.config) - given
     if not recorded - {"total_steps"}:
@@ -162,7 +159,7 @@ def identity(f: Facts, figures: dict[str, str]) -> list[Section]:
                 Table(["Key", "Value", "Source"],
                       [[code(k), code(evidence_text(v)), sources.get(k, "records")]
                        for k, v in f.config.items() if k != "raw"], [False, False, False]))
-    unchecked = (f.s.get("confidence") or {}).get("could_not_check") or []
+    unchecked = f.s.confidence.could_not_check
     if unchecked:
         sec.add(Paragraph("Without the run's config file, these could not be checked: "
                           + "; ".join(unchecked)
@@ -176,7 +173,7 @@ ROLE_ORDER = ("total", "kl", "rec", "nll", "disc_loss", "g_loss", "d_weight", "d
 
 
 def _status_cell(f: Facts, name: str, status: str | None) -> str:
-    ids = [x.get("id") for x in f.findings if x.get("metric") == name]
+    ids = [x.id for x in f.findings if x.metric == name]
     word = STATUS_WORDS.get(status or "ok", str(status))
     if ids and status != "ok":
         word += ": " + ", ".join(dict.fromkeys(str(i) for i in ids))
@@ -190,18 +187,16 @@ def statistics(f: Facts, figures: dict[str, str]) -> list[Section]:
     rows = []
     for name in names:
         m = f.metrics[name]
-        nonfinite = m.get("n_nonfinite") or 0
-        latest = num(m.get("last")) + (f" ({nonfinite} non-finite)" if nonfinite else "")
-        rows.append([code(name) + (" (VAE-GAN phase)" if m.get("over") == "vae_gan" else ""),
-                     latest,
-                     "— (step)" if m.get("trend") == "step" else num(m.get("last_smoothed")),
-                     f"{num(m.get('min'))} … {num(m.get('max'))}", num(m.get("mean")),
-                     change_text(m), trend_text(m),
-                     _status_cell(f, name, m.get("status"))])
-    sm = f.s.get("smoothing") or {}
+        nonfinite = m.n_nonfinite or 0
+        latest = num(m.last) + (f" ({nonfinite} non-finite)" if nonfinite else "")
+        rows.append([code(name) + (" (VAE-GAN phase)" if m.over == "vae_gan" else ""),
+                     latest, "— (step)" if m.trend == "step" else num(m.last_smoothed),
+                     f"{num(m.min)} … {num(m.max)}", num(m.mean),
+                     change_text(m), trend_text(m), _status_cell(f, name, m.status)])
+    sm = f.s.smoothing
     sec.add(Paragraph(
         "Latest: the last record, raw. Smoothed: where the figures' smoothed line ends ("
-        f"{sm.get('method', 'an exponential moving average')}, weight {sm.get('weight', '—')}, "
+        f"{sm.method}, weight {sm.weight}, "
         "over the same groups of records as the figures). A step-like series (a few distinct "
         "levels, such as disc_factor or a print-rounded lr) is not smoothed. Range and mean over "
         "every finite record. Change: between the medians of the first and the last tenth of "
