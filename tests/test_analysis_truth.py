@@ -15,6 +15,7 @@ from summaries import summary_json
 
 from radiovae import load_run
 from radiovae.analysis.lossmodel import rec_contents
+from radiovae.analysis.schema import Summary
 from radiovae.report.content import build_document
 from radiovae.report.render import to_markdown
 from radiovae.runlog.run import Run
@@ -33,7 +34,7 @@ def real(real_run_csv) -> dict:
 
 
 def _md(summary: dict) -> str:
-    return to_markdown(build_document(summary, {}))
+    return to_markdown(build_document(Summary.from_json(summary), {}))
 
 
 def test_real_run_negative_total_named_by_its_adversarial_term(real):

@@ -16,8 +16,8 @@ from logfactory import (
     write_radiodiff_logs,
 )
 from loggerfactory import LDM_PROJECT, write_lightning_run
-from summaries import summary_json
 
+from radiovae.analysis import analyze
 from radiovae.analysis.compare import Entry, compare
 from radiovae.analysis.smoothing import smoothed_last
 from radiovae.cli import main
@@ -61,7 +61,7 @@ def comparison(runs):
     entries = []
     for label, paths in zip("ABC", specs, strict=True):
         run = load_run(paths)
-        entries.append(Entry(label, run, summary_json(run)))
+        entries.append(Entry(label, run, analyze(run)))
     return compare(entries)
 
 
@@ -195,7 +195,7 @@ def test_progress_panel_when_step_ranges_differ_widely(runs, comparison):
     assert comparison["progress_panel"] is False
     tmp, specs, frames = runs
     short = write_csv(frames["B"][frames["B"]["step"] < 45000], tmp / "short" / "short.csv")
-    entries = [Entry(lb, r, summary_json(r)) for lb, r in
+    entries = [Entry(lb, r, analyze(r)) for lb, r in
                (("long", load_run(specs[0])), ("short", load_run([short])))]
     wide = compare(entries)
     assert wide["progress_panel"] is True and wide["common_steps"] == {"first_step": 35000,

@@ -20,7 +20,9 @@ from logfactory import (
 )
 from summaries import summary_json
 
+from radiovae.analysis import analyze
 from radiovae.analysis.compare import Entry, compare
+from radiovae.analysis.schema import Summary
 from radiovae.cli import main
 from radiovae.errors import UserError
 from radiovae.report.compare import build_compare_document
@@ -54,7 +56,7 @@ def analysed(logs):
 
 
 def _entries(analysed, summaries=None) -> list[Entry]:
-    return [Entry(label, run, summaries[i] if summaries else summary_json(run))
+    return [Entry(label, run, summaries[i] if summaries else analyze(run))
             for i, (label, run) in enumerate(analysed)]
 
 
@@ -86,7 +88,7 @@ def test_same_id_at_another_severity_and_causes_count_as_different(analysed):
     b["findings"] = [{**a["findings"][0], "severity": "info", "message": "judged milder"}]
     a["causes"] = [CAUSE, {**CAUSE, "id": "both", "severity": "info", "text": "in both"}]
     b["causes"] = [{**CAUSE, "id": "both", "severity": "info", "text": "in both"}]
-    c = compare(_entries(analysed, [a, b]))
+    c = compare(_entries(analysed, [Summary.from_json(a), Summary.from_json(b)]))
     only = c["findings"]["only_in"]
     assert [(f["id"], f["severity"]) for f in only["ga1"]] == [("discriminator_untrained",
                                                                 "warning")]
@@ -102,9 +104,9 @@ def test_same_id_at_another_severity_and_causes_count_as_different(analysed):
     cause_row = next(ln for ln in md.splitlines() if "accumulation" in ln and "never trains" in ln)
     assert cause_row.startswith("| **ga1** | critical |")
     assert "in both" not in md                      # shared causes are not listed as unique
-    # a summary without "causes" (an analysis from before causes existed) counts as none
-    del b["causes"]
-    c = compare(_entries(analysed, [a, b]))
+    # a run with no causes: every cause of the other is its own
+    b["causes"] = []
+    c = compare(_entries(analysed, [Summary.from_json(a), Summary.from_json(b)]))
     assert [x["id"] for x in c["causes"]["only_in"]["ga1"]] == [CAUSE["id"], "both"]
     assert c["causes"]["only_in"]["ga2"] == [] and c["causes"]["shared"] == []
 
@@ -128,7 +130,7 @@ def test_bare_key_stays_when_its_dotted_twin_says_otherwise(analysed):
     ra2, rb2 = copy.copy(ra), copy.copy(rb)
     ra2.config = {**ra.config, "gradient_accumulate_every": 4}     # not what the raw says
     rb2.config = dict(rb.config)
-    c = compare([Entry(la, ra2, summary_json(ra)), Entry(lb, rb2, summary_json(rb))])
+    c = compare([Entry(la, ra2, analyze(ra)), Entry(lb, rb2, analyze(rb))])
     diff = {d["key"]: d["values"] for d in c["config"]["differ"]}
     assert diff["gradient_accumulate_every"] == [4, 2]
     assert diff["trainer.gradient_accumulate_every"] == [1, 2]
@@ -145,9 +147,9 @@ def test_runs_of_different_kinds_are_refused(logs, analysed, capsys):
     assert not out.exists()
     ldm_run = load_run(ldm)
     with pytest.raises(UserError, match="different kinds"):
-        compare([_entries(analysed)[0], Entry("d", ldm_run, summary_json(ldm_run))])
+        compare([_entries(analysed)[0], Entry("d", ldm_run, analyze(ldm_run))])
     # two stage-2 runs compare
-    c = compare([Entry("d1", ldm_run, summary_json(ldm_run)), Entry("d2", ldm_run, summary_json(ldm_run))])
+    c = compare([Entry("d1", ldm_run, analyze(ldm_run)), Entry("d2", ldm_run, analyze(ldm_run))])
     assert [r["kind"] for r in c["runs"]] == ["ldm", "ldm"]
     json.dumps(c)
 

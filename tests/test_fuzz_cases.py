@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from summaries import summary_json
 
+from radiovae.analysis.schema import Summary
 from radiovae.cli import main
 from radiovae.errors import UserError, brief
 from radiovae.runlog import format_radiodiff_lines, load_run
@@ -110,7 +111,7 @@ def test_one_step_1e20_among_100_good_csv_rows_is_reported_not_silent(tmp_path):
     assert summary["records"] == 100 and summary["read_notes"][0]["line"] == 102
     from radiovae.report.content import build_document
     from radiovae.report.render import to_markdown
-    md = to_markdown(build_document(summary, {}))
+    md = to_markdown(build_document(Summary.from_json(summary), {}))
     assert "1 lines that were not records were skipped" in md and "`a.csv line 102`" in md
 
 
@@ -166,7 +167,7 @@ def test_analysis_works_on_any_subset_of_metrics(tmp_path, drop):
     run = load_run(put(tmp_path / "a.jsonl", jsonl_text(drop=drop)))
     assert not set(drop) & set(run.metrics) and len(run.table) == 100
     summary = summary_json(run)
-    doc = build_document(summary, {})
+    doc = build_document(Summary.from_json(summary), {})
     assert to_markdown(doc) and to_html(doc, lambda _p: None)
     json.dumps(summary, allow_nan=False)
 

@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from summaries import summary_json
 
+from radiovae.analysis.schema import Summary
 from radiovae.errors import UserError
 from radiovae.runlog import format_radiodiff_lines, load_run
 from radiovae.runlog.records import STEP_MAX
@@ -345,7 +346,7 @@ def _analysis_ok(run: Run) -> dict:
 
     summary = summary_json(run)
     json.dumps(summary, allow_nan=False)
-    doc = build_document(summary, {})
+    doc = build_document(Summary.from_json(summary), {})
     assert to_markdown(doc) and to_html(doc, lambda _p: None)
     return summary
 

@@ -22,13 +22,15 @@ from logfactory import (
 from summaries import summary_json
 
 from radiovae import load_run
+from radiovae.analysis import analyze
 from radiovae.analysis.readiness import BARS, readiness
+from radiovae.analysis.schema import Summary
 from radiovae.report.content import build_document
 from radiovae.report.render import to_markdown
 
 
 def _md(summary) -> str:
-    return to_markdown(build_document(summary, {}))
+    return to_markdown(build_document(Summary.from_json(summary), {}))
 
 
 def _ids(s) -> dict[str, list[dict]]:
@@ -328,7 +330,7 @@ def test_compare_says_when_two_runs_are_copies(real, tmp_path):
     a = load_run(write_log(tmp_path / "a" / "train.log", real))
     b = load_run(write_log(tmp_path / "b" / "train.log", real, config=_config(
         gradient_accumulate_every=1)))
-    c = compare([Entry("a", a, summary_json(a)), Entry("b", b, summary_json(b))])
+    c = compare([Entry("a", a, analyze(a)), Entry("b", b, analyze(b))])
     assert c["identical"] == [{"runs": ["a", "b"], "steps": 1150, "metrics": 9}]
     # the lowest value is given for the reconstruction losses only, never the (negative) total
     keys = {s["key"] for s in c["series"] if s["lower_is_better"]}

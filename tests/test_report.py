@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 
 from radiovae.analysis import analyze
+from radiovae.analysis.findings.base import Finding
+from radiovae.analysis.marks import marks
 from radiovae.report import make_report, write_report
 from radiovae.report.figures import FIGURES
 from radiovae.report.series import Curve, minmax_indices
@@ -38,7 +40,7 @@ def test_real_run_writes_every_output(real_report):
         assert (out / name).stat().st_size > 1000, name
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["steps"]["first"] == 35000 and on_disk["steps"]["last"] == 149900
-    assert on_disk["verdict"] == summary["verdict"]
+    assert on_disk["verdict"] == summary.verdict and on_disk["schema_version"] == 1
     assert not list(out.rglob(".*tmp*")), "temporary files left behind"
 
 
@@ -69,7 +71,7 @@ def test_real_run_markdown_names_the_facts(real_report):
     assert "149,900" in md and "-433.3" in md   # latest step and total loss
     assert "Confidence:" in md
     assert "excellent" not in md.lower() and "outstanding" not in md.lower()
-    assert summary["verdict"] != "healthy"
+    assert summary.verdict != "healthy"
     # the statistics table's status words follow from the findings
     row = next(line for line in md.splitlines() if line.startswith("| `train/d_weight`"))
     assert "info" in row and "weight_saturated" in row
@@ -103,10 +105,11 @@ def test_log_text_is_escaped_in_html_and_markdown(tmp_path):
     evil = "<script>alert(1)</script>"
     run = load_run(_csv_with(tmp_path, evil))
     summary = analyze(run)
-    summary["config"] = {**(summary.get("config") or {}), "note": evil}
-    summary["findings"] = [*summary.get("findings", []),
-                           {"id": "spike", "severity": "warning", "metric": evil,
-                            "message": f"value {evil} at step 100", "evidence": {"step": 100}}]
+    summary.config = {**summary.config, "note": evil}
+    summary.findings = [*summary.findings,
+                        Finding("spike", "warning", evil, f"value {evil} at step 100",
+                                {"step": 100}, steps=[100])]
+    summary.marks = marks(summary.findings, summary.phases, summary.resumes, summary.segments)
     out = tmp_path / "out"
     write_report(run, summary, out, progress=False)
     html = (out / "report.html").read_text()
@@ -182,7 +185,7 @@ def test_run_dir_evaluation_section_and_grid(tmp_path):
          "checkpoint": "checkpoints/model-390.pt", "grid": "samples/grid.png"}))
     out = tmp_path / "out"
     summary = make_report(run_dir, out, progress=False)
-    assert summary["evaluation"]["nmse"] == pytest.approx(0.0123)
+    assert summary.evaluation.nmse == pytest.approx(0.0123)
     md = (out / "report.md").read_text()
     assert re.search(r"^## Evaluation$", md, re.M)
     assert "0.0123" in md and "31.4" in md and "figures/eval_grid.png" in md
@@ -199,7 +202,7 @@ def test_failing_run_is_called_failing_with_its_evidence(real_run_csv, tmp_path)
     log = write_single_log(None, tmp_path / "train.log", frame=frame)
     out = tmp_path / "out"
     summary = make_report(log, out, progress=False)
-    assert summary["verdict"] == "failing"
+    assert summary.verdict == "failing"
     md = (out / "report.md").read_text()
     assert "**Verdict: failing.**" in md and "**The run is failing.**" in md
     assert "non_finite" in md and "divergence" in md and "70,000" in md
@@ -246,9 +249,9 @@ def test_radiovae_records_with_learned_logvar_and_late_discriminator_terms(tmp_p
     log.parent.mkdir()
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = make_report([log.parent], tmp_path / "out", progress=False)
-    assert "skipped" not in summary["metrics"]
-    assert summary["metrics"]["train/disc_loss"]["n_nonfinite"] == 0
-    assert summary["metrics"]["train/disc_loss"]["first"] == pytest.approx(0.96)
-    assert summary["metrics"]["train/rec_loss"]["n_nonfinite"] == 1
+    assert "skipped" not in summary.metrics
+    assert summary.metrics["train/disc_loss"].n_nonfinite == 0
+    assert summary.metrics["train/disc_loss"].first == pytest.approx(0.96)
+    assert summary.metrics["train/rec_loss"].n_nonfinite == 1
     assert min(r["train/nll_loss"] for r in rows) < 0
     assert "no fixed multiple of rec_loss" in (tmp_path / "out" / "report.md").read_text()

@@ -43,8 +43,8 @@ def test_watch_follows_appended_lines(tmp_path):
 
     first = watcher.refresh()
     assert first.changed and first.drew_figures
-    assert first.summary["records"] == 100
-    assert first.summary["steps"]["last"] == 990
+    assert first.summary.records == 100
+    assert first.summary.steps.last == 990
     assert (out / "figures" / "dashboard.png").is_file()
     assert "990" in (out / "report.md").read_text()
 
@@ -52,9 +52,9 @@ def test_watch_follows_appended_lines(tmp_path):
         f.write(_lines(1000, 1490, nan_at=1200))
     second = watcher.refresh()
     assert second.changed and second.new_records == 50
-    assert second.summary["steps"]["last"] == 1490
-    assert any(p["name"] == "vae_gan" for p in second.summary["phases"])
-    new_ids = {f["id"] for f in second.new_findings}
+    assert second.summary.steps.last == 1490
+    assert second.summary.phase("vae_gan") is not None
+    new_ids = {f.id for f in second.new_findings}
     assert "non_finite" in new_ids                       # the planted NaN, as a new finding
     assert second.drew_figures                           # a new warning/critical redraws figures
     assert json.loads((out / "summary.json").read_text())["steps"]["last"] == 1490
@@ -88,7 +88,7 @@ def test_watch_waits_for_an_empty_run_dir(tmp_path):
     assert update.summary is None and "waiting" in update.waiting
     (run_dir / "train.log").write_text(_lines(0, 200))
     update = watcher.refresh()
-    assert update.summary is not None and update.summary["steps"]["last"] == 200
+    assert update.summary is not None and update.summary.steps.last == 200
 
 
 def test_watch_waits_for_an_empty_log_but_not_for_garbage(tmp_path):
@@ -97,7 +97,7 @@ def test_watch_waits_for_an_empty_log_but_not_for_garbage(tmp_path):
     watcher = Watcher(log, tmp_path / "out")
     assert watcher.refresh().waiting
     log.write_text(_lines(0, 100))
-    assert watcher.refresh().summary["steps"]["last"] == 100
+    assert watcher.refresh().summary.steps.last == 100
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(bytes(range(256)) * 8)
     with pytest.raises(UserError):

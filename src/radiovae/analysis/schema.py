@@ -391,7 +391,7 @@ class Summary:
     smoothing: Smoothing
     loss: LossFacts
     discriminator: DiscriminatorFacts
-    switch: Switch
+    switch: Switch | None           # None: no VAE-GAN phase, or no records around its start
     validation: list[ValidationMetric]
     marks: Marks = field(default_factory=Marks)
     answers: list[Answer] = field(default_factory=list)

@@ -209,7 +209,7 @@ def _rec_meaning(f: Facts) -> list[str]:
         text = (f"Mean rec_loss {num(a)} in the VAE phase vs. {num(b)} in the VAE-GAN phase "
                 f"({100 * (b - a) / abs(a):+.1f} %). The VAE-GAN phase is later in training, so "
                 "this difference is mostly training progress")
-        sw = f.s.switch.means.get(f.name("rec") or "")
+        sw = f.s.switch.means.get(f.name("rec") or "") if f.s.switch is not None else None
         if sw is not None and sw.change_pct is not None:
             text += (f"; right around the switch rec_loss moves {sw.change_pct:+.1f} % (the "
                      f"{f.s.switch.before_records} records before vs. the "

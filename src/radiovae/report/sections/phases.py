@@ -48,7 +48,7 @@ def phase_analysis(f: Facts, figures: dict[str, str]) -> list[Section]:
 
 def _before_after(f: Facts) -> list:
     sw = f.s.switch
-    if not sw.means or not sw.before_records or not sw.after_records:
+    if sw is None or not sw.means or not sw.before_records or not sw.after_records:
         return []
     rows = [[code(name), num(v.before), num(v.after),
              pct(v.change_pct) if v.change_pct is not None else
