@@ -295,7 +295,7 @@ def test_discriminator_answer_grades_how_well_it_separates(half_gap, clear):
     t["train/disc_loss"] = np.where(on, 1 - half_gap, np.nan)
     s = summary_json(run)
     a = next(x for x in s["answers"] if x["id"] == "discriminator_working")
-    gap = s["discriminator"]["logit_gap_late"]
+    gap = s["discriminator"]["logit_gap_median_second_half"]
     assert gap == pytest.approx(2 * half_gap, abs=0.01)
     assert a["answer"] == "yes"
     assert ("only a little above chance" in a["text"]) is (not clear)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from radiovae.analysis.discriminator import CLEAR_GAP
 from radiovae.analysis.readiness import readiness
 from radiovae.fmt import num
 
 YES, NO, UNCLEAR = "yes", "no", "unclear"
-# a hinge discriminator with logits +-a inside the margin has loss 1 - a = 1 - gap/2: a gap
-# below 0.5 (loss above ~0.75) separates real from reconstructed maps only weakly
-CLEAR_GAP = 0.5
 
 
 def _a(id: str, question: str, answer: str, text: str, findings: list[str] | None = None,
@@ -233,27 +231,30 @@ def discriminator_working(s: dict) -> dict | None:
         return _a("discriminator_working", q, NO, "No (discriminator_untrained): "
                   + msg[:1].upper() + msg[1:], ["discriminator_untrained"])
     d = s.get("discriminator") or {}
-    if untrained or not d:
-        return _a("discriminator_working", q, UNCLEAR, "Unclear: the records hold no "
-                  "discriminator loss or logits to judge it by.", [f["id"] for f in untrained])
-    gap, loss = d.get("logit_gap_late"), d.get("disc_loss_late")
-    text = (f"in the last quarter of the VAE-GAN phase the mean logits are real "
-            f"{num(d.get('logits_real_late'))} vs. reconstructed {num(d.get('logits_fake_late'))} "
-            f"(gap {num(gap)})" + (f", disc_loss {num(loss)}" if loss is not None else ""))
-    if gap is None:
-        return _a("discriminator_working", q, UNCLEAR, "Unclear: no logits in the records.")
-    if gap <= 0.05:
-        short = (gan.get("records") or 0) < 100
-        return _a("discriminator_working", q, UNCLEAR if short else NO,
-                  ("Not yet, and too early to tell" if short else "No") + ": it does not tell "
-                  f"real from reconstructed maps: {text} (a hinge discriminator that cannot tell "
-                  "them apart has a gap near 0 and a loss near 1)"
-                  + (f"; the VAE-GAN phase has only {gan.get('records', 0)} records." if short
-                     else "."), **d)
-    if loss is not None and loss < 0.05:
+    state = d.get("state")
+    if untrained or not d.get("rows"):
+        return _a("discriminator_working", q, UNCLEAR, "Unclear: the records do not hold the "
+                  "discriminator's loss and both its logits to judge it by.",
+                  [f["id"] for f in untrained])
+    # the discriminator_untrained finding's rule (analysis.discriminator.judge): at chance, it
+    # is that finding (a warning, answered above); here it is short, wins, weak or separates
+    text = (f"over the second half of its VAE-GAN records (from step "
+            f"{d['second_half_from']:,}) the median logits are real "
+            f"{num(d['logits_real_median_second_half'])} vs. reconstructed "
+            f"{num(d['logits_fake_median_second_half'])} (gap "
+            f"{num(d['logit_gap_median_second_half'])}), disc_loss "
+            f"{num(d['disc_loss_median_second_half'])}")
+    if state == "too_few":
+        return _a("discriminator_working", q, UNCLEAR, f"Too early to tell: the VAE-GAN phase "
+                  f"has only {d['rows']} records with the discriminator's terms ({text}).", **d)
+    if state == "at_chance":
+        return _a("discriminator_working", q, NO, f"No: it does not tell real from "
+                  f"reconstructed maps: {text} (a hinge discriminator at chance has a gap near 0 "
+                  "and a loss near 1).", **d)
+    if state == "wins":
         return _a("discriminator_working", q, UNCLEAR, f"It trains but wins outright: {text}; "
                   "its loss near 0 means the generator no longer fools it at all.", **d)
-    if gap < CLEAR_GAP:
+    if state == "weak":
         return _a("discriminator_working", q, YES, f"Yes, but only a little above chance: it "
                   f"trains, and tells real from reconstructed maps apart weakly: {text} (a hinge "
                   "discriminator at chance has a gap near 0 and a loss near 1; a gap below "

@@ -203,30 +203,6 @@ def loss_facts(table: pd.DataFrame, config: dict, raw_config: dict | None, phase
     return out
 
 
-def discriminator_facts(table: pd.DataFrame, phases: list[dict], roles: dict[str, str]
-                        ) -> dict[str, Any]:
-    """The discriminator's own terms over the last quarter of the VAE-GAN phase: mean logits on
-    real and reconstructed maps, their gap, and disc_loss."""
-    gan = next((p for p in phases if p["name"] == "vae_gan"), None)
-    if gan is None:
-        return {}
-    step = table["step"].to_numpy()
-    a = int(np.searchsorted(step, gan["start_step"], side="left"))
-    late = slice(a + 3 * (len(step) - a) // 4, len(step))
-    out: dict[str, Any] = {}
-    for role in ("logits_real", "logits_fake", "disc_loss"):
-        if role in roles:
-            v = table[roles[role]].to_numpy(dtype="float64")[late]
-            v = v[np.isfinite(v)]
-            if len(v):
-                out[f"{role}_late"] = float(v.mean())
-    if "logits_real_late" in out and "logits_fake_late" in out:
-        out["logit_gap_late"] = out["logits_real_late"] - out["logits_fake_late"]
-    if out:
-        out["late_from_step"] = int(step[late][0]) if len(step[late]) else None
-    return out
-
-
 def stage2_facts(table: pd.DataFrame, config: dict, roles: dict[str, str]) -> dict[str, Any]:
     """What train_cond_ldm.py's total_loss is: at each of gradient_accumulate_every passes it adds
     the *running* total, so with loss_vlb = 0 the logged total is about (ga + 1) / 2 times

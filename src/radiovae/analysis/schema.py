@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Union
 
 from radiovae.analysis.causes import Cause
+from radiovae.analysis.discriminator import DiscriminatorFacts
 from radiovae.analysis.findings.base import Finding
+from radiovae.errors import UserError
 
 SCHEMA_VERSION = 1
 """Bumped when a field is renamed, removed or changes meaning (adding one is no bump)."""
@@ -260,17 +262,6 @@ class LossFacts:
     matches_running_sum: bool | None = None
 
 
-@dataclass
-class DiscriminatorFacts:
-    """The discriminator's own terms over the last quarter of the VAE-GAN phase."""
-
-    logits_real_late: float | None = None
-    logits_fake_late: float | None = None
-    disc_loss_late: float | None = None
-    logit_gap_late: float | None = None
-    late_from_step: int | None = None
-
-
 # --------------------------------------------------------------------------- judgements
 
 
@@ -420,8 +411,8 @@ class Summary:
         return from_json(cls, data)
 
 
-class SummaryError(ValueError):
-    """A saved summary that is not one this radiovae wrote (one line, for the CLI)."""
+class SummaryError(UserError):
+    """A saved summary that is not one this radiovae wrote (one line on stderr, exit 2)."""
 
 
 def load_summary(path: str | Path) -> Summary:
@@ -467,7 +458,7 @@ def to_json(obj: Any) -> Any:
 
 
 # bags of facts that hold only what a run shows: their null fields are left out of summary.json
-_DROP_NONE = (LossFacts, DiscriminatorFacts, Evaluation, Resume, ReadNote)
+_DROP_NONE = (LossFacts, Evaluation, Resume, ReadNote)
 
 
 @cache

@@ -4,6 +4,7 @@ phases, findings, causes, answers, verdict, marks)."""
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ import numpy as np
 
 from radiovae.analysis import answers as A
 from radiovae.analysis.causes import find_causes
+from radiovae.analysis.discriminator import DiscriminatorFacts
 from radiovae.analysis.findings import SEVERITY, Context, detect_all
-from radiovae.analysis.lossmodel import discriminator_facts, loss_facts, stage2_facts
+from radiovae.analysis.findings.discriminator_untrained import facts as untrained_facts
+from radiovae.analysis.lossmodel import loss_facts, stage2_facts
 from radiovae.analysis.marks import marks as find_marks
 from radiovae.analysis.names import role_of
 from radiovae.analysis.phases import around_switch, phase_stats
@@ -127,7 +130,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
                       "weight": DEFAULT_WEIGHT},
         "loss": loss_facts(table, config, ctx.raw_config, phases, run.resumes, metrics, roles)
         if run.kind == "vae" else stage2_facts(table, config, roles),
-        "discriminator": discriminator_facts(table, phases, roles),
+        "discriminator": asdict(_discriminator(ctx)),
         "switch": around_switch(table, phases, [roles[r] for r in ("total", "rec", "kl", "g_loss")
                                                 if r in roles]),
         "validation": validation_summary(run),   # val/* metrics: never judged as training
@@ -168,6 +171,14 @@ def _recommendations(s: dict) -> list[dict]:
                             "training losses alone do not show reconstruction quality on "
                             "held-out maps.", "finding": None})
     return out
+
+
+def _discriminator(ctx: Context) -> DiscriminatorFacts:
+    """The discriminator's own terms over the VAE-GAN records (one rule: the finding's)."""
+    gan = ctx.phase("vae_gan")
+    if gan is None:
+        return DiscriminatorFacts()
+    return untrained_facts(ctx, ctx.step >= gan["start_step"])
 
 
 def _run_dir(run: Run) -> Path | None:

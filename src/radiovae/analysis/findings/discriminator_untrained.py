@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from radiovae.analysis.discriminator import DiscriminatorFacts, judge
 from radiovae.analysis.findings.base import Context, Finding, finding
 from radiovae.fmt import num
 
@@ -85,38 +86,26 @@ def _from_config(ctx: Context, cause) -> list[Finding]:
                     gradient_accumulate_every=1, cause=cause.id, from_config=True)]
 
 
-HINGE_UNTRAINED = 1.0   # hinge loss of a discriminator whose logits are ~0 on both inputs
+def facts(ctx: Context, in_gan: np.ndarray) -> DiscriminatorFacts:
+    """The discriminator's own terms over the VAE-GAN rows (analysis.discriminator's rule)."""
+    return judge(ctx.step, in_gan, ctx.col("disc_loss"), ctx.col("logits_real"),
+                 ctx.col("logits_fake"))
 
 
-def _not_learning(ctx: Context, in_gan: np.ndarray, min_rows: int = 20) -> list[Finding]:
-    """The discriminator's terms are logged, but they show no learning: its hinge loss stays at
-    ~1 (what a discriminator that cannot tell real from reconstructed maps scores) and its logits
-    on real and reconstructed maps do not separate, over the whole VAE-GAN phase."""
-    loss, real, fake = ctx.col("disc_loss"), ctx.col("logits_real"), ctx.col("logits_fake")
-    if loss is None or real is None or fake is None:
+def _not_learning(ctx: Context, in_gan: np.ndarray) -> list[Finding]:
+    """The discriminator's terms are logged, but they show no learning
+    (:func:`radiovae.analysis.discriminator.judge`: at chance)."""
+    d = facts(ctx, in_gan)
+    if d.state != "at_chance":
         return []
-    rows = np.flatnonzero(in_gan & np.isfinite(loss) & np.isfinite(real) & np.isfinite(fake))
-    if len(rows) < min_rows:
-        return []
-    late = rows[len(rows) // 2:]
-    med, med_late = float(np.median(loss[rows])), float(np.median(loss[late]))
-    gap = float(np.median(real[rows] - fake[rows]))
-    gap_late = float(np.median(real[late] - fake[late]))
-    flat = (abs(med - HINGE_UNTRAINED) <= 0.1 and abs(med_late - HINGE_UNTRAINED) <= 0.1
-            and max(gap, gap_late) < 0.05)
-    # at chance for a long phase: loss within 0.05 of 1, a small gap that does not widen
-    stuck = (len(rows) >= 100 and abs(med - HINGE_UNTRAINED) <= 0.05
-             and abs(med_late - HINGE_UNTRAINED) <= 0.05 and max(gap, gap_late) < 0.15
-             and gap_late <= gap + 0.02)
-    if not (flat or stuck):
-        return []
-    step = ctx.step
-    ev = {"vae_gan_rows": int(len(rows)), "first_step": int(step[rows[0]]),
-          "last_step": int(step[rows[-1]]), "disc_loss_median": med,
-          "disc_loss_median_second_half": med_late, "logit_gap_median": gap,
-          "logit_gap_median_second_half": gap_late}
-    msg = (f"the discriminator's terms show no sign of learning over the {len(rows):,} VAE-GAN "
-           f"records (steps {num(ev['first_step'])}-{num(ev['last_step'])}). disc_loss stays at "
+    med, med_late = d.disc_loss_median, d.disc_loss_median_second_half
+    gap, gap_late = d.logit_gap_median, d.logit_gap_median_second_half
+    flat = max(gap, gap_late) < 0.05
+    ev = {"vae_gan_rows": d.rows, "first_step": d.first_step, "last_step": d.last_step,
+          "disc_loss_median": med, "disc_loss_median_second_half": med_late,
+          "logit_gap_median": gap, "logit_gap_median_second_half": gap_late}
+    msg = (f"the discriminator's terms show no sign of learning over the {d.rows:,} VAE-GAN "
+           f"records (steps {num(d.first_step)}-{num(d.last_step)}). disc_loss stays at "
            f"{num(med)} (second half {num(med_late)}), the hinge loss of a discriminator at "
            f"chance. Its logits on real and reconstructed maps "
            + ("do not separate" if flat else "barely separate, and the gap does not widen")

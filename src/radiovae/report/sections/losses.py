@@ -228,12 +228,13 @@ def _disc_section(f: Facts, title: str, figures: dict[str, str]) -> Section:
     d = f.s.discriminator
     if f.has("disc_loss"):
         items += _observations(f, "disc_loss")
-        if d.logit_gap_late is not None:
-            items.append(f"Mean logits over the last quarter of the VAE-GAN phase (from step "
-                         f"{d.late_from_step or 0:,}): real {num(d.logits_real_late)}, "
-                         f"reconstructed {num(d.logits_fake_late)} (gap "
-                         f"{num(d.logit_gap_late)}; a hinge discriminator that cannot tell "
-                         "them apart has a gap near 0 and a loss near 1).")
+        if d.logit_gap_median_second_half is not None:
+            items.append(f"Median logits over the second half of the VAE-GAN records (from step "
+                         f"{d.second_half_from or 0:,}): real "
+                         f"{num(d.logits_real_median_second_half)}, reconstructed "
+                         f"{num(d.logits_fake_median_second_half)} (gap "
+                         f"{num(d.logit_gap_median_second_half)}; a hinge discriminator that "
+                         "cannot tell them apart has a gap near 0 and a loss near 1).")
     elif f.switch is not None:
         untrained = f.with_id("discriminator_untrained")
         items.append("These records have **no discriminator loss** (`train/disc_loss`, "
