@@ -6,10 +6,10 @@ interactive chart both draw :class:`~radiovae.analysis.schema.Marks` and re-deri
 
 from __future__ import annotations
 
+from radiovae.analysis import findings
 from radiovae.analysis.findings.base import Finding
 from radiovae.analysis.schema import FindingMark, Marks, Phase, Resume, SegmentInfo
 
-POINT_EVENTS = ("non_finite", "spike", "divergence")   # findings drawn on the curve itself
 MAX_MARKS = 200
 
 
@@ -18,7 +18,7 @@ def finding_mark(f: Finding) -> FindingMark:
     and the value a saturated weight is pinned at."""
     steps = sorted(set(int(s) for s in f.steps[:MAX_MARKS]))
     span = [int(f.span[0]), int(f.span[1])] if f.span is not None else None
-    on_curve = f.id in POINT_EVENTS
+    on_curve = findings.on_curve(f.id)      # the kind's own ON_CURVE
     if on_curve and not steps and span is not None:
         steps = list(span)
     pinned = f.evidence.get("value") if f.id == "weight_saturated" else None

@@ -1,34 +1,46 @@
 """The finding kinds, one module each, in detection order.
 
 Each module has ``ID``, ``detect(ctx) -> list[Finding]`` and ``recommend(finding, ctx, found)
--> str | None``: detection, severity rule, message, evidence and recommendation of one kind live
-together. A new kind is one module, one line below and its tests.
+-> str | None``, and may set ``ON_CURVE = True`` (the figures mark its steps on its metric's
+curve): detection, severity rule, message, evidence, recommendation and how it is drawn live
+together. A new kind is one module, its name in :data:`NAMES`, and its tests; a kind outside
+the package is added with :func:`register`.
 """
 
 from __future__ import annotations
 
-from radiovae.analysis.findings import (
-    config_mismatch,
-    discriminator_untrained,
-    divergence,
-    frozen_metric,
-    lr_zero,
-    negative_total_loss,
-    non_finite,
-    phase_change,
-    plateau,
-    resumed,
-    spike,
-    stopped,
-    terms_disagree,
-    weight_saturated,
-)
+import importlib
+from types import ModuleType
+
 from radiovae.analysis.findings.base import SEVERITY, Context, Finding, finding
 
-KINDS = (non_finite, divergence, spike, lr_zero, weight_saturated, discriminator_untrained,
-         frozen_metric, terms_disagree, negative_total_loss, plateau, phase_change, resumed,
-         stopped, config_mismatch)
-BY_ID = {k.ID: k for k in KINDS}
+NAMES = ("non_finite", "divergence", "spike", "lr_zero", "weight_saturated",
+         "discriminator_untrained", "frozen_metric", "terms_disagree", "negative_total_loss",
+         "plateau", "phase_change", "resumed", "stopped", "config_mismatch")
+KINDS: list[ModuleType] = [importlib.import_module(f"{__name__}.{n}") for n in NAMES]
+BY_ID: dict[str, ModuleType] = {k.ID: k for k in KINDS}
+
+
+def register(kind: ModuleType) -> None:
+    """Add a finding kind (a module, or any object, with ``ID``, ``detect`` and ``recommend``);
+    detected after the built-in ones. Registering an ID twice is refused."""
+    for attr in ("ID", "detect", "recommend"):
+        if not hasattr(kind, attr):
+            raise TypeError(f"a finding kind needs {attr!r}")
+    if kind.ID in BY_ID:
+        raise ValueError(f"finding kind {kind.ID!r} is already registered")
+    KINDS.append(kind)
+    BY_ID[kind.ID] = kind
+
+
+def unregister(kind_id: str) -> None:
+    kind = BY_ID.pop(kind_id)
+    KINDS.remove(kind)
+
+
+def on_curve(kind_id: str) -> bool:
+    """Whether the figures mark this kind's steps on its metric's curve (a point event)."""
+    return bool(getattr(BY_ID.get(kind_id), "ON_CURVE", False))
 
 
 def detect_all(ctx: Context) -> list[Finding]:
@@ -43,4 +55,5 @@ def detect_all(ctx: Context) -> list[Finding]:
     return found
 
 
-__all__ = ["BY_ID", "KINDS", "SEVERITY", "Context", "Finding", "detect_all", "finding"]
+__all__ = ["BY_ID", "KINDS", "NAMES", "SEVERITY", "Context", "Finding", "detect_all", "finding",
+           "on_curve", "register", "unregister"]

@@ -11,6 +11,7 @@ from radiovae.analysis.stats import block_medians, direction
 from radiovae.fmt import num
 
 ID = "divergence"
+ON_CURVE = True   # the figures mark its steps on the metric's curve
 
 
 def detect(ctx: Context, ratio_limit: float = 3.0) -> list[Finding]:

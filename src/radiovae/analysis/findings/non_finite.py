@@ -15,6 +15,7 @@ from radiovae.analysis.findings.base import Context, Finding, finding
 from radiovae.fmt import num
 
 ID = "non_finite"
+ON_CURVE = True   # the figures mark its steps on the metric's curve
 MAX_RUN = 2          # consecutive non-finite rows that still count as skipped steps
 MAX_SHARE = 0.01     # ... and at most this share of the rows after the first one
 ON_TREND = 3.0       # finite values after: median within this factor of the median before

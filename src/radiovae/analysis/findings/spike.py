@@ -15,6 +15,7 @@ from radiovae.analysis.stats import outliers
 from radiovae.fmt import num
 
 ID = "spike"
+ON_CURVE = True   # the figures mark its steps on the metric's curve
 
 
 def _opening_transient_end(step: np.ndarray, config: dict) -> int | None:
