@@ -24,7 +24,7 @@ from summaries import summary_json
 from radiovae import load_run
 from radiovae.analysis import analyze
 from radiovae.analysis.readiness import BARS, readiness
-from radiovae.analysis.schema import Summary
+from radiovae.analysis.schema import LastFifth, MetricStats, Summary, TrendTest, from_json
 from radiovae.report.content import build_document
 from radiovae.report.render import to_markdown
 
@@ -219,12 +219,20 @@ def test_changes_come_from_window_medians_not_the_last_record(real_run_csv):
 
 
 # -- readiness -------------------------------------------------------------------------------------
-def _ready_summary(**ev) -> dict:
-    base = {"state": {"state": "finished", "evidence": "done."}, "findings": [],
-            "metrics": {"rec": {"trend": "decreasing", "trend_test": {"levelled_since": 9000},
-                                "start_median": 0.1, "end_median": 0.01}},
-            "evaluation": ev, "run_dir": "runs/x"}
-    return base
+def _ready_summary(**ev) -> Summary:
+    """A finished run whose rec_loss levelled off, with ``ev`` as its evaluation (none if empty);
+    every other part empty."""
+    return from_json(Summary, {
+        "state": {"state": "finished", "evidence": "done."}, "judged_records": {}, "steps": {},
+        "records": 0, "time": {}, "phases": [], "segments": [], "resumes": [], "config": {},
+        "config_sources": {}, "causes": [], "findings": [], "verdict": "healthy",
+        "verdict_reason": "", "skipped_lines": 0, "read_notes": [], "read_note_count": 0,
+        "end": None, "kind": "vae", "roles": {}, "checkpoints": None, "log_gap": 1,
+        "smoothing": {"method": "EMA", "weight": 0.6}, "loss": {}, "discriminator": {},
+        "switch": None, "validation": [],
+        "metrics": {"rec": {"trend": "decreasing", "trend_test": {"levelled_since": 9000},
+                            "start_median": 0.1, "end_median": 0.01}},
+        "evaluation": ev or None, "run_dir": "runs/x"})
 
 
 def test_readiness_is_yes_only_when_every_part_holds():
@@ -242,8 +250,8 @@ def test_readiness_is_yes_only_when_every_part_holds():
     assert {b.metric for b in BARS} == {"psnr", "nmse", "ssim"}
     # a reconstruction loss still falling at the end is not ready, whatever the evaluation says
     s = _ready_summary(**good)
-    s["metrics"]["rec"] = {"trend": "decreasing", "trend_test": {"levelled_since": None},
-                           "start_median": 0.1, "end_median": 0.05}
+    s.metrics["rec"] = MetricStats(trend="decreasing", trend_test=TrendTest(levelled_since=None),
+                                   start_median=0.1, end_median=0.05)
     assert readiness(s, "rec")["failed"] == ["levelled"]
     # no evaluation: unclear, with the command that supplies it
     r = readiness(_ready_summary(), "rec")
@@ -314,12 +322,12 @@ def test_a_log_that_its_config_could_not_have_written_is_noted(real, tmp_path):
 
 def test_readiness_does_not_fail_on_a_drift_it_cannot_tell_from_noise():
     s = _ready_summary()
-    s["metrics"]["rec"] = {"trend": "decreasing", "trend_test": {
-        "levelled_since": None, "last_fifth": {"records": 230, "p": 0.052, "change_pct": -11.3}}}
+    s.metrics["rec"] = MetricStats(trend="decreasing", trend_test=TrendTest(
+        levelled_since=None, last_fifth=LastFifth(records=230, p=0.052, change_pct=-11.3)))
     r = readiness(s, "rec")
     (part,) = [p for p in r["parts"] if p["part"] == "levelled"]
     assert part["holds"] is None and "not significant" in part["text"]
-    s["metrics"]["rec"]["trend_test"]["last_fifth"]["p"] = 0.01
+    s.metrics["rec"].trend_test.last_fifth.p = 0.01
     (part,) = [p for p in readiness(s, "rec")["parts"] if p["part"] == "levelled"]
     assert part["holds"] is False and "-11.3 %" in part["text"]
 

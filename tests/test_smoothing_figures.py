@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from radiovae.analysis import analyze
+from radiovae.analysis.schema import Marks
 from radiovae.analysis.smoothing import ema_smooth
 from radiovae.cli import main
 from radiovae.report import write_report
 from radiovae.report.figures import FIGURES, Painter, pyplot
-from radiovae.analysis.schema import Marks
 from radiovae.report.series import Curve, Curves, Smoothing, group_size, group_stats
 from radiovae.runlog import load_run
 

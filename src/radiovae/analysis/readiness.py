@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from radiovae.analysis.schema import MetricStats, from_json
+from radiovae.analysis.schema import Evaluation, Summary
 from radiovae.analysis.stats import trend_text
 from radiovae.fmt import num
 
@@ -43,10 +43,10 @@ SCALED_STD = (2 / 3, 1.5)
 SCALED_MEAN = 0.5
 
 
-def latent_check(ev: dict[str, Any]) -> dict[str, Any] | None:
+def latent_check(ev: Evaluation) -> dict[str, Any] | None:
     """Per channel: mean and std after multiplying by scale_factor; the channels far from unit
     variance. None when the evaluation has no per-channel statistics."""
-    lat, scale = ev.get("latent") or {}, ev.get("scale_factor")
+    lat, scale = ev.latent or {}, ev.scale_factor
     means, stds = lat.get("channel_mean"), lat.get("channel_std")
     if scale is None or not means or not stds:
         return None
@@ -57,57 +57,55 @@ def latent_check(ev: dict[str, Any]) -> dict[str, Any] | None:
     return {"scale_factor": scale, "channels": scaled, "far": [c["channel"] for c in far]}
 
 
-def readiness(s: dict[str, Any], rec: str | None) -> dict[str, Any]:
+def readiness(s: Summary, rec: str | None) -> dict[str, Any]:
     """``{"answer": yes|no|unclear, "parts": [{"part", "holds": bool|None, "text"}], "how"}``."""
     parts: list[dict[str, Any]] = []
 
     def part(name: str, holds: bool | None, text: str) -> None:
         parts.append({"part": name, "holds": holds, "text": text})
 
-    state = s.get("state") or {}
-    st = state.get("state", "unknown")
+    st = s.state.state
     word = {"finished": "the run finished", "stopped": "the run stopped before its plan",
             "running": "the run is still running"}.get(st, "whether the run finished cannot be "
                                                          "told")
-    evidence = str(state.get("evidence") or "").rstrip(".")
+    evidence = s.state.evidence.rstrip(".")
     part("finished", st == "finished", word + (f": {evidence}" if evidence else ""))
-    crit = [f["id"] for f in s["findings"] if f["severity"] == "critical"]
+    crit = [f.id for f in s.findings if f.severity == "critical"]
     part("no_critical", not crit, "no critical finding" if not crit else
          "critical finding(s): " + ", ".join(crit))
-    m = s["metrics"].get(rec or "", {})
-    if not m:
+    m = s.metrics.get(rec or "")
+    if m is None:
         part("levelled", None, "no reconstruction loss in the records")
-    elif m.get("trend") == "too few records":
+    elif m.trend == "too few records":
         part("levelled", None, f"too few records to tell whether `{rec}` has levelled off")
     else:
-        test = m.get("trend_test") or {}
-        settled = test.get("levelled_since") is not None or m.get("trend") == "flat"
+        test = m.trend_test
+        settled = (test is not None and test.levelled_since is not None) or m.trend == "flat"
         if settled:
-            part("levelled", True, f"`{rec}` is {trend_text(from_json(MetricStats, m))}")
+            part("levelled", True, f"`{rec}` is {trend_text(m)}")
         else:
-            end = test.get("last_fifth") or {}
-            if end.get("change_pct") is None:
-                part("levelled", False, f"`{rec}` was still {m.get('trend')} at the end")
-            elif end["p"] < 0.05:
-                part("levelled", False, f"`{rec}` was still {m.get('trend')} at the end: "
-                     f"{end['change_pct']:+.1f} % over its last {end['records']:,} records "
-                     f"(Mann-Kendall p = {end['p']:.2g})")
+            end = test.last_fifth if test is not None else None
+            if end is None or end.change_pct is None:
+                part("levelled", False, f"`{rec}` was still {m.trend} at the end")
+            elif end.p < 0.05:
+                part("levelled", False, f"`{rec}` was still {m.trend} at the end: "
+                     f"{end.change_pct:+.1f} % over its last {end.records:,} records "
+                     f"(Mann-Kendall p = {end.p:.2g})")
             else:     # a drift the test cannot tell from noise: not shown to have levelled off
                 part("levelled", None, f"whether `{rec}` has levelled off: over its last "
-                     f"{end['records']:,} records it moved {end['change_pct']:+.1f} %, not "
-                     f"significant (Mann-Kendall p = {end['p']:.2g})")
-    ev = s.get("evaluation") or {}
-    run = s.get("run_dir") or "RUN"
-    how = f"`radiovae eval --checkpoint {run}`"
-    if not ev:
+                     f"{end.records:,} records it moved {end.change_pct:+.1f} %, not "
+                     f"significant (Mann-Kendall p = {end.p:.2g})")
+    ev = s.evaluation
+    how = f"`radiovae eval --checkpoint {s.run_dir or 'RUN'}`"
+    if ev is None:
         part("held_out", None, f"no held-out evaluation (run {how})")
     else:
-        data = str((ev.get("data") or {}).get("name") or "")
+        data = str((ev.data or {}).get("name") or "")
         # the bars were set on RadioMapSeer's maps: elsewhere they are indicative only
         where = "" if data in ("", "radiomapseer") else (
             f"; set on RadioMapSeer, indicative for this {data} data")
         for bar in BARS:
-            v = ev.get(bar.metric)
+            v = getattr(ev, bar.metric)
             if v is None:
                 part(bar.metric, None, f"the evaluation has no {bar.metric.upper()}")
                 continue

@@ -21,7 +21,7 @@ from radiovae.analysis.marks import marks as find_marks
 from radiovae.analysis.names import role_of
 from radiovae.analysis.phases import around_switch, phase_stats
 from radiovae.analysis.phases import phases as find_phases
-from radiovae.analysis.schema import Summary, from_json
+from radiovae.analysis.schema import Recommendation, Summary, from_json
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT, smoothed_last
 from radiovae.analysis.state import eta_applies, run_state
 from radiovae.analysis.stats import MIN_RECORDS, metric_stats, trend
@@ -135,41 +135,40 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
                                                 if r in roles]),
         "validation": validation_summary(run),   # val/* metrics: never judged as training
     }
-    summary = jsonable(summary)
-    summary["answers"] = A.answers(summary)
-    summary["concerns"] = A.concerns(summary)
-    summary["confidence"] = A.confidence(summary)
-    summary["recommendations"] = _recommendations(summary)
-    # the judgements above read one another's JSON-shaped facts; the report reads the types
+    # the facts above, typed (the detectors' numpy values made plain); then the judgements that
+    # read them: answers, concerns, confidence, recommendations
     out: Summary = from_json(Summary, jsonable(summary))
     out.marks = find_marks(out.findings, out.phases, out.resumes, out.segments)
+    out.answers = A.answers(out)
+    out.concerns = A.concerns(out)
+    out.confidence = A.confidence(out)
+    out.recommendations = _recommendations(out)
     return out
 
 
-def _recommendations(s: dict) -> list[dict]:
+def _recommendations(s: Summary) -> list[Recommendation]:
     """The findings' recommendations, then what the records cannot show."""
-    out = [{"text": f["recommendation"], "finding": f["id"]} for f in s["findings"]
-           if f.get("recommendation")]
-    ready = next((a for a in s.get("answers") or [] if a["id"] == "ready_for_stage2"), None)
-    failed = set((ready or {}).get("evidence", {}).get("failed") or [])
+    out = [Recommendation(f.recommendation, f.id) for f in s.findings if f.recommendation]
+    ready = s.answer("ready_for_stage2")
+    failed = set(ready.evidence.get("failed") or []) if ready is not None else set()
     if "levelled" in failed:
-        out.append({"text": "Train longer before stage 2: the reconstruction loss was still "
-                            "falling at the end (see the readiness answer).", "finding": None})
+        out.append(Recommendation("Train longer before stage 2: the reconstruction loss was still "
+                                  "falling at the end (see the readiness answer)."))
     if "latent" in failed:
-        out.append({"text": "Before stage 2, check the latents per channel: one scale_factor "
-                            "leaves some channels far from unit variance (see the readiness "
-                            "answer); normalising each channel by its own mean and std "
-                            "brings every one to unit variance.", "finding": None})
+        out.append(Recommendation(
+            "Before stage 2, check the latents per channel: one scale_factor leaves some "
+            "channels far from unit variance (see the readiness answer); normalising each "
+            "channel by its own mean and std brings every one to unit variance."))
     if failed & {"psnr", "nmse", "ssim"}:
-        out.append({"text": "The held-out reconstruction misses the readiness bars: stage 2 "
-                            "cannot decode better than this VAE, so more capacity or training "
-                            "comes first.", "finding": None})
-    if s.get("kind", "vae") == "vae" and not s.get("evaluation"):
-        run = s.get("run_dir") or "RUN"
-        out.append({"text": f"Evaluate the final checkpoint (`radiovae eval --checkpoint {run}`) "
-                            "for NMSE / RMSE / SSIM / PSNR and the latent scale_factor: the "
-                            "training losses alone do not show reconstruction quality on "
-                            "held-out maps.", "finding": None})
+        out.append(Recommendation(
+            "The held-out reconstruction misses the readiness bars: stage 2 cannot decode "
+            "better than this VAE, so more capacity or training comes first."))
+    if s.kind == "vae" and s.evaluation is None:
+        run = s.run_dir or "RUN"
+        out.append(Recommendation(
+            f"Evaluate the final checkpoint (`radiovae eval --checkpoint {run}`) for NMSE / RMSE "
+            "/ SSIM / PSNR and the latent scale_factor: the training losses alone do not show "
+            "reconstruction quality on held-out maps."))
     return out
 
 
