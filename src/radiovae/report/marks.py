@@ -1,16 +1,14 @@
-"""Where things happened, read from the summary: phase switch, resumes, and each finding's steps.
+"""A finding's steps and range for the report's text, from a finding written as a dict.
 
-Figures draw these as labelled lines and markers; the text cites the same steps.
+Transitional: the figures draw ``summary.marks`` (analysis/marks.py), which owns the marks; once
+the text side reads ``Finding.steps`` / ``Finding.span`` this module goes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 _RANGE_KEYS = (("first_step", "last_step"), ("start_step", "end_step"), ("from_step", "to_step"))
-_RESUME_KEYS = ("step", "resume_step", "first_step")
-POINT_EVENTS = ("non_finite", "spike", "divergence")   # findings drawn on the curve itself
 MAX_MARKS = 200
 
 
@@ -69,58 +67,3 @@ def finding_steps(finding: dict[str, Any]) -> list[int]:
     elif isinstance(evidence, list):
         found.update(s for s in map(_as_int, evidence[:MAX_MARKS]) if s is not None)
     return sorted(found)
-
-
-@dataclass
-class Marks:
-    """Steps to mark on every figure."""
-
-    switch: int | None = None            # first VAE-GAN step (configured disc_start if known)
-    switch_label: str = ""
-    resumes: list[int] = field(default_factory=list)
-    findings: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def from_summary(cls, summary: dict[str, Any]) -> Marks:
-        marks = cls(findings=list(summary.get("findings") or []))
-        for phase in summary.get("phases") or []:
-            if phase.get("name") == "vae_gan":
-                configured = _as_int(phase.get("configured_start"))
-                observed = _as_int(phase.get("start_step"))
-                marks.switch = configured if configured is not None else observed
-                label = "VAE → VAE-GAN"
-                if configured is not None:
-                    label += f" (disc_start {configured:,})"
-                marks.switch_label = label
-        resumes: set[int] = set()
-        for resume in summary.get("resumes") or []:
-            step = _as_int(resume) if not isinstance(resume, dict) else next(
-                (s for s in map(_as_int, (resume.get(k) for k in _RESUME_KEYS)) if s is not None),
-                None)
-            if step is not None:
-                resumes.add(step)
-        segments = summary.get("segments") or []
-        for segment in segments[1:]:
-            step = _as_int(segment.get("first_step"))
-            if step is not None:
-                resumes.add(step)
-        marks.resumes = sorted(resumes)
-        return marks
-
-    def on(self, metric: str) -> list[tuple[dict[str, Any], list[int]]]:
-        """Point events about ``metric`` (non-finite values, spikes, divergence) and their steps;
-        run-wide findings (a frozen metric, a saturated weight) are named in the title instead."""
-        out = []
-        for f in self.findings:
-            if f.get("metric") == metric and f.get("id") in POINT_EVENTS:
-                steps = finding_steps(f)
-                rng = finding_range(f)
-                if rng and not steps:
-                    steps = list(rng)
-                if steps:
-                    out.append((f, steps))
-        return out
-
-    def ids_on(self, metric: str) -> list[str]:
-        return [f"{f.get('id')}" for f in self.findings
-                if f.get("metric") == metric and f.get("severity") in ("warning", "critical")]

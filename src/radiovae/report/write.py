@@ -222,20 +222,11 @@ def _keep_figures(src: Path, dst: Path) -> None:
             shutil.copyfile(f, dst / name)
 
 
-def chart_json(table, summary: dict[str, Any], smoothing: Smoothing) -> str:
+def chart_json(table, summary, smoothing: Smoothing) -> str:
     """The interactive charts of the run's figures, as the JSON text the HTML embeds."""
-    from radiovae.report.charts import build_charts, pack
-    from radiovae.report.marks import Marks
-    from radiovae.report.series import Curves
+    from radiovae.report.charts import chart_json
 
-    if (summary.get("kind") or "vae") != "vae":
-        from radiovae.report.stage2_figures import build_stage2_charts
-
-        figures = build_stage2_charts(Curves(table), Marks.from_summary(summary), summary,
-                                      smoothing)
-    else:
-        figures = build_charts(Curves(table), Marks.from_summary(summary), smoothing)
-    return pack(figures, smoothing, records=len(table))
+    return chart_json(table, summary, smoothing)
 
 
 def _read_text(path: Path) -> str | None:
