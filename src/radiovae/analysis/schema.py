@@ -96,7 +96,9 @@ class Resume:
     step: int | None = None
     previous_last_step: int | None = None
     overlap_steps: int | None = None
+    gap_s: float | None = None
     time: float | None = None
+    source: str | None = None
 
 
 @dataclass
