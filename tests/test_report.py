@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 
 from radiovae.analysis import analyze
+from radiovae.analysis.findings.base import Finding
+from radiovae.analysis.marks import finding_mark
 from radiovae.report import make_report, write_report
 from radiovae.report.figures import FIGURES
 from radiovae.report.series import Curve, minmax_indices
@@ -42,10 +44,19 @@ def test_real_run_writes_every_output(real_report):
     assert not list(out.rglob(".*tmp*")), "temporary files left behind"
 
 
-def test_real_run_figures_are_sensible_pngs(real_report):
-    out, _ = real_report
-    for name, _title in FIGURES:
-        path = out / "figures" / f"{name}.png"
+@pytest.fixture(scope="module")
+def real_figures(real_run_csv, tmp_path_factory):
+    """The real run's figures alone (draw_figures: the two drawing workers)."""
+    from radiovae.report.figures import draw_figures
+
+    run = load_run(real_run_csv)
+    return draw_figures(run.table, analyze(run), tmp_path_factory.mktemp("figures"))
+
+
+def test_real_run_figures_are_sensible_pngs(real_figures):
+    assert list(real_figures) == [name for name, _title in FIGURES]
+    for name, path in real_figures.items():
+        assert path.name == f"{name}.png"
         with Image.open(path) as im:
             im.verify()
         with Image.open(path) as im:
@@ -103,10 +114,10 @@ def test_log_text_is_escaped_in_html_and_markdown(tmp_path):
     evil = "<script>alert(1)</script>"
     run = load_run(_csv_with(tmp_path, evil))
     summary = analyze(run)
-    summary["config"] = {**(summary.get("config") or {}), "note": evil}
-    summary["findings"] = [*summary.get("findings", []),
-                           {"id": "spike", "severity": "warning", "metric": evil,
-                            "message": f"value {evil} at step 100", "evidence": {"step": 100}}]
+    summary.config = {**summary.config, "note": evil}
+    f = Finding("spike", "warning", evil, f"value {evil} at step 100", steps=[100])
+    summary.findings.append(f)
+    summary.marks.findings.append(finding_mark(f))
     out = tmp_path / "out"
     write_report(run, summary, out, progress=False)
     html = (out / "report.html").read_text()
