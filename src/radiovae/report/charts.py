@@ -7,11 +7,12 @@ envelope (min … max of each group of consecutive records, so spikes survive) a
 it computes itself from the group means with TensorBoard's debiased EMA, the same as
 analysis.smoothing.ema_smooth, at the weight of the page's slider.
 
-:func:`chart_panels` renders one :class:`~radiovae.report.figspec.FigureSpec`;
-:func:`chart_json` all of a run's figures. Reuse (``radiovae compare``): build panels with :func:`panel` and :func:`series` from step-aligned
-arrays (:func:`align` puts several runs on one x), mark steps with :func:`vline` / :func:`span`,
-then hand ``{figure key: [panel, ...]}`` to :func:`pack` and the JSON text to
-``render.to_html(..., charts=...)``; a Figure block whose path's stem is a key gets that chart.
+:func:`chart_panels` renders one :class:`~radiovae.report.figspec.FigureSpec`, :func:`chart_json`
+all of a run's figures. Reuse (``radiovae compare``): build panels with :func:`panel` and
+:func:`series` from step-aligned arrays (:func:`align` puts several runs on one x), mark steps
+with :func:`vline` / :func:`span`, then hand ``{figure key: [panel, ...]}`` to :func:`pack` and
+the JSON text to ``render.to_html(..., charts=...)``; a Figure block whose path's stem is a key
+gets that chart.
 """
 
 from __future__ import annotations

@@ -252,7 +252,8 @@ class Describer:
         """One metric on one panel: its series, scale, the phases, its findings; the title names
         the warning / critical ones. ``missing``: the note when the run has no such column."""
         if not role or role not in self.curves:
-            note = missing or f"no {LABELS.get(role or '', role)} column in these records"
+            note = missing or (f"no {LABELS.get(role, role)} column in these records" if role
+                               else "not in these records")
             return PanelSpec(title, note=note, cell=cell, height=height, xlabel=xlabel)
         s = self.series(role)
         return PanelSpec(self.title_ids(role, title), [s], {"y": self.scale(role, ylabel)},

@@ -1,6 +1,6 @@
 /* radiovae report: interactive charts (uPlot) from the JSON in #radiovae-charts.
-   Spec: radiovae/report/charts.py. Smoothing: the same debiased EMA as
-   radiovae/analysis/smoothing.py (TensorBoard's), over the group means `y`.
+   Spec: radiovae/report/charts.py (rendering the figures figspec.py describes). Smoothing: the
+   same debiased EMA as radiovae/analysis/smoothing.py (TensorBoard's), over the group means `y`.
    Interaction: drag = zoom, Shift+drag (or middle button) = pan, Alt/Ctrl+wheel = zoom,
    double-click = reset; click a legend entry to hide or show that series (or run). */
 (function () {
