@@ -16,7 +16,7 @@ The logs are written with radiovae.runlog.format_radiodiff_lines (RadioDiff's li
 values cycled from the real run in ../shared/data when it is there (else a synthetic curve).
 
     .venv/bin/python benchmarks/report_speed.py [--steps 150000] [--watch-steps 500000]
-        [--no-compare] [--no-watch]
+        [--no-compare] [--no-watch] [--figures-only]
 """
 
 from __future__ import annotations
@@ -204,6 +204,44 @@ def bench_report(tmp: Path, steps: int) -> Path:
     return log
 
 
+def bench_figures(tmp: Path, steps: int, repeats: int = 3) -> None:
+    """The figures alone on a 300k-line log: the eight PNGs drawn in this process (one after the
+    other) and by the two drawing workers, and the page's chart JSON; best of ``repeats``, CPU-s
+    (children included) against the baseline of reading the log in the same run."""
+    from radiovae.analysis import analyze
+    from radiovae.report.figures import draw_figures
+    from radiovae.report.series import Smoothing
+    from radiovae.report.charts import chart_json
+    from radiovae.runlog import load_run
+
+    log = tmp / "figures.log"
+    write_log(log, steps, total=steps)
+    best: dict[str, tuple[float, float]] = {}
+
+    def timed(key, fn, *args, **kw):
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c, t = time.process_time(), time.perf_counter()
+        out = fn(*args, **kw)
+        kids2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        child = kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime
+        val = (time.perf_counter() - t, time.process_time() - c + child)
+        old = best.get(key, (float("inf"), float("inf")))
+        best[key] = (min(old[0], val[0]), min(old[1], val[1]))
+        return out
+
+    for _ in range(repeats):
+        run = timed("read", load_run, log)
+        summary = analyze(run)
+        timed("PNGs in one process", draw_figures, run.table, summary, tmp / "serial", workers=1)
+        timed("PNGs, two workers", draw_figures, run.table, summary, tmp / "workers", workers=2)
+        timed("chart JSON", chart_json, run.table, summary, Smoothing())
+    read = best["read"]
+    print(f"figures of a {steps:,}-step log, best of {repeats} (wall s / CPU-s, children "
+          "included): " + " · ".join(f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in best.items()))
+    print("  against reading the log (CPU-s): " + " · ".join(
+        f"{k} {c / read[1]:.2f}×" for k, (_w, c) in best.items() if k != "read") + f"; {_load()}")
+
+
 def bench_compare(tmp: Path, log: Path, steps: int, runs: int = 4) -> None:
     """``radiovae compare`` of ``runs`` 300k-line logs (the first is the report's)."""
     logs = [log]
@@ -278,10 +316,16 @@ def main() -> None:
     ap.add_argument("--watch-steps", type=int, default=500_000, help="steps in the watched log")
     ap.add_argument("--no-compare", action="store_true", help="skip the comparison")
     ap.add_argument("--no-watch", action="store_true", help="skip the watch refresh")
+    ap.add_argument("--figures-only", action="store_true",
+                    help="only the figures: PNGs and chart JSON of one log")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, {_load()}, {gemm()} "
           "(wall times grow with other work on the machine; CPU-s do not)")
     with tempfile.TemporaryDirectory() as d:
+        if args.figures_only:
+            bench_figures(Path(d), args.steps)
+            print(f"machine at the end: {_load()}, {gemm()}")
+            return
         log = bench_report(Path(d), args.steps)
         if not args.no_compare:
             bench_compare(Path(d), log, args.steps)

@@ -15,10 +15,13 @@ import pandas as pd
 import pytest
 
 from radiovae.analysis import analyze
+from radiovae.analysis.findings.base import Finding
+from radiovae.analysis.marks import finding_mark
 from radiovae.analysis.smoothing import ema_smooth
 from radiovae.report import write_report
-from radiovae.report.charts import align, pack, panel, series
+from radiovae.report.charts import align, chart_json, pack, panel, series
 from radiovae.report.figures import FIGURES
+from radiovae.report.series import Smoothing
 from radiovae.runlog import load_run
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -50,26 +53,24 @@ def no_pngs(monkeypatch):
     monkeypatch.setattr("radiovae.report.write.draw_figures", lambda *a, **k: {})
 
 
-def test_chart_json_is_safe_inside_script_and_bounded(tmp_path, no_pngs):
+def test_chart_json_is_safe_inside_script_and_bounded(tmp_path):
     evil = "</script><script>alert(1)</script><!--"
     run = load_run(_run_csv(tmp_path, rows=150_000))
     summary = analyze(run)
-    summary["findings"] = [*summary.get("findings", []),
-                           {"id": "spike", "severity": "warning", "metric": evil,
-                            "message": f"{evil} at step 100", "evidence": {"step": 100}}]
-    out = tmp_path / "out"
-    write_report(run, summary, out, progress=False)
-    html = (out / "report.html").read_text()
-    assert evil not in html and "alert(1)</script>" not in html
-    spec = _embedded(html)
+    f = Finding("spike", "warning", evil, f"{evil} at step 100", steps=[100])
+    summary.findings.append(f)
+    summary.marks.findings.append(finding_mark(f))
+    text = chart_json(run.table, summary, Smoothing())
+    assert evil not in text and "alert(1)</script>" not in text and "<" not in text
+    spec = json.loads(text)
     rows = [r["label"] for r in spec["figures"]["dashboard"][-1]["timeline"]["rows"]]
-    assert ("spike · " + evil)[:36] in rows                   # escaped, not lost
+    assert ("spike · " + evil)[:35] + "…" in rows                # escaped, not lost
     assert set(spec["figures"]) == {name for name, _t in FIGURES}
     assert max(len(a) for a in spec["arrays"]) <= 1000        # 150k records -> 1,000 groups
     p = spec["figures"]["total_loss"][0]
     hi = np.array(spec["arrays"][p["series"][0]["hi"]], dtype=float)
     assert np.nanmax(hi) == 5e4                               # the spike survives thinning
-    assert len(html) < 1_500_000, len(html)
+    assert len(text) < 1_000_000, len(text)
 
 
 def test_csp_allows_exactly_the_inlined_scripts(tmp_path, no_pngs):
@@ -95,6 +96,19 @@ def test_align_puts_runs_on_one_x():
     assert spec["arrays"][spec["figures"]["cmp"][0]["series"][0]["y"]] == [1, 2, None, 3]
 
 
+def _figures_page(run, summary, path):
+    """A page of the run's figures as the report's HTML draws them (its charts, no text)."""
+    from radiovae.report.document import Document, Figure, Section
+    from radiovae.report.figures import figure_list
+    from radiovae.report.render import to_html
+
+    doc = Document("figures", "", "unknown", [Section("Figures", "figures", [
+        Figure(f"figures/{name}.png", title) for name, title in figure_list(summary)])])
+    path.write_text(to_html(doc, lambda _p: None, chart_json(run.table, summary, Smoothing())),
+                    encoding="utf-8")
+    return path
+
+
 def _browser() -> str | None:
     return next((b for b in map(shutil.which, BROWSERS) if b), None)
 
@@ -103,10 +117,7 @@ def _browser() -> str | None:
                     "Debian's chromium; elsewhere: apt-get install chromium)")
 def test_every_chart_renders_in_headless_chromium(tmp_path):
     run = load_run(_run_csv(tmp_path))
-    summary = analyze(run)
-    out = tmp_path / "out"
-    write_report(run, summary, out, progress=False)
-    html_path = out / "report.html"
+    html_path = _figures_page(run, analyze(run), tmp_path / "figures.html")
     spec = _embedded(html_path.read_text())
     want = sum(1 for ps in spec["figures"].values() for p in ps if not p["note"])
     base = [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -138,3 +149,28 @@ def test_every_chart_renders_in_headless_chromium(tmp_path):
     with Image.open(shot) as im:
         assert im.size == (1200, 3000)
         assert len(im.convert("RGB").getcolors(1 << 20) or []) > 200   # a drawn page, not blank
+
+
+@pytest.mark.skipif(_browser() is None, reason="no headless Chromium on this machine")
+def test_a_stage2_runs_charts_render_with_its_findings_rows(tmp_path):
+    """No phase row (a stage-2 run has no VAE-GAN phase): the timeline's rows from 0."""
+    from logfactory import ldm_frame, ldm_steps_frame, write_ldm_log
+
+    frame = ldm_frame(ldm_steps_frame(steps=6001))
+    late = frame["step"] >= 3000
+    frame.loc[late, "loss_simple"] *= np.geomspace(1, 40, int(late.sum()))
+    run = load_run(write_ldm_log(tmp_path / "diverging.log", frame))
+    summary = analyze(run)
+    html_path = _figures_page(run, summary, tmp_path / "figures.html")
+    spec = _embedded(html_path.read_text())
+    timeline = spec["figures"]["dashboard"][-1]["timeline"]
+    assert timeline["phase"] == "" and timeline["rows"]
+    r = subprocess.run([_browser(), "--headless", "--no-sandbox", "--disable-gpu",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=4000",
+                        "--dump-dom", html_path.as_uri()], capture_output=True, text=True,
+                       timeout=90)
+    status = json.loads(re.search(r'<pre id="radiovae-status"[^>]*>([^<]*)</pre>',
+                                  r.stdout).group(1))
+    want = sum(1 for ps in spec["figures"].values() for p in ps if not p["note"])
+    assert status["errors"] == [] and status["charts"] == status["expected"] == want
+    assert min(status["painted"]) > 300, status["painted"]

@@ -44,10 +44,19 @@ def test_real_run_writes_every_output(real_report):
     assert not list(out.rglob(".*tmp*")), "temporary files left behind"
 
 
-def test_real_run_figures_are_sensible_pngs(real_report):
-    out, _ = real_report
-    for name, _title in FIGURES:
-        path = out / "figures" / f"{name}.png"
+@pytest.fixture(scope="module")
+def real_figures(real_run_csv, tmp_path_factory):
+    """The real run's figures alone (draw_figures: the two drawing workers)."""
+    from radiovae.report.figures import draw_figures
+
+    run = load_run(real_run_csv)
+    return draw_figures(run.table, analyze(run), tmp_path_factory.mktemp("figures"))
+
+
+def test_real_run_figures_are_sensible_pngs(real_figures):
+    assert list(real_figures) == [name for name, _title in FIGURES]
+    for name, path in real_figures.items():
+        assert path.name == f"{name}.png"
         with Image.open(path) as im:
             im.verify()
         with Image.open(path) as im:

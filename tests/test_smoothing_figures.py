@@ -13,7 +13,9 @@ from radiovae.analysis.schema import Marks
 from radiovae.analysis.smoothing import ema_smooth
 from radiovae.cli import main
 from radiovae.report import write_report
-from radiovae.report.figures import FIGURES, Painter, pyplot
+from radiovae.report.figspec import Describer, FigureSpec
+from radiovae.report.figures import FIGURES
+from radiovae.report.png import paint, pyplot
 from radiovae.report.series import Curve, Curves, Smoothing, group_size, group_stats
 from radiovae.runlog import load_run
 
@@ -71,12 +73,12 @@ def _run(tmp_path, rows=1500):
 @pytest.mark.parametrize("smoothing", [Smoothing(0.8), Smoothing(median=True)])
 def test_the_drawn_line_is_the_stated_smoothing(tmp_path, smoothing):
     run = _run(tmp_path)
-    plt = pyplot()
-    painter = Painter(Curves(run.table), Marks(), smoothing)
-    fig, ax = plt.subplots()
-    painter.curve(ax, "total")
+    d = Describer(Curves(run.table), Marks(), smoothing)
+    fig = paint(FigureSpec("t", "t", [d.metric("total", "total", "")], xlim=d.xlim), pyplot(),
+                smoothing)
+    (ax,) = fig.axes
     line = next(ln for ln in ax.get_lines() if ln.get_label().endswith(f"({smoothing.short})"))
-    curve = painter.curves["total"]
+    curve = d.curves["total"]
     x, _lo, _hi, mean = curve.groups   # 1,500 records -> 750 groups of 2
     assert len(x) == 750 and np.array_equal(line.get_xdata(), x)
     if smoothing.median:
@@ -85,7 +87,7 @@ def test_the_drawn_line_is_the_stated_smoothing(tmp_path, smoothing):
     else:
         want = ema_smooth(mean, 0.8)
     np.testing.assert_allclose(line.get_ydata(), want)
-    plt.close(fig)
+    pyplot().close(fig)
     note = smoothing.describe(len(run.table))
     assert "groups of 2 consecutive records (750 points)" in note
     assert ("weight 0.8," in note) != smoothing.median

@@ -14,12 +14,13 @@ from logfactory import LDM_CONFIG, ldm_frame, ldm_steps_frame, read_real_run, wr
 
 from radiovae.analysis import analyze
 from radiovae.analysis.panels import logged_zero, stage2_roles
+from radiovae.analysis.schema import Marks
 from radiovae.analysis.smoothing import is_steplike
-from radiovae.report.charts import build_charts
-from radiovae.report.figures import Painter, _draw, figure_list, pyplot
-from radiovae.report.marks import Marks
-from radiovae.report.series import Curves
-from radiovae.report.stage2_figures import STAGE2_DRAW, build_stage2_charts
+from radiovae.report.charts import chart_json, chart_panels
+from radiovae.report.figspec import Describer, FigureSpec
+from radiovae.report.figures import describe, draw_figures, figure_list
+from radiovae.report.png import paint, pyplot
+from radiovae.report.series import Curves, Smoothing
 from radiovae.report.write import write_report
 from radiovae.runlog import load_run
 
@@ -32,17 +33,19 @@ def _embedded(html: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def ldm_report(tmp_path_factory):
+def ldm_run(tmp_path_factory):
     """train_cond_ldm.py's log of a finished 20,001-step plan: loss_vlb logged 0 throughout, lr at
     5 decimals; loss_simple still falls slowly at its end (no plateau): no finding at all."""
     tmp = tmp_path_factory.mktemp("ldm")
     frame = ldm_frame(ldm_steps_frame(steps=20001))
     config = {**LDM_CONFIG, "trainer": {**LDM_CONFIG["trainer"], "train_num_steps": 20001}}
     run = load_run(write_ldm_log(tmp / "train.log", frame, total=20001, config=config))
-    summary = analyze(run)
-    out = tmp / "report"
-    write_report(run, summary, out, progress=False)
-    return run, summary, out
+    return run, analyze(run), tmp
+
+
+def _paint(run, summary, name: str):
+    spec = describe(Curves(run.table), summary, Smoothing(), [name])[name]
+    return paint(spec, pyplot(), Smoothing())
 
 
 # -- the step-like rule -------------------------------------------------------------------------
@@ -67,37 +70,58 @@ def test_disc_factor_is_drawn_as_steps_without_smoothing(real_run_csv):
     assert df.steplike and first_on == 50100
     x, y = df.step_points
     assert x.tolist() == [35000, first_on, 149900] and y.tolist() == [0.0, 1.0, 1.0]
-    plt = pyplot()
-    fig, (a, b) = plt.subplots(2)
-    p = Painter(curves, Marks())
-    p.curve(a, "disc_factor")
+    d = Describer(curves, Marks())
+    spec = FigureSpec("t", "t", [d.metric("disc_factor", "disc_factor", "", cell=(0, 0, 1)),
+                                 d.metric("rec", "rec", "", cell=(1, 0, 1)), d.timeline()],
+                      grid=(3, 1), xlim=d.xlim)
+    fig = paint(spec, pyplot(), Smoothing())
+    a, b, _timeline = fig.axes
     (line,) = a.get_lines()                           # one line: no raw cloud, no EMA
     assert line.get_drawstyle() == "steps-post" and "not smoothed" in line.get_label()
     assert list(line.get_xdata()) == [35000, first_on, 149900]
-    p.curve(b, "rec")                                 # a loss keeps its smoothed line
-    assert [ln.get_drawstyle() for ln in b.get_lines()][-1] == "default"
+    assert [ln.get_drawstyle() for ln in b.get_lines()][-1] == "default"   # a loss: smoothed
     assert "EMA 0.6" in b.get_lines()[-1].get_label()
-    plt.close(fig)
+    pyplot().close(fig)
     # the interactive charts: disc_factor as steps on its change points, smooth off
-    charts = build_charts(curves, Marks())
-    (cell,) = [p for p in charts["disc_loss"] if p["title"].startswith("disc_factor")]
+    cell, rec, phase = chart_panels(spec, Smoothing())
     (s,) = cell["series"]
     assert s["step"] is True and s["smooth"] is False and s["raw"] is False
     assert list(cell["x"]) == [35000, first_on, 149900] and list(s["y"]) == [0.0, 1.0, 1.0]
-    (s,) = charts["dashboard"][-1]["series"]          # the phase row: a switch, not a ramp
+    (s,) = phase["series"]                            # the phase row: a switch, not a ramp
     assert s["step"] is True and sorted(set(np.asarray(s["y"]).tolist())) == [0.0, 1.0]
-    rec = charts["rec_loss"][0]["series"][0]
-    assert rec["smooth"] is True and "step" not in rec
+    assert rec["series"][0]["smooth"] is True and "step" not in rec["series"][0]
 
 
 # -- a stage-2 run's figures ---------------------------------------------------------------------
-def test_stage2_report_has_its_own_figures_only(ldm_report):
-    run, summary, out = ldm_report
-    assert summary["kind"] == "ldm" and logged_zero(summary, "loss_vlb")
+def test_stage2_figures_are_its_own_only(ldm_run):
+    run, summary, tmp = ldm_run
+    assert summary.kind == "ldm" and logged_zero(summary, "loss_vlb")
     assert stage2_roles(summary) == ["total", "loss_simple", "lr"]
-    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    drawn = draw_figures(run.table, summary, tmp / "figures", workers=1)
+    pngs = sorted(p.stem for p in (tmp / "figures").glob("*.png"))
     assert pngs == ["dashboard", "loss_simple", "lr", "overview", "total_loss"] == sorted(
-        name for name, _ in figure_list(summary))
+        name for name, _ in figure_list(summary)) == sorted(drawn)
+    charts = json.loads(chart_json(run.table, summary, Smoothing()))["figures"]
+    assert set(charts) == set(pngs)
+    assert [p["title"] for p in charts["overview"]] == ["Total loss", "Diffusion loss",
+                                                        "Learning rate"]
+    *cells, last = charts["dashboard"]
+    assert [p["title"] for p in cells] == ["Total loss", "Diffusion loss", "Learning rate"]
+    assert last["title"] == "Findings: none" and last["series"] == []  # no disc_factor phase row
+    assert last["note"] == "No finding in these records." and summary.findings == []
+    assert not any(p["note"] for ps in charts.values() for p in ps if p is not last)
+    titles = " ".join(p["title"] + p["note"] for ps in charts.values() for p in ps)
+    for word in VAE_WORDS:
+        assert word not in titles, word
+    (lr,) = charts["lr"][0]["series"]
+    assert lr["step"] is True and lr["smooth"] is False
+
+
+def test_stage2_report_text_names_its_own_figures(ldm_run):
+    run, summary, tmp = ldm_run
+    out = tmp / "report"
+    write_report(run, summary, out, progress=False)
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
     md = (out / "report.md").read_text()
     assert "loss_vlb is 0 in every record, so no figure is drawn" in md
     assert "sets loss_vlb = 0, its VLB terms commented out" in md
@@ -105,24 +129,12 @@ def test_stage2_report_has_its_own_figures_only(ldm_report):
         assert f"(figures/{png}.png)" in md
     for word in VAE_WORDS + ("Normalized", "Multi-axis", "Phase analysis"):
         assert word not in md, word
-    charts = _embedded((out / "report.html").read_text())["figures"]
-    assert set(charts) == set(pngs)
-    assert [p["title"] for p in charts["overview"]] == ["Total loss", "Diffusion loss",
-                                                        "Learning rate"]
-    *cells, last = charts["dashboard"]
-    assert [p["title"] for p in cells] == ["Total loss", "Diffusion loss", "Learning rate"]
-    assert last["title"] == "Findings" and last["series"] == []     # no disc_factor phase row
-    assert last["note"] == "Findings: none in these records." and summary["findings"] == []
-    assert not any(p["note"] for ps in charts.values() for p in ps if p is not last)
-    (lr,) = charts["lr"][0]["series"]
-    assert lr["step"] is True and lr["smooth"] is False
+    assert set(_embedded((out / "report.html").read_text())["figures"]) == set(pngs)
 
 
-def test_stage2_png_panels_and_steps(ldm_report):
-    run, summary, _out = ldm_report
-    plt = pyplot()
-    p = Painter(Curves(run.table), Marks.from_summary(summary))
-    fig = STAGE2_DRAW["overview"](p, plt, summary)
+def test_stage2_png_panels_and_steps(ldm_run):
+    run, summary, _tmp = ldm_run
+    fig = _paint(run, summary, "overview")
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert titles == ["Total loss", "Diffusion loss", "Learning rate"]
     lr_ax = fig.axes[2]
@@ -131,13 +143,12 @@ def test_stage2_png_panels_and_steps(ldm_report):
     assert line.get_drawstyle() == "steps-post"
     assert line.get_ydata()[-1] == run.table["lr"].iloc[-1] == pytest.approx(3e-5)
     assert set(np.round(line.get_ydata(), 8)) <= set(np.round(run.table["lr"].unique(), 8))
-    plt.close(fig)
-    fig = STAGE2_DRAW["dashboard"](p, plt, summary)
+    pyplot().close(fig)
+    fig = _paint(run, summary, "dashboard")
     titles = [ax.get_title(loc="left") for ax in fig.axes]
-    assert titles[:3] == ["Total loss", "Diffusion loss", "Learning rate"]
-    assert titles[3].startswith("Findings: none") and len(titles) == 4
-    assert [t.get_text() for t in fig.axes[3].get_yticklabels()] == []
-    plt.close(fig)
+    assert titles == ["Total loss", "Diffusion loss", "Learning rate", "Findings: none"]
+    assert [t.get_text() for t in fig.axes[3].texts] == ["No finding in these records."]
+    pyplot().close(fig)
 
 
 def test_nonzero_vlb_gets_its_figure_and_unknown_kind_gets_its_metrics(tmp_path):
@@ -147,13 +158,11 @@ def test_nonzero_vlb_gets_its_figure_and_unknown_kind_gets_its_metrics(tmp_path)
     run = load_run(write_ldm_log(tmp_path / "vlb.log", frame))
     summary = analyze(run)
     assert stage2_roles(summary) == ["total", "loss_simple", "loss_vlb", "lr"]
-    charts = build_stage2_charts(Curves(run.table), Marks.from_summary(summary), summary)
+    charts = json.loads(chart_json(run.table, summary, Smoothing()))["figures"]
     assert [p["title"] for p in charts["overview"]] == ["Total loss", "Diffusion loss",
                                                         "VLB term", "Learning rate"]
     assert charts["loss_vlb"][0]["series"][0]["smooth"] is True
-    plt = pyplot()
-    path = _draw(Painter(Curves(run.table), Marks.from_summary(summary)), plt, summary,
-                 "loss_vlb", tmp_path)
+    path = draw_figures(run.table, summary, tmp_path, workers=1)["loss_vlb"]
     assert path.name == "loss_vlb.png" and path.stat().st_size > 0
     # neither VAE nor diffusion: its loss and lr only
     s = np.arange(150) * 10
@@ -163,10 +172,22 @@ def test_nonzero_vlb_gets_its_figure_and_unknown_kind_gets_its_metrics(tmp_path)
     other.to_csv(csv, index=False)
     run = load_run(csv)
     summary = analyze(run)
-    assert summary["kind"] == "unknown"
+    assert summary.kind == "unknown"
     assert [n for n, _ in figure_list(summary)] == ["total_loss", "lr", "overview", "dashboard"]
+    specs = describe(Curves(run.table), summary, Smoothing())
+    titles = [p.title + p.note for spec in specs.values() for p in spec.panels]
+    for word in (*VAE_WORDS[:5], "VAE-GAN", "VAE →", *VAE_WORDS[6:]):
+        assert not any(word in t for t in titles), word
+
+
+def test_unknown_kind_report_text(tmp_path):
+    s = np.arange(150) * 10
+    other = pd.DataFrame({"step": s, "loss": 2.0 * np.exp(-s / 500) + 0.1,
+                          "accuracy": 0.9 - 0.8 * np.exp(-s / 400), "lr": 1e-3})
+    other.to_csv(tmp_path / "other.csv", index=False)
+    run = load_run(tmp_path / "other.csv")
     out = tmp_path / "unknown"
-    write_report(run, summary, out, progress=False)
+    write_report(run, analyze(run), out, progress=False)
     md = (out / "report.md").read_text()
     assert "neither a first-stage VAE nor a stage-2" in md     # what it is not, said once
     for word in (*VAE_WORDS[:5], "VAE-GAN", "VAE →", *VAE_WORDS[6:]):
@@ -182,17 +203,17 @@ def test_stage2_dashboard_lists_findings_without_a_phase_row(tmp_path):
     frame.loc[late, "total_loss"] *= grow
     run = load_run(write_ldm_log(tmp_path / "diverging.log", frame))
     summary = analyze(run)
-    ids = [(f["id"], f["metric"]) for f in summary["findings"]]
+    ids = [(f.id, f.metric) for f in summary.findings]
     assert ("divergence", "loss_simple") in ids
-    marks = Marks.from_summary(summary)
-    last = build_stage2_charts(Curves(run.table), marks, summary)["dashboard"][-1]
+    last = json.loads(chart_json(run.table, summary, Smoothing()))["figures"]["dashboard"][-1]
     assert last["title"].startswith("Findings (") and last["series"] == []
+    assert last["timeline"]["phase"] == ""                        # no phase row
     assert "divergence · loss_simple" in [r["label"] for r in last["timeline"]["rows"]]
     assert len(last["timeline"]["rows"]) == len(ids)
-    plt = pyplot()
-    fig = STAGE2_DRAW["dashboard"](Painter(Curves(run.table), marks), plt, summary)
+    fig = _paint(run, summary, "dashboard")
     rows = fig.axes[-1]
     labels = [t.get_text() for t in rows.get_yticklabels()]
+    assert labels == [r["label"] for r in reversed(last["timeline"]["rows"])]
     assert "divergence · loss_simple" in labels and not any("phase" in t for t in labels)
-    assert rows.get_title(loc="left").startswith("Findings (")
-    plt.close(fig)
+    assert rows.get_title(loc="left") == last["title"]
+    pyplot().close(fig)

@@ -1,4 +1,5 @@
-"""The interactive HTML charts: the figures' data as chart specs for the page's uPlot charts.
+"""The interactive HTML charts: the second renderer of the figures' descriptions (figspec), as
+the JSON the page's uPlot charts draw (assets/charts.js).
 
 A *panel* is one chart (one x axis, one or more y scales); a *figure* is a list of panels whose
 zoom and cursor move together. The page's script (assets/charts.js) draws each series as its raw
@@ -6,10 +7,12 @@ envelope (min … max of each group of consecutive records, so spikes survive) a
 it computes itself from the group means with TensorBoard's debiased EMA, the same as
 analysis.smoothing.ema_smooth, at the weight of the page's slider.
 
-Reuse (``radiovae compare``): build panels with :func:`panel` and :func:`series` from step-aligned
-arrays (:func:`align` puts several runs on one x), mark steps with :func:`vline` / :func:`span`,
-then hand ``{figure key: [panel, ...]}`` to :func:`pack` and the JSON text to
-``render.to_html(..., charts=...)``; a Figure block whose path's stem is a key gets that chart.
+:func:`chart_panels` renders one :class:`~radiovae.report.figspec.FigureSpec`, :func:`chart_json`
+all of a run's figures. Reuse (``radiovae compare``): build panels with :func:`panel` and
+:func:`series` from step-aligned arrays (:func:`align` puts several runs on one x), mark steps
+with :func:`vline` / :func:`span`, then hand ``{figure key: [panel, ...]}`` to :func:`pack` and
+the JSON text to ``render.to_html(..., charts=...)``; a Figure block whose path's stem is a key
+gets that chart.
 """
 
 from __future__ import annotations
@@ -20,13 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from radiovae.analysis.schema import Marks
-from radiovae.fmt import fmt_step, num
-from radiovae.report.series import LABELS, Curve, Curves, Smoothing, over
+from radiovae.analysis.schema import Summary
+from radiovae.report.figspec import PHASE_ROW, FigureSpec, Mark, PanelSpec, SeriesSpec
+from radiovae.report.series import Curves, Smoothing, over
 
 SPEC_VERSION = 1
-SWITCH_COLOR, RESUME_COLOR = "#7d3c98", "#566573"
-SEVERITY_COLORS = {"critical": "#c0392b", "warning": "#d68910", "info": "#5d6d7e"}
 Array = Sequence[float] | np.ndarray
 
 
@@ -160,206 +161,87 @@ def pack(figures: dict[str, list[dict[str, Any]]], smoothing: Smoothing | None =
     return text
 
 
-# -- the report's figures as panels -----------------------------------------------------------------
-class _Builder:
-    def __init__(self, curves: Curves, marks: Marks, smoothing: Smoothing):
-        from radiovae.report.figures import COLORS
+# -- the figures' descriptions as panels --------------------------------------------------------------
+def chart_json(table, summary: Summary, smoothing: Smoothing | None = None) -> str:
+    """The interactive charts of the run's figures, as the JSON text the HTML embeds."""
+    from radiovae.report.figures import describe
 
-        self.curves, self.marks, self.smoothing, self.colors = curves, marks, smoothing, COLORS
-        steps = curves.steps
-        lo, hi = (float(steps.min()), float(steps.max())) if len(steps) else (0.0, 1.0)
-        self.xlim = (lo, hi)
-
-    def series(self, role: str, label: str | None = None, on: np.ndarray | None = None,
-               **kw) -> dict[str, Any]:
-        """``role``'s series; a step-like one as its steps, unsmoothed, on ``on`` (the x of a
-        panel it shares with other series) or on its own change points (:meth:`x`)."""
-        c = self.curves[role]
-        kw.setdefault("color", self.colors.get(role, "#333333"))
-        if c.steplike:
-            sx, sy = c.step_points
-            if on is not None:   # the value in force at each x of the panel
-                i = np.searchsorted(sx, np.asarray(on), side="right") - 1
-                sy = np.where(i >= 0, sy[i.clip(0)], np.nan)
-            kw.update(raw=False, smooth=False, step=True)
-            return series(label or c.name, sy, **kw)
-        _x, lo, hi, mean = c.groups
-        median = c.rolling_median[1] if self.smoothing.median else None
-        return series(label or c.name, mean, lo=lo, hi=hi, median=median, **kw)
-
-    def x(self, role: str) -> np.ndarray:
-        """The x of a panel of ``role`` alone: its change points when step-like."""
-        c = self.curves[role]
-        return c.step_points[0] if c.steplike else c.groups[0]
-
-    def shared_x(self) -> np.ndarray:
-        """The x of a panel of several series (every curve has the same groups)."""
-        return self.curves[next(iter(self.curves.roles))].groups[0] if self.curves.roles \
-            else np.zeros(0)
-
-    def phases(self) -> dict[str, list]:
-        lo, hi = self.xlim
-        m = self.marks
-        vlines, spans = [], []
-        if m.switch is not None and m.switch <= hi:
-            s = max(m.switch, lo)
-            spans.append(span(s, hi, SWITCH_COLOR, 0.05))
-            vlines.append(vline(s, SWITCH_COLOR, m.switch_label))
-        for r in m.resumes:
-            if lo <= r <= hi:
-                vlines.append(vline(r, RESUME_COLOR, f"resumed @ {fmt_step(r)}", (2, 3), "bottom"))
-        return {"vlines": vlines, "spans": spans, "points": [], "hlines": []}
-
-    def findings(self, marks: dict[str, list], curve: Curve, axis: str = "y") -> None:
-        """Spikes (▼ at the value), non-finite records (× at the top), divergence (a band), a
-        pinned weight (a dashed level): as the PNGs mark them."""
-        for f in self.marks.on(curve.name):
-            color = SEVERITY_COLORS.get(f.severity, "#5d6d7e")
-            kind = f.id
-            st = np.asarray(f.steps, dtype="float64")
-            if kind == "divergence" and len(st):
-                marks["spans"].append(span(st.min(), max(st.max(), self.xlim[1]), color, 0.08,
-                                           kind))
-            elif kind in ("non_finite", "nan", "nonfinite"):
-                marks["points"] += [{"x": float(s), "y": None, "axis": axis, "color": color,
-                                     "shape": "x", "label": kind} for s in st]
-            else:
-                idx = np.searchsorted(curve.steps, st).clip(0, len(curve.steps) - 1)
-                yv = curve.values[idx]
-                marks["points"] += [{"x": float(s), "y": float(v), "axis": axis, "color": color,
-                                     "shape": "v", "label": kind}
-                                    for s, v in zip(st, yv, strict=True) if np.isfinite(v)]
-        bounds = curve.bounds
-        if bounds is not None and bounds[0] == bounds[1]:
-            marks["hlines"].append({"y": bounds[0], "axis": axis, "color": "#566573",
-                                    "label": f"{curve.name} = {bounds[0]:g} in every finite record"})
-        for f in self.marks.findings:
-            if f.metric == curve.name and f.hline is not None:
-                marks["hlines"].append({"y": f.hline, "axis": axis,
-                                        "color": SEVERITY_COLORS.get(f.severity, "#5d6d7e"),
-                                        "label": f"pinned at {num(f.hline)} ({f.id})"})
-
-    def metric_panel(self, role: str, title: str, ylabel: str, height: int = 300,
-                     half: bool = False) -> dict[str, Any]:
-        if role not in self.curves:
-            return panel(title, [], [], note=f"{title}: no {LABELS.get(role, role)} column in "
-                                             "these records", height=height, half=half)
-        c = self.curves[role]
-        kind, thresh = c.scale
-        marks = self.phases()
-        self.findings(marks, c)
-        ids = self.marks.ids_on(c.name)
-        title += f"  [{', '.join(dict.fromkeys(ids))}]" if ids else ""
-        return panel(title, self.x(role), [self.series(role)],
-                     scales={"y": scale(kind, thresh, ylabel)}, marks=marks, height=height,
-                     half=half)
+    smoothing = smoothing or Smoothing()
+    specs = describe(Curves(table), summary, smoothing)
+    return pack(build_charts(specs, smoothing), smoothing, records=len(table))
 
 
-def build_charts(curves: Curves, marks: Marks, smoothing: Smoothing | None = None
+def build_charts(specs: dict[str, FigureSpec], smoothing: Smoothing | None = None
                  ) -> dict[str, list[dict[str, Any]]]:
-    """{figure key: panels} for the eight figures of figures.FIGURES, from the same curves."""
-    from radiovae.report.figures import NORMALIZED_ROLES, YLABELS, _adversarial_role
+    """{figure key: panels} of the described figures."""
+    smoothing = smoothing or Smoothing()
+    return {name: chart_panels(spec, smoothing) for name, spec in specs.items()}
 
-    b = _Builder(curves, marks, smoothing or Smoothing())
-    c = curves
-    out: dict[str, list[dict[str, Any]]] = {}
-    for key, role, title in (("total_loss", "total", "Total loss"), ("kl_loss", "kl", "KL loss"),
-                             ("rec_loss", "rec", "Reconstruction loss")):
-        name = f"{title}: {c.name(role)}" if role in c else title
-        out[key] = [b.metric_panel(role, name, YLABELS.get(role, role), 340)]
 
-    if "disc_loss" in c:
-        disc = [b.metric_panel("disc_loss", f"Discriminator loss: {c.name('disc_loss')}",
-                               "discriminator loss")]
-        logits = [r for r in ("logits_real", "logits_fake") if r in c]
-        if logits:
-            m = b.phases()
-            for r in logits:
-                b.findings(m, c[r])
-            x = b.shared_x()
-            disc.append(panel("Discriminator logits (real vs. reconstructed)", x,
-                              [b.series(r, on=x) for r in logits],
-                              scales={"y": scale(label="logit")},
-                              marks=m, height=240))
-    else:
-        roles = [r for r in ("g_loss", "d_weight", "disc_factor") if r in c]
-        disc = [b.metric_panel(r, f"{LABELS[r]}: {c.name(r)}", YLABELS.get(r, r), 220)
-                for r in roles] or [panel("Discriminator / adversarial terms", [], [], note=(
-                    "no discriminator or adversarial columns in these records"))]
-    out["disc_loss"] = disc
-
-    adv = _adversarial_role(c)
-    adv_title = "Discriminator loss" if "disc_loss" in c else "Generator loss"
-    out["overview"] = [b.metric_panel(role or "disc_loss", title, YLABELS.get(role or "", ""), 260,
-                                      half=True)
-                       for role, title in (("total", "Total loss"), ("kl", "KL loss"),
-                                           ("rec", "Reconstruction loss"), (adv, adv_title))]
-
-    norm = []
-    for role in NORMALIZED_ROLES:
-        if role not in c or (role == "nll" and "rec" in c):
+def chart_panels(spec: FigureSpec, smoothing: Smoothing) -> list[dict[str, Any]]:
+    """One figure's panels: the same series, scales, marks and titles as its PNG."""
+    out = []
+    for p in spec.panels:
+        half = spec.half(p)
+        if p.note:
+            out.append(panel(p.title, [], [], note=p.note, height=p.height, half=half))
             continue
-        v = c[role].values[c[role].finite]
-        if len(v) < 2:
-            continue
-        lo, hi = (float(q) for q in np.percentile(v, [0.5, 99.5]))
-        norm.append((role, b.series(role, f"{c.name(role)} [{num(lo)} … {num(hi)}]",
-                                    on=b.shared_x(), norm=(lo, hi), width=1.8)))
-    out["normalized"] = [panel(
-        "Normalized loss comparison (each curve scaled to its own 0.5–99.5 % range)",
-        b.shared_x() if norm else [], [s for _r, s in norm],
-        scales={"y": scale(label="normalized (0 … 1)")}, marks=b.phases(), height=360,
-        note="" if norm else "no loss columns with two or more finite records")]
-
-    roles = [r for r in ("total", "kl", "rec", adv) if r and r in c]
-    scales, ser = {}, []
-    marks_ = b.phases()
-    for i, role in enumerate(roles):
-        axis = "y" if i == 0 else f"y{i}"
-        kind, thresh = c[role].scale
-        scales[axis] = scale(kind, thresh, c.name(role), "left" if i == 0 else "right",
-                             b.colors.get(role))
-        ser.append(b.series(role, on=b.shared_x(), axis=axis, raw=False,
-                            width=1.0 if i == 3 else 1.7))
-        if i == 0:
-            b.findings(marks_, c[role])
-    out["multi_axis"] = [panel(
-        f"Multi-axis comparison: each loss on its own y-axis ({b.smoothing.short})",
-        b.shared_x() if roles else [], ser, scales=scales or None, marks=marks_, height=380,
-        note="" if roles else "no loss columns in these records")]
-
-    cells = [("total", "Total loss"), ("kl", "KL loss"), ("rec", "Reconstruction loss"),
-             (adv, adv_title), ("lr", "Learning rate"), ("d_weight", "Adaptive weight d_weight")]
-    out["dashboard"] = [b.metric_panel(role or "disc_loss", title, c.name(role)
-                                       if role and role in c else "", 220, half=True)
-                        for role, title in cells] + [_timeline(b)]
+        x = _x(p, spec)
+        own = len(p.series) == 1
+        timeline = None
+        if p.timeline is not None:
+            timeline = {"rows": [{"label": r.label, "color": r.color, "ticks": r.ticks,
+                                  "range": list(r.range) if r.range else None, "wide": r.wide}
+                                 for r in p.timeline.rows],
+                        "phase": PHASE_ROW if p.timeline.phase else ""}
+        out.append(panel(
+            p.title, x, [_series(s, x, own, smoothing) for s in p.series],
+            scales={k: scale(sc.kind, sc.thresh, sc.label, sc.side, sc.color)
+                    for k, sc in p.scales.items()},
+            marks=_marks(p.marks), height=p.height, half=half, timeline=timeline))
     return out
 
 
-def _timeline(b: _Builder, phase: bool = True) -> dict[str, Any]:
-    """The dashboard's phases-and-findings row: per finding, ticks at the steps it names, a bar
-    over the steps it spans, a faint line when it is run-wide (as figures._phase_and_findings);
-    ``phase=False``: no disc_factor row (a run without a VAE-GAN phase)."""
-    from radiovae.report.figures import _SEVERITY_ORDER
-    found = sorted(b.marks.findings, key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))[:10]
-    rows = []
-    for f in found:
-        steps, rng = f.steps, f.span
-        metric = str(f.metric or "run").removeprefix("train/")
-        rows.append({"label": f"{f.id} · {metric}"[:36],
-                     "color": SEVERITY_COLORS.get(f.severity, "#5d6d7e"),
-                     "ticks": [float(s) for s in steps], "range": list(rng) if rng else None,
-                     "wide": not rng and (not steps or not f.on_curve)})
-    x = b.curves.steps[[0, -1]] if len(b.curves.steps) else []
-    ser = []
-    if phase and "disc_factor" in b.curves:
-        # its records as steps (change points), never group means: a switch, not a ramp
-        cv = b.curves["disc_factor"]
-        x, y = cv.step_points if cv.steplike else (cv.groups[0], cv.groups[3])
-        top = float(np.nanmax(y)) if np.isfinite(y).any() and np.nanmax(y) > 0 else 1.0
-        ser = [series("disc_factor (phase)", y, raw=False, smooth=False, step=True,
-                      color=SWITCH_COLOR, norm=(0.0, top))]
-    return panel(("Phases and findings" if phase else "Findings")
-                 + " (ticks: steps a finding names; bar: steps it spans; faint: run-wide)",
-                 x, ser, marks=b.phases(),
-                 height=70 + 22 * len(rows), timeline={"rows": rows})
+def _x(p: PanelSpec, spec: FigureSpec) -> np.ndarray:
+    """A panel's x: a lone series' own points (a step-like one's change points), else the
+    smoothing groups every curve of the run shares; no series: the run's first and last step."""
+    if not p.series:
+        return np.asarray(spec.xlim)
+    c = p.series[0].curve
+    if len(p.series) == 1 and c.steplike:
+        return c.step_points[0]
+    return c.groups[0]
+
+
+def _series(s: SeriesSpec, x: np.ndarray, own: bool, smoothing: Smoothing) -> dict[str, Any]:
+    c = s.curve
+    kw: dict[str, Any] = dict(color=s.color, axis=s.axis, width=s.width, norm=s.norm)
+    if c.steplike or s.fill:       # as steps, never smoothed
+        sx, sy = c.step_points if c.steplike else (c.groups[0], c.groups[3])
+        if not own:   # the value in force at each x of the panel
+            i = np.searchsorted(sx, x, side="right") - 1
+            sy = np.where(i >= 0, sy[i.clip(0)], np.nan)
+        return series(s.label, sy, raw=False, smooth=False, step=True, **kw)
+    _gx, lo, hi, mean = c.groups
+    median = c.rolling_median[1] if smoothing.median else None
+    return series(s.label, mean, lo=lo, hi=hi, median=median, raw=s.raw, **kw)
+
+
+def _marks(marks: list[Mark]) -> dict[str, list]:
+    out: dict[str, list] = {"vlines": [], "spans": [], "points": [], "hlines": []}
+    for m in marks:
+        if m.kind == "switch":
+            out["spans"].append(span(m.xs[0], m.xs[1], m.color, 0.05))
+            out["vlines"].append(vline(m.xs[0], m.color, m.label))
+        elif m.kind == "resume":
+            out["vlines"].append(vline(m.xs[0], m.color, m.label, (2, 3), "bottom"))
+        elif m.kind == "band":
+            out["spans"].append(span(m.xs[0], m.xs[1], m.color, 0.08, m.label))
+        elif m.kind == "point":
+            out["points"] += [{"x": float(x), "y": y, "axis": m.axis, "color": m.color,
+                               "shape": m.shape, "label": m.label}
+                              for x, y in zip(m.xs, m.ys, strict=True)]
+        elif m.kind in ("hline", "constant"):
+            out["hlines"].append({"y": float(m.ys[0]), "axis": m.axis, "color": m.color,
+                                  "label": m.label})
+    return out

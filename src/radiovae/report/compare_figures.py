@@ -24,7 +24,7 @@ from radiovae.analysis.compare import Entry, column_of, smoothed
 from radiovae.fmt import fmt_step
 from radiovae.io import atomic_path
 from radiovae.procs import kill_pool, worker_pool
-from radiovae.report.figures import DPI, pyplot
+from radiovae.report.png import DPI, pyplot
 from radiovae.report.series import LABELS, Curve, minmax_indices
 
 # colour-blind-safe (Okabe-Ito), then matplotlib's tab10 for more runs

@@ -21,6 +21,7 @@ from radiovae.analysis.schema import Summary
 from radiovae.errors import UserError
 from radiovae.io import atomic_dir, atomic_write_bytes
 from radiovae.progress import make_progress
+from radiovae.report.charts import chart_json
 from radiovae.report.content import build_document
 from radiovae.report.figures import (
     ALL_FIGURES,
@@ -209,20 +210,6 @@ def _keep_figures(src: Path, dst: Path) -> None:
             os.link(f, dst / name)
         except OSError:
             shutil.copyfile(f, dst / name)
-
-
-def chart_json(table, summary: Summary, smoothing: Smoothing) -> str:
-    """The interactive charts of the run's figures, as the JSON text the HTML embeds."""
-    from radiovae.report.charts import build_charts, pack
-    from radiovae.report.series import Curves
-
-    if summary.kind != "vae":
-        from radiovae.report.stage2_figures import build_stage2_charts
-
-        figures = build_stage2_charts(Curves(table), summary.marks, summary, smoothing)
-    else:
-        figures = build_charts(Curves(table), summary.marks, smoothing)
-    return pack(figures, smoothing, records=len(table))
 
 
 def _read_text(path: Path) -> str | None:

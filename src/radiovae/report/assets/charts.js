@@ -1,6 +1,6 @@
 /* radiovae report: interactive charts (uPlot) from the JSON in #radiovae-charts.
-   Spec: radiovae/report/charts.py. Smoothing: the same debiased EMA as
-   radiovae/analysis/smoothing.py (TensorBoard's), over the group means `y`.
+   Spec: radiovae/report/charts.py (rendering the figures figspec.py describes). Smoothing: the
+   same debiased EMA as radiovae/analysis/smoothing.py (TensorBoard's), over the group means `y`.
    Interaction: drag = zoom, Shift+drag (or middle button) = pan, Alt/Ctrl+wheel = zoom,
    double-click = reset; click a legend entry to hide or show that series (or run). */
 (function () {
@@ -141,10 +141,12 @@
     ctx.fillStyle = color; ctx.textAlign = align; ctx.fillText(text, x, y);
     ctx.textAlign = "left";
   }
+  // the rows from the bottom: the phase row (when there is one) takes 0 … 1, a finding's the next
+  function rowBase(tl) { return tl.phase ? 1 : 0; }
   function drawTimeline(u, tl) {
     var ctx = u.ctx, b = u.bbox, pr = uPlot.pxRatio, n = tl.rows.length;
     tl.rows.slice().reverse().forEach(function (r, i) {
-      var y = u.valToPos(1.5 + i, "y", true);
+      var y = u.valToPos(rowBase(tl) + 0.5 + i, "y", true);
       ctx.strokeStyle = r.color; ctx.fillStyle = r.color;
       if (r.range) {
         var x0 = u.valToPos(r.range[0], "x", true), x1 = u.valToPos(r.range[1], "x", true);
@@ -164,7 +166,7 @@
 
   // ---- one panel -------------------------------------------------------------------------
   function scaleOpts(sc, timeline, rows) {
-    if (timeline) return {auto: false, range: [-0.15, rows + 1.05]};
+    if (timeline) return {auto: false, range: [-0.15, rows + rowBase(timeline) + 0.05]};
     if (sc.kind === "log") return {distr: 3, log: 10};
     if (sc.kind === "symlog") return {distr: 4, asinh: sc.thresh || 1};
     return {};
@@ -220,7 +222,7 @@
                 stroke: sc.color || "#1c2833", size: 70, grid: {show: k === "y"},
                 values: function (u, ticks) { return ticks.map(fmtNum); }};
       if (p.timeline) {
-        var labels = ["phase (shaded: VAE-GAN)"].concat(
+        var labels = (p.timeline.phase ? [p.timeline.phase] : []).concat(
           p.timeline.rows.slice().reverse().map(function (r) { return r.label; }));
         ax.size = 190; ax.label = "";
         ax.splits = function () { return labels.map(function (_l, i) { return i + 0.5; }); };
