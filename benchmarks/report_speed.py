@@ -209,9 +209,9 @@ def bench_figures(tmp: Path, steps: int, repeats: int = 3) -> None:
     other) and by the two drawing workers, and the page's chart JSON; best of ``repeats``, CPU-s
     (children included) against the baseline of reading the log in the same run."""
     from radiovae.analysis import analyze
+    from radiovae.report.charts import chart_json
     from radiovae.report.figures import draw_figures
     from radiovae.report.series import Smoothing
-    from radiovae.report.charts import chart_json
     from radiovae.runlog import load_run
 
     log = tmp / "figures.log"
