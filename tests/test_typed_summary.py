@@ -156,3 +156,37 @@ def test_marks_come_from_the_findings_steps_and_span(real):
         assert set(f.steps) <= set(m.steps)
     assert real.marks.switch == real.phase("vae_gan").start_step == 50100
     assert real.marks.resumes == []
+
+
+def test_the_schema_document_lists_every_field():
+    """docs/summary-schema.md names every field of every type of the summary, under its type."""
+    doc = (REPORT.parents[2] / "docs" / "summary-schema.md").read_text()
+    sections = {s.split("\n", 1)[0].strip(): s for s in ("\n" + doc).split("\n### ")[1:]}
+    sections["Summary"] = doc.split("## Summary", 1)[1].split("## The parts", 1)[0]
+    missing = []
+    seen, todo = set(), [Summary]
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        text = sections.get(cls.__name__, "")
+        missing += [f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls)
+                    if f"`{f.name}`" not in text]
+        for hint in typing_hints(cls):
+            todo.append(hint)
+    assert not missing, missing
+
+
+def typing_hints(cls) -> list[type]:
+    import typing
+
+    out = []
+    for t in typing.get_type_hints(cls).values():
+        stack = [t]
+        while stack:
+            a = stack.pop()
+            if dataclasses.is_dataclass(a):
+                out.append(a)
+            stack += list(typing.get_args(a))
+    return out
