@@ -62,7 +62,7 @@ def comparison(runs):
     for label, paths in zip("ABC", specs, strict=True):
         run = load_run(paths)
         entries.append(Entry(label, run, analyze(run)))
-    return compare(entries)
+    return compare(entries).to_json()     # comparison.json: the contract checked here
 
 
 def test_alignment_and_runs(comparison):
@@ -198,8 +198,8 @@ def test_progress_panel_when_step_ranges_differ_widely(runs, comparison):
     entries = [Entry(lb, r, analyze(r)) for lb, r in
                (("long", load_run(specs[0])), ("short", load_run([short])))]
     wide = compare(entries)
-    assert wide["progress_panel"] is True and wide["common_steps"] == {"first_step": 35000,
-                                                                       "last_step": 44900}
+    assert wide.progress_panel is True
+    assert (wide.common_steps.first_step, wide.common_steps.last_step) == (35000, 44900)
     md = to_markdown(build_compare_document(wide, {"rec": "figures/compare_rec.png",
                                                    "rec:progress": "figures/p.png"}))
     assert "over each run's own progress" in md and "figures/p.png" in md

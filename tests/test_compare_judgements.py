@@ -21,7 +21,7 @@ from logfactory import (
 from summaries import summary_json
 
 from radiovae.analysis import analyze
-from radiovae.analysis.compare import Entry, compare
+from radiovae.analysis.compare import Comparison, Entry, compare
 from radiovae.analysis.schema import Summary
 from radiovae.cli import main
 from radiovae.errors import UserError
@@ -61,11 +61,11 @@ def _entries(analysed, summaries=None) -> list[Entry]:
 
 
 def _md(comparison) -> str:
-    return to_markdown(build_compare_document(comparison, {}))
+    return to_markdown(build_compare_document(Comparison.from_json(comparison), {}))
 
 
 def test_accumulation_one_run_has_the_untrained_discriminator_finding(analysed):
-    c = compare(_entries(analysed))
+    c = compare(_entries(analysed)).to_json()
     only = c["findings"]["only_in"]
     (f,) = [f for f in only["ga1"] if f["id"] == "discriminator_untrained"]
     assert f["severity"] == "warning" and f["metric"] == "train/g_loss"
@@ -88,7 +88,7 @@ def test_same_id_at_another_severity_and_causes_count_as_different(analysed):
     b["findings"] = [{**a["findings"][0], "severity": "info", "message": "judged milder"}]
     a["causes"] = [CAUSE, {**CAUSE, "id": "both", "severity": "info", "text": "in both"}]
     b["causes"] = [{**CAUSE, "id": "both", "severity": "info", "text": "in both"}]
-    c = compare(_entries(analysed, [Summary.from_json(a), Summary.from_json(b)]))
+    c = compare(_entries(analysed, [Summary.from_json(a), Summary.from_json(b)])).to_json()
     only = c["findings"]["only_in"]
     assert [(f["id"], f["severity"]) for f in only["ga1"]] == [("discriminator_untrained",
                                                                 "warning")]
@@ -106,13 +106,13 @@ def test_same_id_at_another_severity_and_causes_count_as_different(analysed):
     assert "in both" not in md                      # shared causes are not listed as unique
     # a run with no causes: every cause of the other is its own
     b["causes"] = []
-    c = compare(_entries(analysed, [Summary.from_json(a), Summary.from_json(b)]))
+    c = compare(_entries(analysed, [Summary.from_json(a), Summary.from_json(b)])).to_json()
     assert [x["id"] for x in c["causes"]["only_in"]["ga1"]] == [CAUSE["id"], "both"]
     assert c["causes"]["only_in"]["ga2"] == [] and c["causes"]["shared"] == []
 
 
 def test_each_config_setting_once(analysed):
-    c = compare(_entries(analysed))
+    c = compare(_entries(analysed)).to_json()
     diff = {d["key"]: d for d in c["config"]["differ"]}
     assert diff["trainer.gradient_accumulate_every"]["values"] == [1, 2]
     assert diff["trainer.gradient_accumulate_every"]["source"] == "raw"
@@ -130,7 +130,7 @@ def test_bare_key_stays_when_its_dotted_twin_says_otherwise(analysed):
     ra2, rb2 = copy.copy(ra), copy.copy(rb)
     ra2.config = {**ra.config, "gradient_accumulate_every": 4}     # not what the raw says
     rb2.config = dict(rb.config)
-    c = compare([Entry(la, ra2, analyze(ra)), Entry(lb, rb2, analyze(rb))])
+    c = compare([Entry(la, ra2, analyze(ra)), Entry(lb, rb2, analyze(rb))]).to_json()
     diff = {d["key"]: d["values"] for d in c["config"]["differ"]}
     assert diff["gradient_accumulate_every"] == [4, 2]
     assert diff["trainer.gradient_accumulate_every"] == [1, 2]
@@ -149,7 +149,8 @@ def test_runs_of_different_kinds_are_refused(logs, analysed, capsys):
     with pytest.raises(UserError, match="different kinds"):
         compare([_entries(analysed)[0], Entry("d", ldm_run, analyze(ldm_run))])
     # two stage-2 runs compare
-    c = compare([Entry("d1", ldm_run, analyze(ldm_run)), Entry("d2", ldm_run, analyze(ldm_run))])
+    c = compare([Entry("d1", ldm_run, analyze(ldm_run)),
+                 Entry("d2", ldm_run, analyze(ldm_run))]).to_json()
     assert [r["kind"] for r in c["runs"]] == ["ldm", "ldm"]
     json.dumps(c)
 

@@ -338,7 +338,7 @@ def test_compare_says_when_two_runs_are_copies(real, tmp_path):
     a = load_run(write_log(tmp_path / "a" / "train.log", real))
     b = load_run(write_log(tmp_path / "b" / "train.log", real, config=_config(
         gradient_accumulate_every=1)))
-    c = compare([Entry("a", a, analyze(a)), Entry("b", b, analyze(b))])
+    c = compare([Entry("a", a, analyze(a)), Entry("b", b, analyze(b))]).to_json()
     assert c["identical"] == [{"runs": ["a", "b"], "steps": 1150, "metrics": 9}]
     # the lowest value is given for the reconstruction losses only, never the (negative) total
     keys = {s["key"] for s in c["series"] if s["lower_is_better"]}

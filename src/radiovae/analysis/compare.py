@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from radiovae.analysis.names import ROLES, find, role_of
-from radiovae.analysis.schema import Summary, to_json
+from radiovae.analysis.schema import Steps, Summary, from_json, to_json
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT, grouped_ema
 from radiovae.analysis.summary import jsonable
 from radiovae.analysis.validation import validation_summary
@@ -48,8 +48,168 @@ class Entry:
     summary: Summary
 
 
-def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[str, Any]:
-    """The comparison as a JSON-serializable dict (the comparison.json of ``radiovae compare``)."""
+# -- the comparison, typed (comparison.json is its JSON) -------------------------------------------
+@dataclass
+class CompareSmoothing:
+    method: str
+    weight: float
+    description: str
+
+
+@dataclass
+class RunBrief:
+    """One run as the comparison shows it."""
+
+    label: str
+    kind: str
+    sources: list[str]
+    formats: list[str]
+    steps: Steps
+    records: int
+    switch_step: int | None
+    resume_steps: list[int]
+    verdict: str
+    verdict_reason: str
+
+
+@dataclass
+class CommonSteps:
+    first_step: int
+    last_step: int
+
+
+@dataclass
+class AtCommon:
+    step: int
+    smoothed: float | None
+
+
+@dataclass
+class RunSeries:
+    """One run's facts for one series (the fields after ``records`` only when it has any)."""
+
+    JSON_DROP_NONE: ClassVar[bool] = True
+    column: str
+    records: int
+    first_step: int | None = None
+    last_step: int | None = None
+    final: float | None = None
+    final_smoothed: float | None = None
+    min: float | None = None
+    max: float | None = None
+    lowest_smoothed: float | None = None
+    lowest_step: int | None = None
+    at_common: AtCommon | None = None
+
+
+@dataclass
+class Series:
+    key: str
+    role: str | None
+    lower_is_better: bool
+    runs: list[RunSeries | None]
+
+
+@dataclass
+class FindingBrief:
+    id: str
+    severity: str
+    metric: str | None
+    message: str
+
+
+@dataclass
+class SharedFinding:
+    id: str
+    metric_role: str | None
+    severity: str
+
+
+@dataclass
+class FindingsDiff:
+    only_in: dict[str, list[FindingBrief]]
+    shared: list[SharedFinding]
+
+
+@dataclass
+class CauseBrief:
+    id: str
+    severity: str
+    text: str
+    explains: list[str]
+
+
+@dataclass
+class SharedCause:
+    id: str
+    severity: str
+
+
+@dataclass
+class CausesDiff:
+    only_in: dict[str, list[CauseBrief]]
+    shared: list[SharedCause]
+
+
+@dataclass
+class ConfigDifference:
+    key: str
+    values: list[Any]
+    source: str
+
+
+@dataclass
+class ConfigDiff:
+    differ: list[ConfigDifference]
+    without_config: list[str]
+    keys_in_some_only: list[str]
+
+
+@dataclass
+class LabelledValidation:
+    label: str
+    metric: str
+    evaluations: int
+    last: float | None
+    last_step: int
+    lowest: float | None
+    lowest_step: int
+
+
+@dataclass
+class IdenticalPair:
+    runs: list[str]
+    steps: int
+    metrics: int
+
+
+@dataclass
+class Comparison:
+    """What ``radiovae compare`` says; report/compare.py formats it, comparison.json is its
+    JSON (:meth:`to_json`)."""
+
+    smoothing: CompareSmoothing
+    runs: list[RunBrief]
+    common_steps: CommonSteps | None
+    progress_panel: bool
+    series: list[Series]
+    findings: FindingsDiff
+    causes: CausesDiff
+    config: ConfigDiff
+    validation: list[LabelledValidation]
+    identical: list[IdenticalPair]
+    colors: dict[str, str] = field(default_factory=dict)   # run label -> its colour in figures
+
+    def to_json(self) -> dict[str, Any]:
+        return to_json(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Comparison:
+        return from_json(cls, data)
+
+
+def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> Comparison:
+    """The comparison of ``entries`` (the comparison.json of ``radiovae compare``)."""
     if len(entries) < 2:
         raise ValueError("compare needs at least two runs")
     check_kinds(entries)
@@ -66,7 +226,7 @@ def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[
              if r["steps"].get("first") is not None]
     whole = (max(b for _, b in spans) - min(a for a, _ in spans)) if spans else 0
     progress_panel = bool(whole) and any((b - a) < PROGRESS_PANEL_BELOW * whole for a, b in spans)
-    return jsonable({
+    return from_json(Comparison, jsonable({
         "smoothing": {"method": "ema", "weight": weight,
                       "description": f"TensorBoard's debiased exponential moving average, "
                                      f"weight {weight:g}"},
@@ -79,7 +239,7 @@ def compare(entries: Sequence[Entry], weight: float = SMOOTHING_WEIGHT) -> dict[
         "config": _config_diff(entries),
         "validation": _validation(entries),
         "identical": _identical(entries),
-    })
+    }))
 
 
 def _identical(entries: Sequence[Entry], min_steps: int = 20) -> list[dict[str, Any]]:

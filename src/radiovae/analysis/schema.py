@@ -439,7 +439,7 @@ def to_json(obj: Any) -> Any:
     """Dataclasses -> dicts (field order), numpy -> Python, non-finite floats -> None, tuples ->
     lists; the null fields of the fact bags (:data:`_DROP_NONE`) are left out."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        drop = isinstance(obj, _DROP_NONE)
+        drop = isinstance(obj, _DROP_NONE) or getattr(obj, "JSON_DROP_NONE", False)
         return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)
                 if not (drop and getattr(obj, f.name) is None)}
     if isinstance(obj, dict):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from radiovae.analysis.compare import SMOOTHING_WEIGHT, Entry, compare
+from radiovae.analysis.compare import SMOOTHING_WEIGHT, Comparison, Entry, RunBrief, compare
 from radiovae.analysis.schema import Summary
 from radiovae.errors import UserError
 from radiovae.fmt import fmt_step, num
@@ -91,118 +91,117 @@ def parse_labels(text: str | None, n: int) -> list[str] | None:
 
 
 # -- document -----------------------------------------------------------------------------------
-def _steps(r: dict[str, Any]) -> str:
-    s = r.get("steps") or {}
-    text = f"{num(s.get('first'))}–{num(s.get('last'))}"
-    return text + (f" of {num(s['planned'])}" if s.get("planned") else "")
+def _steps(r: RunBrief) -> str:
+    text = f"{num(r.steps.first)}–{num(r.steps.last)}"
+    return text + (f" of {num(r.steps.planned)}" if r.steps.planned else "")
 
 
-def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) -> Document:
-    runs = comparison["runs"]
-    labels = [r["label"] for r in runs]
-    smoothing = comparison["smoothing"]
-    sm_text = f"EMA {smoothing['weight']:g}"
-    common = comparison.get("common_steps")
+def build_compare_document(comparison: Comparison, figures: dict[str, str]) -> Document:
+    runs = comparison.runs
+    labels = [r.label for r in runs]
+    smoothing = comparison.smoothing
+    sm_text = f"EMA {smoothing.weight:g}"
+    common = comparison.common_steps
 
-    vae = any(r.get("kind") == "vae" for r in runs)     # stage-2 runs have no VAE-GAN switch
+    vae = any(r.kind == "vae" for r in runs)     # stage-2 runs have no VAE-GAN switch
     overview = Section("Runs", "runs")
     overview.add(Table(
         ["run", "records from", "steps", "records"] + (["VAE → VAE-GAN (observed)"] if vae else [])
         + ["resumes inside the records", "verdict"],
-        [[f"**{r['label']}**", ", ".join(code(f) for f in r["formats"]), _steps(r),
-          num(r.get("records"))] + ([num(r.get("switch_step"))] if vae else [])
-         + [", ".join(fmt_step(s) for s in r["resume_steps"]) or "—", str(r.get("verdict"))]
+        [[f"**{r.label}**", ", ".join(code(f) for f in r.formats), _steps(r),
+          num(r.records)] + ([num(r.switch_step)] if vae else [])
+         + [", ".join(fmt_step(s) for s in r.resume_steps) or "—", str(r.verdict)]
          for r in runs], [False, False, False, True] + ([True] if vae else []) + [False, False]))
-    overview.add(Bullets([f"**{r['label']}**: " + ", ".join(code(s) for s in r["sources"])
+    overview.add(Bullets([f"**{r.label}**: " + ", ".join(code(s) for s in r.sources)
                           for r in runs]))
-    for same in comparison.get("identical") or []:
+    for same in comparison.identical:
         overview.add(Paragraph(
-            f"**Warning:** **{same['runs'][0]}** and **{same['runs'][1]}** hold the same value in "
-            f"every one of their {same['steps']:,} shared steps and {same['metrics']} shared "
+            f"**Warning:** **{same.runs[0]}** and **{same.runs[1]}** hold the same value in "
+            f"every one of their {same.steps:,} shared steps and {same.metrics} shared "
             "metrics: they are not two independent trainings (one log repeats the other's "
             "records), whatever their configurations say."))
     if common:
         overview.add(Paragraph(
-            f"Runs are aligned by training step. Steps {num(common['first_step'])}–"
-            f"{num(common['last_step'])} are covered by every run; the column "
-            f"'at step {num(common['last_step'])}' compares them there."))
+            f"Runs are aligned by training step. Steps {num(common.first_step)}–"
+            f"{num(common.last_step)} are covered by every run; the column "
+            f"'at step {num(common.last_step)}' compares them there."))
     else:
         overview.add(Paragraph("Runs are aligned by training step. No step range is covered by "
                                "every run, so no value is compared at a common step.", "note"))
 
     values = Section("Final and lowest values", "values")
     values.add(Paragraph(
-        f"Smoothing: {smoothing['description']} (as TensorBoard's slider at {smoothing['weight']:g}), "
+        f"Smoothing: {smoothing.description} (as TensorBoard's slider at {smoothing.weight:g}), "
         "over the means of groups of consecutive records, as in the single reports' figures. "
         f"**final** is the last finite record; **final ({sm_text})** the smoothed curve there. "
         f"**lowest ({sm_text})** is the smoothed curve's minimum and its step, for the "
         "reconstruction or denoising loss only" + (
             " (NLL, rec_loss): a VAE-GAN total is negative by its adversarial term's arithmetic."
-            if any(r.get("kind") == "vae" for r in runs) else " (loss_simple).")))
+            if any(r.kind == "vae" for r in runs) else " (loss_simple).")))
     header = ["metric", "run", "column", "last step", "final", f"final ({sm_text})",
               f"lowest ({sm_text})", "at step"]
     if common:
-        header.append(f"at step {num(common['last_step'])} ({sm_text})")
+        header.append(f"at step {num(common.last_step)} ({sm_text})")
     rows = []
-    for s in comparison["series"]:
-        for label, facts in zip(labels, s["runs"], strict=True):
+    for s in comparison.series:
+        for label, facts in zip(labels, s.runs, strict=True):
             if facts is None:
                 continue
-            if not facts.get("records"):
-                rows.append([title(s["key"]), label, code(facts["column"]), "—",
+            if not facts.records:
+                rows.append([title(s.key), label, code(facts.column), "—",
                              "no finite record", "—", "—", "—"] + (["—"] if common else []))
                 continue
-            row = [title(s["key"]), label, code(facts["column"]), num(facts["last_step"]),
-                   num(facts["final"]), num(facts["final_smoothed"]),
-                   num(facts.get("lowest_smoothed")), num(facts.get("lowest_step"))]
+            row = [title(s.key), label, code(facts.column), num(facts.last_step),
+                   num(facts.final), num(facts.final_smoothed),
+                   num(facts.lowest_smoothed), num(facts.lowest_step)]
             if common:
-                at = facts.get("at_common")
-                row.append(num(at["smoothed"]) if at else "—")
+                at = facts.at_common
+                row.append(num(at.smoothed) if at else "—")
             rows.append(row)
     values.add(Table(header, rows, [False, False, False] + [True] * (len(header) - 3)))
 
     curves = Section("Curves", "curves")
-    for s in comparison["series"]:
-        present = [lb for lb, f in zip(labels, s["runs"], strict=True) if f]
+    for s in comparison.series:
+        present = [lb for lb, f in zip(labels, s.runs, strict=True) if f]
         legend = (f"Thin: raw records; thick: smoothed ({sm_text}, TensorBoard's debiased EMA); "
                   + ("dashed: VAE → VAE-GAN switch; " if vae else "")
                   + "dotted: resume; each in its run's colour.")
-        if s["key"] in figures:
-            curves.add(Figure(figures[s["key"]], (
-                f"{title(s['key'])} of {', '.join(present)}, aligned by training step. "
+        if s.key in figures:
+            curves.add(Figure(figures[s.key], (
+                f"{title(s.key)} of {', '.join(present)}, aligned by training step. "
                 + legend)))
-        if s["key"] + PROGRESS in figures:
-            curves.add(Figure(figures[s["key"] + PROGRESS], (
-                f"{title(s['key'])} of {', '.join(present)} over each run's own progress (step / "
+        if s.key + PROGRESS in figures:
+            curves.add(Figure(figures[s.key + PROGRESS], (
+                f"{title(s.key)} of {', '.join(present)} over each run's own progress (step / "
                 "its planned steps, or its last step when the plan is unknown): the runs' step "
                 "ranges differ too much to read on one step axis. " + legend)))
 
     found = _only_section(comparison, labels)
 
     cfg = Section("Config differences", "config")
-    diff = comparison["config"]
-    if diff["differ"]:
+    diff = comparison.config
+    if diff.differ:
         cfg.add(Table(["key"] + labels,
-                      [[code(d["key"])] + [_value(v) for v in d["values"]] for d in diff["differ"]]))
+                      [[code(d.key)] + [_value(v) for v in d.values] for d in diff.differ]))
     else:
         cfg.add(Paragraph("No config key the runs share has different values."))
-    if diff["without_config"]:
-        cfg.add(Paragraph("No config found for: " + ", ".join(diff["without_config"]) + ".", "note"))
-    if diff["keys_in_some_only"]:
-        some = diff["keys_in_some_only"]
+    if diff.without_config:
+        cfg.add(Paragraph("No config found for: " + ", ".join(diff.without_config) + ".", "note"))
+    if diff.keys_in_some_only:
+        some = diff.keys_in_some_only
         cfg.add(Paragraph(f"{len(some)} key(s) appear in only some runs' configs (not compared): "
                           + ", ".join(code(k) for k in some[:12]) + (", …" if len(some) > 12 else ""),
                           "note"))
 
     sections = [overview, values, curves, found, cfg]
-    if comparison["validation"]:
+    if comparison.validation:
         val = Section("Validation", "validation")
         val.add(Paragraph("Validation metrics as logged (not smoothed), kept apart from the "
                           "training values above."))
         val.add(Table(["run", "metric", "evaluations", "last", "at step", "lowest", "at step"],
-                      [[v["label"], code(v["metric"]), num(v["evaluations"]), num(v["last"]),
-                        num(v["last_step"]), num(v["lowest"]), num(v["lowest_step"])]
-                       for v in comparison["validation"]],
+                      [[v.label, code(v.metric), num(v.evaluations), num(v.last),
+                        num(v.last_step), num(v.lowest), num(v.lowest_step)]
+                       for v in comparison.validation],
                       [False, False, True, True, True, True, True]))
         sections.append(val)
     subtitle = " vs ".join(labels) + f" · aligned by step · smoothing {sm_text}"
@@ -211,38 +210,35 @@ def build_compare_document(comparison: dict[str, Any], figures: dict[str, str]) 
                     footer="radiovae compare: every number from the runs' own records.")
 
 
-def _only_section(comparison: dict[str, Any], labels: list[str]) -> Section:
+def _only_section(comparison: Comparison, labels: list[str]) -> Section:
     """The findings, then the causes, that only one run has (matched by id, metric role and
     severity; causes by id and severity), one table each."""
     found = Section("Findings that differ between the runs", "findings")
-    only = comparison["findings"]["only_in"]
-    rows = [[f"**{label}**", str(f.get("severity")), code(str(f.get("id"))),
-             code(str(f["metric"])) if f.get("metric") else "—", str(f.get("message") or "")]
-            for label in labels for f in only.get(label) or []]
+    only = comparison.findings.only_in
+    rows = [[f"**{label}**", f.severity, code(f.id), code(f.metric) if f.metric else "—",
+             f.message] for label in labels for f in only.get(label) or []]
     if rows:
         found.add(Table(["run", "severity", "finding", "metric", "message"], rows))
     else:
         found.add(Paragraph("None: every finding of each run (id, metric and severity) is "
                             "found in another run too."))
-    shared = comparison["findings"]["shared"]
+    shared = comparison.findings.shared
     found.add(Paragraph("Shared by every run: " + (", ".join(
-        code(f["id"]) + (f" ({f['metric_role']}, {f['severity']})" if f["metric_role"]
-                         else f" ({f['severity']})") for f in shared)
+        code(f.id) + (f" ({f.metric_role}, {f.severity})" if f.metric_role
+                      else f" ({f.severity})") for f in shared)
         if shared else "none") + ". Findings are matched by id, metric role and severity: the "
         "same id at another severity counts as a finding of its own."))
-    causes = comparison.get("causes") or {}
-    finding_ids = {f["id"] for fs in (comparison["findings"].get("only_in") or {}).values()
-                   for f in fs} | {f["id"] for f in shared}
-    rows = [[f"**{label}**", str(c.get("severity")), code(str(c.get("id"))),
-             str(c.get("text") or ""), ", ".join(
-                 code(str(x)) for x in c.get("explains") or [] if x in finding_ids) or "—"]
-            for label in labels for c in (causes.get("only_in") or {}).get(label) or []]
+    causes = comparison.causes
+    finding_ids = {f.id for fs in only.values() for f in fs} | {f.id for f in shared}
+    rows = [[f"**{label}**", c.severity, code(c.id), c.text, ", ".join(
+                 code(x) for x in c.explains if x in finding_ids) or "—"]
+            for label in labels for c in causes.only_in.get(label) or []]
     if rows:
         found.add(Paragraph("**Causes only one run has**"))
         found.add(Table(["run", "severity", "cause", "why", "explains"], rows))
-    elif causes.get("shared"):
+    elif causes.shared:
         found.add(Paragraph("Causes: every run has the same ("
-                            + ", ".join(code(str(c["id"])) for c in causes["shared"]) + ")."))
+                            + ", ".join(code(c.id) for c in causes.shared) + ")."))
     return found
 
 
@@ -257,18 +253,17 @@ def _value(v: Any) -> str:
 
 # -- writing ------------------------------------------------------------------------------------
 def write_comparison(entries: Sequence[Entry], out: Path,
-                     weight: float = SMOOTHING_WEIGHT) -> dict[str, Any]:
-    """Compare ``entries`` and write the comparison into ``out``; return the comparison dict.
+                     weight: float = SMOOTHING_WEIGHT) -> Comparison:
+    """Compare ``entries`` and write the comparison into ``out``; return the comparison.
 
     ``out`` follows ``report``'s rules (:func:`radiovae.report.write.check_out`): new, empty or
     one radiovae wrote; the comparison is written into a folder beside it that then replaces it
     whole, so a failure leaves ``out`` as it was."""
-    from radiovae.analysis import jsonable
     from radiovae.report.write import check_out, write_marker
 
     check_out(out)
     comparison = compare(entries, weight)
-    comparison["colors"] = {e.label: color(i) for i, e in enumerate(entries)}
+    comparison.colors = {e.label: color(i) for i, e in enumerate(entries)}
     try:
         with atomic_dir(out) as tmp:
             write_marker(tmp, "comparison")
@@ -276,7 +271,7 @@ def write_comparison(entries: Sequence[Entry], out: Path,
             rel = {k: Path(os.path.relpath(p, tmp)).as_posix() for k, p in drawn.items()}
             doc = build_compare_document(comparison, rel)
             atomic_write_bytes(tmp / "comparison.json", (json.dumps(
-                jsonable(comparison), indent=2, allow_nan=False) + "\n").encode("utf-8"))
+                comparison.to_json(), indent=2, allow_nan=False) + "\n").encode("utf-8"))
             atomic_write_bytes(tmp / "report.md", to_markdown(doc).encode("utf-8"))
             charts = pack(build_compare_charts(entries, comparison), Smoothing(weight=weight))
             atomic_write_bytes(tmp / "report.html",
@@ -289,7 +284,7 @@ def write_comparison(entries: Sequence[Entry], out: Path,
 
 
 def make_comparison(specs: Sequence[Sequence[str | Path]], out: str | Path,
-                    labels: Sequence[str] | None = None) -> dict[str, Any]:
+                    labels: Sequence[str] | None = None) -> Comparison:
     """Load and analyse each run (a list of paths: one run, resumes included), compare, write."""
     from radiovae.report.write import check_out
 
@@ -331,6 +326,6 @@ def compare_command(args: argparse.Namespace) -> int:
     comparison = make_comparison(specs, args.out, labels)
     out = Path(args.out)
     print(f"comparison: {out / 'report.html'}  (also report.md, comparison.json, figures/)")
-    for r in comparison["runs"]:
-        print(f"  {r['label']}: steps {_steps(r)}; verdict {r['verdict']}")
+    for r in comparison.runs:
+        print(f"  {r.label}: steps {_steps(r)}; verdict {r.verdict}")
     return 0

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from radiovae.analysis.compare import Entry, column_of, smoothed
+from radiovae.analysis.compare import Comparison, Entry, column_of, smoothed
 from radiovae.fmt import fmt_step
 from radiovae.io import atomic_path
 from radiovae.procs import kill_pool, worker_pool
@@ -49,8 +49,8 @@ def figure_names(keys: Sequence[str]) -> dict[str, str]:
             for k, b in base.items()}
 
 
-def figure_name(key: str, comparison: dict[str, Any]) -> str:
-    return figure_names([s["key"] for s in comparison["series"]])[key]
+def figure_name(key: str, comparison: Comparison) -> str:
+    return figure_names([s.key for s in comparison.series])[key]
 
 
 def title(key: str) -> str:
@@ -60,7 +60,7 @@ def title(key: str) -> str:
 PROGRESS = ":progress"   # suffix of the key of a metric's own-progress figure
 
 
-def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
+def draw_compare_figures(entries: Sequence[Entry], comparison: Comparison,
                          out_dir: Path, workers: int | None = None) -> dict[str, Path]:
     """One PNG per series of the comparison (and one over each run's own progress when
     ``progress_panel``); {series key (+ ":progress"): path}.
@@ -70,8 +70,8 @@ def draw_compare_figures(entries: Sequence[Entry], comparison: dict[str, Any],
     global _JOB
     plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
-    keys = [s["key"] for s in comparison["series"]]
-    if comparison.get("progress_panel"):
+    keys = [s.key for s in comparison.series]
+    if comparison.progress_panel:
         keys = [k for key in keys for k in (key, key + PROGRESS)]
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     child = keys[1::2] if workers > 1 and len(keys) > 1 and \
@@ -134,14 +134,14 @@ def union_scale(values: list[np.ndarray]) -> tuple[str, float | None, bool]:
     return kind, thresh, False
 
 
-def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
+def _draw(plt, key: str, entries: Sequence[Entry], comparison: Comparison,
           out_dir: Path) -> Path:
     from matplotlib.ticker import FuncFormatter, PercentFormatter
 
     progress = key.endswith(PROGRESS)
     key = key.removesuffix(PROGRESS)
-    weight = comparison["smoothing"]["weight"]
-    facts = {r["label"]: r for r in comparison["runs"]}
+    weight = comparison.smoothing.weight
+    facts = {r.label: r for r in comparison.runs}
     fig, ax = plt.subplots(figsize=(10, 4.6), dpi=DPI)
     values = []
     handles = []
@@ -149,7 +149,7 @@ def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
     for i, e, col, step, raw, sm in _runs(key, entries, weight):
         c, run = color(i), facts[e.label]
         # each run over its own progress: step / its planned steps (else its last step)
-        unit = float((run.get("steps") or {}).get("planned") or step[-1] or 1) if progress else 1.0
+        unit = float(run.steps.planned or step[-1] or 1) if progress else 1.0
         idx = minmax_indices(raw)
         stride = max(1, len(step) // MAX_SMOOTH_POINTS)
         ax.plot(step[idx] / unit, raw[idx], color=c, lw=0.6, alpha=0.25)
@@ -157,9 +157,9 @@ def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
         (line,) = ax.plot(step[::stride] / unit, sm[::stride], color=c,
                           lw=max(1.0, 2.6 - 0.45 * i), label=f"{e.label} ({col})")
         handles.append(line)
-        if run.get("switch_step") is not None:
-            ax.axvline(run["switch_step"] / unit, color=c, lw=1.1, ls="--", alpha=0.9)
-        for r in run.get("resume_steps") or []:
+        if run.switch_step is not None:
+            ax.axvline(run.switch_step / unit, color=c, lw=1.1, ls="--", alpha=0.9)
+        for r in run.resume_steps:
             ax.axvline(r / unit, color=c, lw=1.0, ls=":", alpha=0.9)
         values.append(raw)
         lo, hi = min(lo, float(step[0] / unit)), max(hi, float(step[-1] / unit))
@@ -203,18 +203,18 @@ def _draw(plt, key: str, entries: Sequence[Entry], comparison: dict[str, Any],
     return path
 
 
-def build_compare_charts(entries: Sequence[Entry], comparison: dict[str, Any]
+def build_compare_charts(entries: Sequence[Entry], comparison: Comparison
                          ) -> dict[str, list[dict[str, Any]]]:
     """The step-axis figures as interactive chart specs ({figure stem: [panel]}): per run its
     raw envelope and the page-smoothed line in its colour, its switch and resumes marked."""
     from radiovae.report import charts as C
 
-    facts = {r["label"]: r for r in comparison["runs"]}
-    weight = comparison["smoothing"]["weight"]
+    facts = {r.label: r for r in comparison.runs}
+    weight = comparison.smoothing.weight
     out: dict[str, list[dict[str, Any]]] = {}
-    names = figure_names([s["key"] for s in comparison["series"]])
-    for s in comparison["series"]:
-        key = s["key"]
+    names = figure_names([s.key for s in comparison.series])
+    for s in comparison.series:
+        key = s.key
         runs = list(_runs(key, entries, weight))
         if not runs:
             continue
@@ -225,9 +225,9 @@ def build_compare_charts(entries: Sequence[Entry], comparison: dict[str, Any]
             c, run = color(i), facts[e.label]
             series.append(C.series(f"{e.label} ({col})", mean, lo=lo, hi=hi, color=c,
                                    span_gaps=True))
-            if run.get("switch_step") is not None:
-                vlines.append(C.vline(run["switch_step"], c, f"{e.label}: VAE → VAE-GAN"))
-            for r in run.get("resume_steps") or []:
+            if run.switch_step is not None:
+                vlines.append(C.vline(run.switch_step, c, f"{e.label}: VAE → VAE-GAN"))
+            for r in run.resume_steps:
                 vlines.append(C.vline(r, c, f"{e.label}: resumed @ {fmt_step(r)}", (2, 3),
                                       "bottom"))
         kind, thresh, _zeros = union_scale([raw for *_, raw, _sm in runs])
