@@ -285,3 +285,23 @@ def _row(f: FindingMark) -> TimelineRow:
     return TimelineRow(clip(f"{f.id} · {metric}", ROW_LABEL), severity_color(f.severity),
                        [float(s) for s in f.steps], span,
                        wide=span is None and (not f.steps or not f.on_curve))
+
+
+# -- shared by the VAE and the stage-2 figures ---------------------------------------------------
+SINGLE = dict(left=0.09, right=0.98, top=0.9, bottom=0.12)
+
+
+def single(d: Describer, role: str, title: str) -> FigureSpec:
+    """One metric alone (its own figure)."""
+    name = f"{title}: {d.curves.name(role)}" if role in d.curves else title
+    return FigureSpec("", "", [d.metric(role, name, YLABELS.get(role, role), height=340)],
+                      margins=SINGLE)
+
+
+def dashboard_heading(spec: FigureSpec, summary: Summary | None) -> FigureSpec:
+    verdict = summary.verdict if summary is not None else ""
+    spec.heading = "Complete training dashboard" + (f" — verdict: {verdict}" if verdict else "")
+    spec.heading_size = 14
+    if summary is not None and summary.verdict_reason:
+        spec.subheading = clip(summary.verdict_reason, 190)
+    return spec

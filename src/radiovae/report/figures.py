@@ -22,16 +22,19 @@ from radiovae.analysis.schema import Summary
 from radiovae.fmt import num
 from radiovae.io import atomic_path
 from radiovae.report.figspec import (
+    SINGLE,
     YLABELS,
     Describer,
     FigureSpec,
     PanelSpec,
     ScaleSpec,
-    clip,
+    dashboard_heading,
     role_color,
+    single,
 )
 from radiovae.report.png import DPI, paint, pyplot
 from radiovae.report.series import LABELS, Curves, Smoothing
+from radiovae.report.stage2_figures import STAGE2_DESCRIBE
 
 __all__ = ["DPI", "pyplot", "FIGURES", "figure_list", "describe", "draw_figures", "Drawing",
            "start_drawing", "caption_smoothing"]
@@ -78,10 +81,7 @@ def describe(curves: Curves, summary: Summary, smoothing: Smoothing | None = Non
     """{file stem: description} of the run's figures (``names``: only those), in report order."""
     d = Describer(curves, summary.marks, smoothing, summary)
     listed = figure_list(summary)
-    if summary.kind == "vae":
-        build = DESCRIBE
-    else:
-        from radiovae.report.stage2_figures import STAGE2_DESCRIBE as build
+    build = DESCRIBE if summary.kind == "vae" else STAGE2_DESCRIBE
     wanted = set(names) if names is not None else None
     out = {}
     for name, title in listed:
@@ -93,16 +93,6 @@ def describe(curves: Curves, summary: Summary, smoothing: Smoothing | None = Non
 
 
 # -- the eight VAE figures ------------------------------------------------------------------------------
-SINGLE = dict(left=0.09, right=0.98, top=0.9, bottom=0.12)
-
-
-def single(d: Describer, role: str, title: str) -> FigureSpec:
-    """One metric alone (its own figure)."""
-    name = f"{title}: {d.curves.name(role)}" if role in d.curves else title
-    return FigureSpec("", "", [d.metric(role, name, YLABELS.get(role, role), height=340)],
-                      margins=SINGLE)
-
-
 def _disc(d: Describer) -> FigureSpec:
     """The discriminator loss and logits if logged; otherwise the adversarial terms that exist."""
     c = d.curves
@@ -200,15 +190,6 @@ def _multi_axis(d: Describer) -> FigureSpec:
                       legend="below")
     return FigureSpec("", "", [panel], size=(12, 5.2), margins=dict(
         left=0.08, right=0.98 - 0.065 * max(len(roles) - 1, 0), top=0.9, bottom=0.2))
-
-
-def dashboard_heading(spec: FigureSpec, summary: Summary | None) -> FigureSpec:
-    verdict = summary.verdict if summary is not None else ""
-    spec.heading = "Complete training dashboard" + (f" — verdict: {verdict}" if verdict else "")
-    spec.heading_size = 14
-    if summary is not None and summary.verdict_reason:
-        spec.subheading = clip(summary.verdict_reason, 190)
-    return spec
 
 
 def _dashboard(d: Describer) -> FigureSpec:

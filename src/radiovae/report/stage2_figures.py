@@ -12,8 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from radiovae.analysis.panels import stage2_roles
-from radiovae.report.figspec import YLABELS, Describer, FigureSpec, PanelSpec
-from radiovae.report.figures import dashboard_heading, single
+from radiovae.report.figspec import (
+    YLABELS,
+    Describer,
+    FigureSpec,
+    PanelSpec,
+    dashboard_heading,
+    single,
+)
 
 TITLES = {"total": "Total loss", "loss_simple": "Diffusion loss", "loss_vlb": "VLB term",
           "lr": "Learning rate"}
