@@ -126,8 +126,8 @@ def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
     say(f"\ndone in {seconds / 60:.1f} min. Held-out maps ({evaluation['n_images']}): "
         f"PSNR {evaluation['psnr']:.2f} dB, SSIM {evaluation['ssim']:.4f}, "
         f"NMSE {evaluation['nmse']:.5f}, RMSE {evaluation['rmse']:.5f}; latent scale_factor "
-        f"{evaluation['scale_factor']:.4g}. Verdict: {summary.get('verdict')} "
-        f"({summary.get('verdict_reason', '')})\n"
+        f"{evaluation['scale_factor']:.4g}. Verdict: {summary.verdict} "
+        f"({summary.verdict_reason})\n"
         f"time: training {times['train'] / 60:.1f} min (maps generated in it), evaluation "
         f"{times['evaluate']:.0f} s, report {times['report']:.0f} s")
     for name in ("report", "markdown", "samples", "evaluation", "maps", "run"):
