@@ -19,6 +19,32 @@ def real_run_csv() -> Path:
     return REAL_RUN_CSV
 
 
+@pytest.fixture(scope="session")
+def real(real_run_csv):
+    """The real run as a frame (logfactory.read_real_run): step, time, the generator terms.
+    Read once for the session: a test that plants a fault plants it in a copy."""
+    from logfactory import read_real_run
+
+    return read_real_run(real_run_csv)
+
+
+@pytest.fixture(scope="session")
+def real_logs(real_run_csv, tmp_path_factory):
+    """The real run as RadioDiff's two logs of a resumed run (logfactory.write_radiodiff_logs:
+    resumed at 90,000 after a crash at 92,000, each log's last line cut). Read only."""
+    from logfactory import write_radiodiff_logs
+
+    return write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("real_logs"))
+
+
+@pytest.fixture(scope="session")
+def real_summary(real_run_csv):
+    """analyze() of the real run read from its CSV (read only: tests copy before changing it)."""
+    from radiovae import analyze, load_run
+
+    return analyze(load_run(real_run_csv))
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny models: one thread is ~10x cheaper than two spinning on a shared 2-core machine."""

@@ -12,7 +12,6 @@ from logfactory import (
     console_capture,
     ldm_frame,
     ldm_steps_frame,
-    read_real_run,
     with_disc_terms,
     write_console_capture,
     write_ldm_log,
@@ -24,11 +23,6 @@ from radiovae import load_run
 from radiovae.runlog.kind import detect_kind
 from radiovae.runlog.load import detect_format
 from radiovae.runlog.radiodiff_log import parse_radiodiff
-
-
-@pytest.fixture(scope="module")
-def real(real_run_csv):
-    return read_real_run(real_run_csv)
 
 
 def _same_records(a, b):
