@@ -222,11 +222,13 @@ def test_report_replaces_the_previous_one_whole_and_readers_never_see_a_mix(tmp_
                 mixed.append(last)
     t = threading.Thread(target=reader)
     t.start()
-    for k in range(6):
-        run = (short, long)[k % 2]
-        W.write_report(run, analyze(run), out, progress=False, figures=False)
-    stop.set()
-    t.join()
+    try:
+        for k in range(6):
+            run = (short, long)[k % 2]
+            W.write_report(run, analyze(run), out, progress=False, figures=False)
+    finally:                                         # a failed write must not leave it running
+        stop.set()
+        t.join()
     assert seen and not mixed and not (out / "figures" / "stale.png").exists()   # read, never mixed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.jsonl", "m.jsonl", "out"]
 
