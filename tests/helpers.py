@@ -35,6 +35,16 @@ def markdown(summary: dict[str, Any]) -> str:
     return to_markdown(build_document(summary, {}))
 
 
+def with_finding(summary: dict[str, Any], metric: str, message: str, step: int = 100,
+                 id: str = "spike", severity: str = "warning") -> dict[str, Any]:
+    """``summary`` with one more finding (text a hostile log could put there): the report must
+    escape it, never drop it."""
+    summary["findings"] = [*summary.get("findings", []),
+                           {"id": id, "severity": severity, "metric": metric, "message": message,
+                            "evidence": {"step": step}}]
+    return summary
+
+
 def cli(*args: str, env: dict[str, str] | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m radiovae ARGS`` in a fresh process: its exit status, stdout and stderr."""

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import embedded_charts as _embedded
-from helpers import require
+from helpers import require, with_finding
 
 from radiovae.analysis import analyze
 from radiovae.analysis.smoothing import ema_smooth
@@ -49,10 +49,7 @@ def no_pngs(monkeypatch):
 def test_chart_json_is_safe_inside_script_and_bounded(tmp_path, no_pngs):
     evil = "</script><script>alert(1)</script><!--"
     run = load_run(_run_csv(tmp_path, rows=150_000))
-    summary = analyze(run)
-    summary["findings"] = [*summary.get("findings", []),
-                           {"id": "spike", "severity": "warning", "metric": evil,
-                            "message": f"{evil} at step 100", "evidence": {"step": 100}}]
+    summary = with_finding(analyze(run), evil, f"{evil} at step 100")
     out = tmp_path / "out"
     write_report(run, summary, out, progress=False)
     html = (out / "report.html").read_text()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import cli as _cli
-from helpers import one_error_line, write_run_dir
+from helpers import one_error_line, with_finding, write_run_dir
 from PIL import Image
 
 from radiovae.analysis import analyze
@@ -102,11 +102,8 @@ def _csv_with(tmp_path: Path, column: str) -> Path:
 def test_log_text_is_escaped_in_html_and_markdown(tmp_path):
     evil = "<script>alert(1)</script>"
     run = load_run(_csv_with(tmp_path, evil))
-    summary = analyze(run)
+    summary = with_finding(analyze(run), evil, f"value {evil} at step 100")
     summary["config"] = {**(summary.get("config") or {}), "note": evil}
-    summary["findings"] = [*summary.get("findings", []),
-                           {"id": "spike", "severity": "warning", "metric": evil,
-                            "message": f"value {evil} at step 100", "evidence": {"step": 100}}]
     out = tmp_path / "out"
     write_report(run, summary, out, progress=False)
     html = (out / "report.html").read_text()
