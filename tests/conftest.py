@@ -22,10 +22,13 @@ def real_run_csv() -> Path:
 @pytest.fixture(scope="session")
 def real(real_run_csv):
     """The real run as a frame (logfactory.read_real_run): step, time, the generator terms.
-    Read once for the session: a test that plants a fault plants it in a copy."""
+    Read once for the session: a test that plants a fault plants it in a copy (checked)."""
+    import pandas as pd
     from logfactory import read_real_run
 
-    return read_real_run(real_run_csv)
+    frame = read_real_run(real_run_csv)
+    yield frame
+    pd.testing.assert_frame_equal(frame, read_real_run(real_run_csv), obj="the shared real frame")
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +42,16 @@ def real_logs(real_run_csv, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def real_summary(real_run_csv):
-    """analyze() of the real run read from its CSV (read only: tests copy before changing it)."""
+    """analyze() of the real run read from its CSV (read only: tests copy before changing it,
+    checked at the end of the session)."""
+    import json
+
     from radiovae import analyze, load_run
 
-    return analyze(load_run(real_run_csv))
+    summary = analyze(load_run(real_run_csv))
+    before = json.dumps(summary, sort_keys=True, default=str)
+    yield summary
+    assert json.dumps(summary, sort_keys=True, default=str) == before, "a test changed real_summary"
 
 
 @pytest.fixture
