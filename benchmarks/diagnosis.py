@@ -4,7 +4,7 @@ Builds every case (tiny real radiovae trainings with induced faults, the shared 
 run in every format, synthetic edge cases), diagnoses each with ``load_run`` + ``analyze`` and
 prints, per finding kind, how many findings the truth expects, how many were found, the false
 positives, precision and recall; then the verdict accuracy and each case that is not fully right
-(with what the tests mark as issue 7's work to do).
+(each one a failing test in tests/test_diagnosis_suite.py).
 
 Run: .venv/bin/python benchmarks/diagnosis.py [--keep DIR]
 """
@@ -49,8 +49,7 @@ def main() -> None:
     if wrong:
         print("\ncases not fully right:")
         for r in wrong:
-            mark = "  [xfail: issue 7]" if r.case.xfail else "  [NOT MARKED]"
-            print(f"  {r.case.name}{mark}: {r.explain()}")
+            print(f"  {r.case.name}: {r.explain()}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,41 @@ def real_run_csv() -> Path:
     return REAL_RUN_CSV
 
 
+@pytest.fixture(scope="session")
+def real(real_run_csv):
+    """The real run as a frame (logfactory.read_real_run): step, time, the generator terms.
+    Read once for the session: a test that plants a fault plants it in a copy (checked)."""
+    import pandas as pd
+    from logfactory import read_real_run
+
+    frame = read_real_run(real_run_csv)
+    yield frame
+    pd.testing.assert_frame_equal(frame, read_real_run(real_run_csv), obj="the shared real frame")
+
+
+@pytest.fixture(scope="session")
+def real_logs(real_run_csv, tmp_path_factory):
+    """The real run as RadioDiff's two logs of a resumed run (logfactory.write_radiodiff_logs:
+    resumed at 90,000 after a crash at 92,000, each log's last line cut). Read only."""
+    from logfactory import write_radiodiff_logs
+
+    return write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("real_logs"))
+
+
+@pytest.fixture(scope="session")
+def real_summary(real_run_csv):
+    """summary.json of the real run read from its CSV (read only: tests copy before changing it,
+    checked at the end of the session)."""
+    import json
+
+    from radiovae import analyze, load_run
+
+    summary = analyze(load_run(real_run_csv)).to_json()   # summary.json's content
+    before = json.dumps(summary, sort_keys=True, default=str)
+    yield summary
+    assert json.dumps(summary, sort_keys=True, default=str) == before, "a test changed real_summary"
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny models: one thread is ~10x cheaper than two spinning on a shared 2-core machine."""

@@ -4,8 +4,7 @@
 (b) ``formats/*``: the shared real RadioDiff run in every format radiovae reads;
 (c) ``synthetic/*``: small edge cases per finding kind, and per kind of run.
 
-``XFAIL`` names the cases the analysis gets wrong today, each with what must change (issue 7);
-the tests mark them strict xfail, so a fix shows up as XPASS and the mark is removed then.
+Every case must be diagnosed right: a case the analysis gets wrong fails its test.
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ from logfactory import (
     write_log,
 )
 from runformats import FORMATS, write_formats, write_jsonl
-
-XFAIL: dict[str, str] = {}   # case name -> why it is expected to fail (none now)
 
 # the shared real run: what ../shared/data/README.md says a correct analysis finds in it
 _REAL_SPAN = (35000, 149900)
@@ -260,11 +257,8 @@ def _resume_case(root: Path) -> Case:
 def build_all(real_run_csv: Path, root: Path) -> list[Case]:
     """Every case: ~25-45 s, nearly all of it the trained corpus."""
     root = Path(root)
-    cases = build_format_cases(real_run_csv, root) + build_synthetic_cases(root) + \
+    return build_format_cases(real_run_csv, root) + build_synthetic_cases(root) + \
         build_trained_cases(root / "trained")
-    for c in cases:
-        c.xfail = XFAIL.get(c.name)
-    return cases
 
 
-__all__ = ["XFAIL", "build_all"]
+__all__ = ["build_all"]

@@ -35,7 +35,6 @@ class Case:
     group: str = "synthetic"      # trained | formats | synthetic
     forbidden: list[str] = field(default_factory=list)
     allowed: list[Expect] = field(default_factory=list)
-    xfail: str | None = None      # "issue 7: <what the analysis must fix>" while it fails
     kind: str | None = None       # the Run.kind the readers must find, if the case says
     note: str = ""
 

@@ -89,14 +89,17 @@ def log_lines(df: pd.DataFrame, total: int = 150000, noise_every: int = 0) -> li
     return lines
 
 
+def _config_line(df: pd.DataFrame, text: str) -> str:
+    """The logged config: one record 5 s before the first training record."""
+    stamp = datetime(1970, 1, 1) + timedelta(seconds=float(df["time"].iloc[0]) - 5)
+    return f"{stamp:%Y-%m-%d %H:%M:%S},000 {text}"
+
+
 def write_log(path: Path, df: pd.DataFrame, config: dict | None = RADIODIFF_CONFIG,
               noise_every: int = 97, cut_last: bool = False, total: int = 150000) -> Path:
     """One RadioDiff log file: the printed cfg dict, the records, noise; optionally a last line
     cut mid-write (no newline), as a crash or a live writer leaves it."""
-    lines = []
-    if config is not None:
-        stamp = datetime(1970, 1, 1) + timedelta(seconds=float(df["time"].iloc[0]) - 5)
-        lines.append(f"{stamp:%Y-%m-%d %H:%M:%S},000 {config!r}")
+    lines = [] if config is None else [_config_line(df, repr(config))]
     lines += log_lines(df, total, noise_every)
     text = "\n".join(lines) + "\n"
     if cut_last:
@@ -372,10 +375,7 @@ def write_ldm_log(path: Path, df: pd.DataFrame, total: int = 50000,
                   config: dict | None = LDM_CONFIG) -> Path:
     """train_cond_ldm.py's file log: the CfgNode dump (one record, many lines), then one line
     per logged step."""
-    lines = []
-    if config is not None:
-        stamp = datetime(1970, 1, 1) + timedelta(seconds=float(df["time"].iloc[0]) - 5)
-        lines.append(f"{stamp:%Y-%m-%d %H:%M:%S},000 {cfgnode_str(config)}")
+    lines = [] if config is None else [_config_line(df, cfgnode_str(config))]
     lines += log_lines(df, total)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -7,13 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import finding_ids as ids
 from logfactory import (
     plant_divergence,
     plant_nan,
     plant_spike,
-    read_real_run,
     write_csv,
-    write_radiodiff_logs,
     write_single_log,
 )
 from summaries import summary_json
@@ -23,30 +22,13 @@ from radiovae.analysis.stats import trend
 from radiovae.runlog.run import Run
 
 
-def ids(summary: dict) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for f in summary["findings"]:
-        out.setdefault(f["id"], []).append(f)
-    return out
-
-
 @pytest.fixture(scope="module")
-def real(real_run_csv) -> pd.DataFrame:
-    return read_real_run(real_run_csv)
+def log_summary(real_logs) -> dict:
+    return summary_json(load_run(real_logs))
 
 
-@pytest.fixture(scope="module")
-def csv_summary(real_run_csv) -> dict:
-    return summary_json(load_run(real_run_csv))
-
-
-@pytest.fixture(scope="module")
-def log_summary(real_run_csv, tmp_path_factory) -> dict:
-    return summary_json(load_run(write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("logs"))))
-
-
-def test_summary_shape_is_the_contract(csv_summary):
-    s = csv_summary
+def test_summary_shape_is_the_contract(real_summary):
+    s = real_summary
     json.dumps(s, allow_nan=False)                     # strict JSON: non-finite -> null
     assert set(s) >= {"steps", "records", "time", "metrics", "phases", "segments", "resumes",
                       "config", "findings", "verdict", "verdict_reason", "skipped_lines",
@@ -65,7 +47,7 @@ def test_summary_shape_is_the_contract(csv_summary):
     assert "raw" not in s["config"]
 
 
-@pytest.mark.parametrize("which", ["csv_summary", "log_summary"])
+@pytest.mark.parametrize("which", ["real_summary", "log_summary"])
 def test_real_run_facts(which, request):
     s = request.getfixturevalue(which)
     assert s["steps"] == {"first": 35000, "last": 149900, "planned": 150000,
@@ -109,10 +91,10 @@ def test_real_run_facts(which, request):
     assert s["time"]["steps_per_s"] == pytest.approx(5.45, rel=0.02)
 
 
-def test_real_run_discriminator_never_trained(csv_summary, log_summary):
+def test_real_run_discriminator_never_trained(real_summary, log_summary):
     """The real run has no discriminator terms after the switch and g_loss does not move: the
     discriminator was never stepped (RadioDiff's train_vae.py with gradient_accumulate_every 1)."""
-    (d,) = ids(csv_summary)["discriminator_untrained"]
+    (d,) = ids(real_summary)["discriminator_untrained"]
     assert d["severity"] == "warning" and d["metric"] == "train/g_loss"
     assert d["evidence"]["vae_gan_rows"] == 999 and d["evidence"]["first_step"] == 50100
     assert abs(d["evidence"]["g_loss_shift_in_mads"]) < 2
@@ -144,16 +126,16 @@ def test_discriminator_untrained_names_the_accumulation_defect(real, tmp_path):
 
 
 def test_lr_zero_same_severity_as_csv_and_as_log_missing_config_lowers_confidence(
-        csv_summary, log_summary):
-    (lr,) = ids(csv_summary)["lr_zero"]
+        real_summary, log_summary):
+    (lr,) = ids(real_summary)["lr_zero"]
     (lr_log,) = ids(log_summary)["lr_zero"]
     assert lr["severity"] == lr_log["severity"] == "info"
     assert "Print precision explains it" in lr["message"] and "could not be checked" in lr["message"]
-    conf = csv_summary["confidence"]
+    conf = real_summary["confidence"]
     assert conf["could_not_check"] and "no config in the records" in conf["reasons"]
     assert not log_summary["confidence"]["could_not_check"]
     # the concerns answer says what the finding says: no second opinion
-    (c,) = [c for c in csv_summary["concerns"] if c["id"] == "lr"]
+    (c,) = [c for c in real_summary["concerns"] if c["id"] == "lr"]
     assert lr["message"] in c["text"] and "cannot be ruled out" not in c["text"]
 
 

@@ -5,40 +5,21 @@ the language of a run that is not a first-stage VAE."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import finding_ids, markdown, write_run_dir
 from summaries import summary_json
 
 from radiovae import load_run
 from radiovae.analysis.lossmodel import rec_contents
-from radiovae.analysis.schema import Summary
-from radiovae.report.content import build_document
-from radiovae.report.render import to_markdown
 from radiovae.runlog.run import Run
 
 
-def ids(summary: dict) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for f in summary["findings"]:
-        out.setdefault(f["id"], []).append(f)
-    return out
-
-
-@pytest.fixture(scope="module")
-def real(real_run_csv) -> dict:
-    return summary_json(load_run(real_run_csv))
-
-
-def _md(summary: dict) -> str:
-    return to_markdown(build_document(Summary.from_json(summary), {}))
-
-
-def test_real_run_negative_total_named_by_its_adversarial_term(real):
-    (neg,) = ids(real)["negative_total_loss"]
+def test_real_run_negative_total_named_by_its_adversarial_term(real_summary):
+    (neg,) = finding_ids(real_summary)["negative_total_loss"]
     assert neg["evidence"]["negative_terms"] == ["adversarial"]
     assert neg["evidence"]["median_terms"]["nll"] > 0 > neg["evidence"]["median_terms"]["adversarial"]
     assert "NLL itself" not in neg["message"] and "outweighs the NLL" in neg["message"]
@@ -64,16 +45,16 @@ def _learned_logvar_run(n: int = 300) -> Run:
 
 def test_learned_logvar_negative_total_is_the_nll_itself():
     s = summary_json(_learned_logvar_run())
-    (neg,) = ids(s)["negative_total_loss"]
+    (neg,) = finding_ids(s)["negative_total_loss"]
     assert neg["severity"] == "info" and neg["evidence"]["negative_terms"] == ["nll"]
     assert "NLL itself is negative" in neg["message"] and "logvar trains" in neg["message"]
     assert "outweighs" not in neg["message"]
     assert s["loss"]["logvar_trains"] is True and "nll_over_rec" not in s["loss"]
-    assert "no fixed multiple of rec_loss" in _md(s)
+    assert "no fixed multiple of rec_loss" in markdown(s)
 
 
-def test_weight_at_cap_explained_by_its_mechanics(real):
-    (sat,) = ids(real)["weight_saturated"]
+def test_weight_at_cap_explained_by_its_mechanics(real_summary):
+    (sat,) = finding_ids(real_summary)["weight_saturated"]
     msg, rec = sat["message"], sat["recommendation"]
     assert "weaker than the rule wants" in msg and "dominates" not in msg
     # the capped term moves with g_loss (its VAE-GAN std is ~267, close to the NLL's ~339):
@@ -101,11 +82,14 @@ def test_rows_that_do_not_add_up_are_attributed():
     resumes = [{"step": 1000, "previous_last_step": 1190, "overlap_steps": 20, "gap_s": 60.0,
                 "time": None, "source": "b.log"}]
     s = summary_json(Run(table=bad, config=run.config, resumes=resumes))
+    assert s["loss"]["rows_not_adding_up"] == 20            # steps 1,000-1,190
     assert s["loss"]["attribution"] == {"resume_overlap": 20}
-    assert "rows a resume rewrote" in _md(s)
-    # a kl_weight in the config that the records contradict
+    assert "rows a resume rewrote" in markdown(s)
+    # a kl_weight in the config that the records contradict: every row is off by its KL term
     s = summary_json(Run(table=t, config={**run.config, "kl_weight": 1.0}))
-    assert s["loss"]["attribution"] == {"kl_weight_differs": s["loss"]["rows_not_adding_up"]}
+    assert s["loss"]["rows_not_adding_up"] == len(t) == 300
+    assert s["loss"]["attribution"] == {"kl_weight_differs": 300}
+    assert s["loss"]["residual_max"] == pytest.approx((1 - 1e-6) * t["train/kl_loss"].max())
     assert s["loss"]["kl_weight_inferred"] == pytest.approx(1e-6)
 
 
@@ -118,8 +102,8 @@ def test_rec_loss_contents_follow_the_config():
     assert rec_contents(off)["includes_lpips"] is False
 
 
-def test_real_run_report_does_not_call_rec_loss_a_pixel_error(real):
-    md = _md(real)
+def test_real_run_report_does_not_call_rec_loss_a_pixel_error(real_summary):
+    md = markdown(real_summary)
     assert "% of that 2-unit range" not in md and "LPIPS" in md
     assert "cannot be told without the run's config" in md
 
@@ -137,7 +121,7 @@ def _diverging_before_disc_start(n: int = 200) -> Run:
 
 def test_expected_behaviour_is_no_finding_and_advice_is_possible():
     s = summary_json(_diverging_before_disc_start())
-    f = ids(s)
+    f = finding_ids(s)
     assert "frozen_metric" not in f            # disc terms 0 before disc_start: by design
     (div,) = f["divergence"]
     rec = div["recommendation"]
@@ -146,61 +130,67 @@ def test_expected_behaviour_is_no_finding_and_advice_is_possible():
     assert aw["text"].startswith("Not applicable") and "no weight is pinned" not in aw["text"]
     (ds,) = [c for c in s["concerns"] if c["id"] == "disc_start"]
     assert "Not yet, as configured" in ds["text"]
-    md = _md(s)
+    md = markdown(s)
     assert "never started" not in md and "after the last record" in md
 
 
 def test_divergence_advice_names_a_real_checkpoint(tmp_path):
     run = _diverging_before_disc_start()
-    run_dir = tmp_path / "run"
-    (run_dir / "checkpoints").mkdir(parents=True)
+    run_dir = write_run_dir(tmp_path / "run",
+                            run.table.assign(time=1.7e9 + run.table["step"]).to_dict("records"),
+                            "model:\n  lossconfig:\n    disc_start: 5001\n"
+                            "trainer:\n  train_num_steps: 10000\n")
+    (run_dir / "checkpoints").mkdir()
     for k in (500, 1500):
         (run_dir / "checkpoints" / f"model-{k}.pt").write_bytes(b"")
-    rows = run.table.assign(time=1.7e9 + run.table["step"]).to_dict("records")
-    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (run_dir / "config.yaml").write_text(
-        "model:\n  lossconfig:\n    disc_start: 5001\ntrainer:\n  train_num_steps: 10000\n")
     s = summary_json(load_run(run_dir))
-    (div,) = ids(s)["divergence"]
-    best = div["evidence"]["best_step"]
+    (div,) = finding_ids(s)["divergence"]
+    # rec_loss is lowest at steps 990-1000 and rises from there: model-500.pt is the last
+    # checkpoint before it went wrong, model-1500.pt one after
+    assert 900 <= div["evidence"]["best_step"] <= 1000
     assert s["checkpoints"] == [500, 1500]
-    expected = max(k for k in (500, 1500) if k <= best)
-    assert f"checkpoints/model-{expected}.pt" in div["recommendation"]
+    assert "checkpoints/model-500.pt" in div["recommendation"]
+    assert "model-1500.pt" not in div["recommendation"]
 
 
-def test_statistics_read_right(real):
-    m = real["metrics"]["train/total_loss"]
+def test_statistics_read_right(real_summary):
+    m = real_summary["metrics"]["train/total_loss"]
     assert m["sign_change"] and m["change_pct"] is None           # 1,917 -> about -1.2k
     import pandas as pd_
 
     from radiovae.report.series import Curves, Smoothing
-    table = pd_.read_csv(real["segments"][0]["source"])
+    table = pd_.read_csv(real_summary["segments"][0]["source"])
     # the table's smoothed value is where the figure's smoothed line ends (one smoothing)
     curve = Curves(table)["train/total_loss"]
     assert m["last_smoothed"] == pytest.approx(curve.smoothed(Smoothing())[1][-1])
+    # ... which is TensorBoard's debiased EMA (weight 0.6) of the means of record pairs: the
+    # figures draw at most 1,000 points, so 1,150 records are drawn as 575 means of two
+    pairs = table["train/total_loss"].to_numpy().reshape(-1, 2).mean(axis=1)
+    last = 0.0
+    for v in pairs:
+        last = 0.6 * last + 0.4 * v
+    assert m["last_smoothed"] == pytest.approx(last / (1 - 0.6 ** len(pairs)), rel=1e-9)
     # the change runs between window medians, never from the last record
     y = table["train/total_loss"].to_numpy()
     w = len(y) // 10
     assert m["change_abs"] == pytest.approx(np.median(y[-w:]) - np.median(y[:w]))
     assert m["last"] == pytest.approx(-433.2644) and m["last_smoothed"] < -1000
-    md = _md(real)
+    md = markdown(real_summary)
     row = next(line for line in md.splitlines() if line.startswith("| `train/total_loss`"))
     assert "-122.6 %" not in row and "sign change" in row
     assert "debiased exponential moving average, weight 0.6" in md
 
 
-def test_resume_evidence_has_dates_not_unix_numbers(tmp_path, real_run_csv):
-    from logfactory import write_radiodiff_logs
-
-    s = summary_json(load_run(write_radiodiff_logs(real_run_csv, tmp_path)))
-    (r,) = ids(s)["resumed"]
+def test_resume_evidence_has_dates_not_unix_numbers(real_logs):
+    s = summary_json(load_run(real_logs))
+    (r,) = finding_ids(s)["resumed"]
     assert "time" not in r["evidence"] and r["evidence"]["resumed_at"].startswith("2025-")
-    md = _md(s)
+    md = markdown(s)
     assert not any(f"{int(x)}" in md for x in (s["time"]["start_unix"], s["time"]["end_unix"]))
 
 
-def test_direct_answers_on_the_real_run(real):
-    a = {x["id"]: x for x in real["answers"]}
+def test_direct_answers_on_the_real_run(real_summary):
+    a = {x["id"]: x for x in real_summary["answers"]}
     assert a["training_working"]["answer"] == "yes" and "rec_loss" in a["training_working"]["text"]
     assert a["kl_growth"]["answer"] == "no" and "0.032 %" in a["kl_growth"]["text"]
     # its medians rise under 2 % over the last ~40k steps: level, and the number is said
@@ -217,7 +207,7 @@ def test_direct_answers_on_the_real_run(real):
     # at its d_weight cap: not a plain yes
     assert a["loss_values"]["answer"] == "unclear"
     assert "discriminator_untrained" in a["loss_values"]["text"]
-    assert all(x["answer"] in ("yes", "no", "unclear") for x in real["answers"])
+    assert all(x["answer"] in ("yes", "no", "unclear") for x in real_summary["answers"])
 
 
 def test_stage2_run_is_not_reported_in_vae_language():
@@ -232,7 +222,7 @@ def test_stage2_run_is_not_reported_in_vae_language():
     assert s["phases"] == [] and s["kind"] == "ldm" and s["findings"] == []
     assert s["verdict"] == "healthy" and s["answers"][0]["evidence"]["metric"] == "loss_simple"
     assert {a["id"] for a in s["answers"]} == {"training_working", "loss_values"}
-    md = _md(s)
+    md = markdown(s)
     assert "stage-2" in md.splitlines()[0]
     assert "decaying to" in md and "starting value of its schedule" in md
     for word in ("VAE", "discriminator", "KL", "disc_start", "kl_weight", "d_weight",
@@ -267,12 +257,13 @@ def test_kl_that_rose_early_then_levelled_is_not_called_not_growing():
     assert a["answer"] == "no" and "rose early" in a["text"] and "does not grow" not in a["text"]
 
 
-def test_phase_change_states_its_windows_and_their_medians(real_run_csv):
+def test_phase_change_states_its_windows_and_their_medians(real_run_csv, real_summary):
     """The switch finding's before/after medians are over the records it names, read back."""
     table = pd.read_csv(real_run_csv)
-    summary = summary_json(load_run(real_run_csv))
-    (f,) = ids(summary)["phase_change"]
+    (f,) = finding_ids(real_summary)["phase_change"]
     ev = f["evidence"]
+    # disc_start 50001, a record every 100 steps (../shared/data/README.md)
+    assert (ev["last_vae_step"], ev["first_vae_gan_step"]) == (50000, 50100)
     s, total = table["step"].to_numpy(), table["train/total_loss"].to_numpy()
     before = total[s <= ev["last_vae_step"]][-10:]
     after = total[s >= ev["first_vae_gan_step"]][:10]
@@ -316,3 +307,35 @@ def test_adaptive_weight_range_is_the_vae_gan_phase_not_the_logged_zeros():
     assert a["answer"] == "yes"
     assert (a["evidence"]["low"], a["evidence"]["high"]) == pytest.approx((lo, hi))
     assert f"between {lo:.3g}" in a["text"] and "between 0 " not in a["text"]
+
+
+def test_every_metric_statistic_is_its_records(real_summary, real):
+    """Each statistic of each metric, read back from the CSV with pandas (not from radiovae)."""
+    assert sorted(real_summary["metrics"]) == sorted(c for c in real if c not in ("step", "time"))
+    for name, m in real_summary["metrics"].items():
+        y = real[name].to_numpy()
+        w = len(y) // 10
+        start, end = np.median(y[:w]), np.median(y[-w:])
+        assert (m["n"], m["n_nonfinite"], m["window"]) == (1150, 0, 115), name
+        assert (m["first"], m["last"]) == (y[0], y[-1]), name
+        assert (m["min"], m["max"]) == (y.min(), y.max()), name
+        assert m["mean"] == pytest.approx(y.mean(), rel=1e-12), name
+        assert (m["start_median"], m["end_median"]) == pytest.approx((start, end)), name
+        assert m["change_abs"] == pytest.approx(end - start), name
+        assert m["sign_change"] is bool(start * end < 0), name
+        if start * end > 0:
+            assert m["change_pct"] == pytest.approx(100 * (end - start) / abs(start)), name
+    rec = real_summary["metrics"]["train/rec_loss"]
+    assert (rec["first"], rec["last"], rec["min"], rec["max"]) == (0.02924, 0.00888, 0.00419,
+                                                                    0.04466)
+    assert rec["change_pct"] == pytest.approx(-64.263, abs=1e-3) and rec["trend"] == "decreasing"
+
+
+def test_run_time_and_speed_are_its_timestamps(real_summary, real):
+    t, steps = real["time"].to_numpy(), real["step"].to_numpy()
+    tm = real_summary["time"]
+    assert (tm["start"], tm["end"]) == ("2025-08-15 20:41:07", "2025-08-16 02:32:45")
+    assert (tm["start_unix"], tm["end_unix"]) == (t[0], t[-1])
+    assert tm["elapsed_s"] == t[-1] - t[0] == 21098.0 and tm["gaps"] == []
+    assert tm["steps_per_s"] == pytest.approx((steps[-1] - steps[0]) / (t[-1] - t[0]))
+    assert tm["eta_s"] is None                    # 149,900 of 150,000: its last logged step

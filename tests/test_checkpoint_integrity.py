@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_train_resume import SMALL, assert_same_records, error_lines, rows
+from helpers import run_records as rows
+from test_train_resume import SMALL, assert_same_records, error_lines
 
 from radiovae.cli import main
 from radiovae.model.checkpoint import (

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
+from helpers import cli as run_cli
+from helpers import one_error_line
 
 from radiovae.cli import main
 from radiovae.io import atomic_path, atomic_write_text
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "radiovae", *args],
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_help_lists_every_command():
@@ -29,8 +24,7 @@ def test_help_lists_every_command():
 def test_usage_errors_are_one_line_and_exit_2(args):
     result = run_cli(*args)
     assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
+    one_error_line(result.stderr)
 
 
 def test_user_error_becomes_exit_2(tmp_path, capsys):

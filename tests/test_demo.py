@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+
+from helpers import cli
 
 from radiovae.train.demo import demo_config
 
@@ -19,13 +19,13 @@ def test_demo_config_is_the_real_one_shortened():
 
 def test_demo_command_shortened_by_env(tmp_path):
     env = {**os.environ, "RADIOVAE_DEMO_STEPS": "2", "RADIOVAE_DEMO_MAPS": "2"}
-    proc = subprocess.run([sys.executable, "-m", "radiovae", "demo", "--out", str(tmp_path / "d")],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = cli("demo", "--out", str(tmp_path / "d"), env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "PSNR" in proc.stdout and "report" in proc.stdout
     out = tmp_path / "d"
     ev = json.loads((out / "run" / "evaluation.json").read_text())
-    assert ev["n_images"] > 0 and ev["psnr"] > 0 and ev["split"] == "test"
+    # the held-out cities: eval_num_maps (2, as RADIOVAE_DEMO_MAPS caps it) x 8 transmitters
+    assert ev["n_images"] == 16 and ev["psnr"] > 0 and ev["split"] == "test"
     summary = json.loads((out / "report" / "summary.json").read_text())
     assert summary["evaluation"]["psnr"] == ev["psnr"]
     assert [p["name"] for p in summary["phases"]] == ["vae", "vae_gan"]   # both phases ran

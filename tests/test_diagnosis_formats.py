@@ -6,18 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from logfactory import read_real_run
 from runformats import FORMATS, lr_of_schedule, write_formats
 from summaries import summary_json
 
 from radiovae import load_run
 
 REFERENCE = "radiodiff_log"      # what RadioDiff's train_vae.py itself wrote, config included
-
-
-@pytest.fixture(scope="module")
-def real(real_run_csv):
-    return read_real_run(real_run_csv)
 
 
 @pytest.fixture(scope="module")

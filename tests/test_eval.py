@@ -25,9 +25,9 @@ def test_evaluation_json(run_dir):
     result = evaluate(run_dir, split="test", progress=False)
     on_disk = json.loads((run_dir / "evaluation.json").read_text())
     assert on_disk == json.loads(json.dumps(result))
-    for key in ("nmse", "rmse", "ssim", "psnr", "scale_factor", "latent", "split", "n_images",
-                "checkpoint", "grid"):
-        assert key in on_disk, key
+    # the newest checkpoint of the run (step 2), its grid inside the run dir
+    assert on_disk["checkpoint"] == str(run_dir / "checkpoints" / "model-2.pt")
+    assert on_disk["grid"] == "eval/test-grid.png"
     assert on_disk["split"] == "test" and on_disk["n_images"] == 2     # 1 held-out map x 2 tx
     assert on_disk["ema"] is True and on_disk["step"] == 2
     assert 0 < on_disk["rmse"] < 1 and -1 <= on_disk["ssim"] <= 1 and on_disk["nmse"] > 0
@@ -61,4 +61,5 @@ def test_eval_on_a_data_directory(run_dir, tmp_path):
     result = evaluate(run_dir, data=tmp_path / "maps", split="test", out=tmp_path,
                       progress=False)
     assert result["data"]["name"] == "radiomapseer" and result["data"]["simulation"] == "SYN"
-    assert result["n_images"] >= 2 and math.isfinite(result["psnr"])
+    # 3 maps: RadioDiff's test range (600-699 of 700) scaled holds the last one, x 2 tx
+    assert result["n_images"] == 2 and math.isfinite(result["psnr"])

@@ -249,6 +249,7 @@ def test_resume_detection_matches_the_direct_count(tmp_path):
         sources.append((f"s{k}", "csv", Records(table)))
     run = assemble(sources)
     between = [r for r in run.resumes if r["source"] != "s0"]
+    assert [r["source"] for r in between] == [f"s{k}" for k in range(1, 60)]   # each one resumes
     for k, r in enumerate(between, start=1):
         prev = np.concatenate([s[2].table["step"].to_numpy() for s in sources[:k]])
         first = int(sources[k][2].table["step"].iloc[0])

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import write_run_dir
 
 from radiovae.analysis import analyze
 from radiovae.cli import main
@@ -111,10 +112,8 @@ def test_radiodiff_log_is_done_at_its_last_logged_step_not_one_interval_early(tm
 
 def test_radiovae_run_dir_waits_for_the_end_marker(tmp_path):
     """radiovae logs 0, 5, ..., 20 and the last step 23 of 24: done only at its end marker."""
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "config.yaml").write_text("trainer:\n  train_num_steps: 24\n  log_freq: 5\n")
-    (run_dir / "metrics.jsonl").write_text(jsonl_rows([0, 5, 10, 15, 20]))
+    run_dir = write_run_dir(tmp_path / "run", jsonl_rows([0, 5, 10, 15, 20]),
+                            "trainer:\n  train_num_steps: 24\n  log_freq: 5\n")
     run = load_run(run_dir)
     assert not training_done(analyze(run), run)      # was: done at 20 >= 24 - 5
     with (run_dir / "metrics.jsonl").open("a") as fh:
@@ -125,10 +124,8 @@ def test_radiovae_run_dir_waits_for_the_end_marker(tmp_path):
 
 
 def test_watch_ends_on_the_marker_with_the_last_record_in_the_report(tmp_path):
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "config.yaml").write_text("trainer:\n  train_num_steps: 24\n  log_freq: 5\n")
-    (run_dir / "metrics.jsonl").write_text(jsonl_rows([0, 5, 10, 15, 20]))
+    run_dir = write_run_dir(tmp_path / "run", jsonl_rows([0, 5, 10, 15, 20]),
+                            "trainer:\n  train_num_steps: 24\n  log_freq: 5\n")
     out = tmp_path / "out"
     watcher = Watcher(run_dir, out, figure_period=3600)
     writes = []
@@ -141,13 +138,14 @@ def test_watch_ends_on_the_marker_with_the_last_record_in_the_report(tmp_path):
 
     def refresh(force_figures=False):
         u = real(force_figures)
-        writes.append(u.summary["steps"]["last"] if u.summary else None)
+        writes.append(u.summary.steps.last if u.summary else None)
         if len(writes) == 2:
             trainer()
         return u
     watcher.refresh = refresh
     summary = watch_loop(watcher, interval=0.01, max_refreshes=50, live=False)
-    assert writes[:2] == [20, 20] and summary["steps"]["last"] == 23 and len(writes) <= 5
+    # two refreshes before the marker, the one that finds it, and the last one (with figures)
+    assert writes == [20, 20, 23, 23] and summary.steps.last == 23
     assert json.loads((out / "summary.json").read_text())["steps"]["last"] == 23
     assert json.loads((out / "summary.json").read_text())["end"]["stopped"] == "done"
 
@@ -201,7 +199,7 @@ def test_report_replaces_the_previous_one_whole_and_readers_never_see_a_mix(tmp_
     W.write_report(short, analyze(short), out, progress=False, figures=False)
     (out / "figures").mkdir(exist_ok=True)
     (out / "figures" / "stale.png").write_bytes(b"x")
-    mixed, stop = [], threading.Event()
+    mixed, seen, stop = [], set(), threading.Event()
 
     def reader():                                    # reads both files of one folder
         while not stop.is_set():
@@ -220,16 +218,19 @@ def test_report_replaces_the_previous_one_whole_and_readers_never_see_a_mix(tmp_
                 continue                             # that folder was replaced and removed
             finally:
                 os.close(fd)
+            seen.add(last)
             if f"{last:,}" not in md:
                 mixed.append(last)
     t = threading.Thread(target=reader)
     t.start()
-    for k in range(6):
-        run = (short, long)[k % 2]
-        W.write_report(run, analyze(run), out, progress=False, figures=False)
-    stop.set()
-    t.join()
-    assert not mixed and not (out / "figures" / "stale.png").exists()
+    try:
+        for k in range(6):
+            run = (short, long)[k % 2]
+            W.write_report(run, analyze(run), out, progress=False, figures=False)
+    finally:                                         # a failed write must not leave it running
+        stop.set()
+        t.join()
+    assert seen and not mixed and not (out / "figures" / "stale.png").exists()   # read, never mixed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.jsonl", "m.jsonl", "out"]
 
 

@@ -13,6 +13,8 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import embedded_charts as _embedded
+from helpers import require
 
 from radiovae.analysis import analyze
 from radiovae.analysis.findings.base import Finding
@@ -25,12 +27,6 @@ from radiovae.report.series import Smoothing
 from radiovae.runlog import load_run
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
-
-
-def _embedded(html: str) -> dict:
-    m = re.search(r'<script type="application/json" id="radiovae-charts">(.*?)</script>', html,
-                  re.S)
-    return json.loads(m.group(1))
 
 
 def _run_csv(tmp_path, rows=3000):
@@ -113,9 +109,9 @@ def _browser() -> str | None:
     return next((b for b in map(shutil.which, BROWSERS) if b), None)
 
 
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium on this machine (CI installs "
-                    "Debian's chromium; elsewhere: apt-get install chromium)")
 def test_every_chart_renders_in_headless_chromium(tmp_path):
+    require("headless Chromium", None if _browser() else "no chromium on PATH (CI installs "
+            "Debian's chromium; elsewhere: apt-get install chromium)", "RADIOVAE_SKIP_BROWSER")
     run = load_run(_run_csv(tmp_path))
     html_path = _figures_page(run, analyze(run), tmp_path / "figures.html")
     spec = _embedded(html_path.read_text())

@@ -10,11 +10,12 @@ import time
 
 import numpy as np
 import pytest
+from helpers import finding_ids as _ids
+from helpers import markdown as _md
 from logfactory import (
     RADIODIFF_CONFIG,
     ldm_frame,
     ldm_steps_frame,
-    read_real_run,
     write_console_capture,
     write_ldm_log,
     write_log,
@@ -25,24 +26,6 @@ from radiovae import load_run
 from radiovae.analysis import analyze
 from radiovae.analysis.readiness import BARS, readiness
 from radiovae.analysis.schema import LastFifth, MetricStats, Summary, TrendTest, from_json
-from radiovae.report.content import build_document
-from radiovae.report.render import to_markdown
-
-
-def _md(summary) -> str:
-    return to_markdown(build_document(Summary.from_json(summary), {}))
-
-
-def _ids(s) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for f in s["findings"]:
-        out.setdefault(f["id"], []).append(f)
-    return out
-
-
-@pytest.fixture(scope="module")
-def real(real_run_csv):
-    return read_real_run(real_run_csv)
 
 
 def _config(**trainer) -> dict:

@@ -49,7 +49,9 @@ def test_terms_match_radiodiff_formulas():
     # the generator's loss gives the discriminator's weights no gradient
     total.backward()
     assert all(p.grad is None for p in loss.discriminator.parameters())
-    assert loss.logvar.grad is not None
+    # d nll / d logvar = sum(1 - r / exp(logvar)) / B; d_weight is a constant (detached)
+    expected = (r.numel() - r.sum().detach() * torch.exp(torch.tensor(-0.3))) / 2
+    torch.testing.assert_close(loss.logvar.grad, expected, rtol=1e-5, atol=1e-3)
 
 
 def test_discriminator_losses():

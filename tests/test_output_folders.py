@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import one_error_line
 
 from radiovae.cli import main
 from radiovae.report.compare_figures import figure_names
@@ -30,9 +31,7 @@ def two_runs(tmp_path) -> list[str]:
 
 
 def one_error(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return err[0]
+    return one_error_line(capsys.readouterr().err)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

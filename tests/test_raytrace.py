@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 import numpy as np
 import pytest
+from helpers import require
 
 from radiovae.data import raytrace
 from radiovae.data.layout import Layout, read_png
@@ -21,13 +21,12 @@ SCENE, TX, SIZE = "simple_street_canyon", 2, 64
 
 
 def _need_sionna() -> None:
-    if os.environ.get("RADIOVAE_SKIP_RAYTRACE") == "1":
-        pytest.skip("RADIOVAE_SKIP_RAYTRACE=1")
     try:
         raytrace._import_sionna()
+        problem = None
     except UserError as e:
-        pytest.fail(f"ray tracing is unavailable here: {e} "
-                    "(set RADIOVAE_SKIP_RAYTRACE=1 to skip these tests on purpose)")
+        problem = str(e)
+    require("ray tracing", problem, "RADIOVAE_SKIP_RAYTRACE")
 
 
 @pytest.fixture(scope="module")

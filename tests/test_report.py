@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cli as _cli
+from helpers import one_error_line, with_finding, write_run_dir
 from PIL import Image
 
 from radiovae.analysis import analyze
-from radiovae.analysis.findings.base import Finding
-from radiovae.analysis.marks import marks
 from radiovae.report import make_report, write_report
 from radiovae.report.figures import FIGURES
 from radiovae.report.series import Curve, minmax_indices
@@ -113,12 +111,8 @@ def _csv_with(tmp_path: Path, column: str) -> Path:
 def test_log_text_is_escaped_in_html_and_markdown(tmp_path):
     evil = "<script>alert(1)</script>"
     run = load_run(_csv_with(tmp_path, evil))
-    summary = analyze(run)
+    summary = with_finding(analyze(run), evil, f"value {evil} at step 100")
     summary.config = {**summary.config, "note": evil}
-    summary.findings = [*summary.findings,
-                        Finding("spike", "warning", evil, f"value {evil} at step 100",
-                                {"step": 100}, steps=[100])]
-    summary.marks = marks(summary.findings, summary.phases, summary.resumes, summary.segments)
     out = tmp_path / "out"
     write_report(run, summary, out, progress=False)
     html = (out / "report.html").read_text()
@@ -147,11 +141,6 @@ def test_scale_follows_the_values():
 
 
 # -- bad input through the real command line ---------------------------------------------------------
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "radiovae", *args], capture_output=True,
-                          text=True, timeout=120)
-
-
 BAD = {
     "missing": None,
     "empty.log": b"",
@@ -170,28 +159,24 @@ def test_bad_input_is_one_line_exit_2_and_keeps_old_report(tmp_path, name):
     (out / "report.md").write_text("previous report")
     result = _cli("report", str(path), "--out", str(out))
     assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert name in lines[0]
+    assert name in one_error_line(result.stderr)
     assert (out / "report.md").read_text() == "previous report"
     assert sorted(p.name for p in out.iterdir()) == ["report.md"]
 
 
 def test_run_dir_evaluation_section_and_grid(tmp_path):
-    run_dir = tmp_path / "run"
-    (run_dir / "samples").mkdir(parents=True)
-    (run_dir / "metrics.jsonl").write_text("".join(
-        json.dumps({"step": s, "time": 1.7e9 + s, "train/total_loss": 50 / (s + 10),
-                    "train/rec_loss": 0.5 / (s + 10), "train/kl_loss": 100.0 + s}) + "\n"
-        for s in range(0, 400, 10)))
-    (run_dir / "config.yaml").write_text(
+    run_dir = write_run_dir(
+        tmp_path / "run",
+        ({"step": s, "time": 1.7e9 + s, "train/total_loss": 50 / (s + 10),
+          "train/rec_loss": 0.5 / (s + 10), "train/kl_loss": 100.0 + s}
+         for s in range(0, 400, 10)),
         "model:\n  lossconfig:\n    disc_start: 1000\n    kl_weight: 1.0e-6\n"
-        "trainer:\n  train_num_steps: 400\n  log_freq: 10\n")
-    Image.new("RGB", (96, 32), (40, 90, 160)).save(run_dir / "samples" / "grid.png")
-    (run_dir / "evaluation.json").write_text(json.dumps(
+        "trainer:\n  train_num_steps: 400\n  log_freq: 10\n",
         {"nmse": 0.0123, "rmse": 0.0456, "ssim": 0.912, "psnr": 31.4, "scale_factor": 0.83,
          "latent": {"mean": 0.01, "std": 1.2}, "split": "test", "n_images": 16,
-         "checkpoint": "checkpoints/model-390.pt", "grid": "samples/grid.png"}))
+         "checkpoint": "checkpoints/model-390.pt", "grid": "samples/grid.png"})
+    (run_dir / "samples").mkdir()
+    Image.new("RGB", (96, 32), (40, 90, 160)).save(run_dir / "samples" / "grid.png")
     out = tmp_path / "out"
     summary = make_report(run_dir, out, progress=False)
     assert summary.evaluation.nmse == pytest.approx(0.0123)

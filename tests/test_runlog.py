@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import write_run_dir
 from logfactory import (
     RADIODIFF_CONFIG,
     log_lines,
-    read_real_run,
     with_disc_terms,
     write_csv,
-    write_radiodiff_logs,
 )
 
 from radiovae import load_run
@@ -27,16 +26,6 @@ from radiovae.runlog.radiodiff_log import format_radiodiff_lines, parse_line, pa
 
 TERMS = ["train/total_loss", "train/kl_loss", "train/nll_loss", "train/rec_loss",
          "train/d_weight", "train/disc_factor", "train/g_loss", "lr"]
-
-
-@pytest.fixture(scope="module")
-def real(real_run_csv) -> pd.DataFrame:
-    return read_real_run(real_run_csv)
-
-
-@pytest.fixture(scope="module")
-def split_logs(real_run_csv, tmp_path_factory) -> list[Path]:
-    return write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("logs"))
 
 
 def test_line_shape_is_radiodiffs():
@@ -65,8 +54,8 @@ def test_real_csv(real_run_csv):
     assert last["train/rec_loss"] == pytest.approx(0.00888)
 
 
-def test_split_logs_read_as_one_run_later_segment_wins(split_logs, real):
-    run = load_run(split_logs)
+def test_split_logs_read_as_one_run_later_segment_wins(real_logs, real):
+    run = load_run(real_logs)
     t = run.table
     assert t["step"].tolist() == real["step"].tolist()
     for name in TERMS:   # every value equals the CSV's: the lost timeline's rows are gone
@@ -82,22 +71,22 @@ def test_split_logs_read_as_one_run_later_segment_wins(split_logs, real):
     assert run.config["total_steps"] == 150000 and run.config["batch_size"] == 2
     assert run.config["raw"] == RADIODIFF_CONFIG
     # noise lines (tqdm, warnings, debug) and the two cut last lines are skipped and counted
-    noise = sum(1 for p in split_logs for ln in p.read_text().splitlines()
+    noise = sum(1 for p in real_logs for ln in p.read_text().splitlines()
                 if "[Train Step]" not in ln and "{'model'" not in ln)
     assert noise > 2 and run.skipped_lines == noise + 2
     assert {"train/disc_loss", "train/logits_real", "train/logits_fake"} <= set(run.metrics)
 
 
-def test_segments_ordered_by_time_not_by_argument_order(split_logs):
-    a, b = load_run(split_logs), load_run(split_logs[::-1])
+def test_segments_ordered_by_time_not_by_argument_order(real_logs):
+    a, b = load_run(real_logs), load_run(real_logs[::-1])
     pd.testing.assert_frame_equal(a.table, b.table)
-    assert [s.source for s in b.segments] == [str(p) for p in split_logs]
+    assert [s.source for s in b.segments] == [str(p) for p in real_logs]
 
 
-def test_formats_detected_by_content(tmp_path, real, split_logs):
+def test_formats_detected_by_content(tmp_path, real, real_logs):
     csv_as_txt = write_csv(real, tmp_path / "metrics.txt")
     log_as_csv = tmp_path / "run.csv"
-    log_as_csv.write_bytes(split_logs[1].read_bytes())
+    log_as_csv.write_bytes(real_logs[1].read_bytes())
     assert load_run(csv_as_txt).segments[0].format == "csv"
     assert load_run(log_as_csv).segments[0].format == "radiodiff_log"
 
@@ -142,27 +131,25 @@ def test_tensorboard_files_and_directory(tmp_path):
     assert run.table["time"].iloc[0] == pytest.approx(1e9)
 
 
-def test_directory_reads_every_record_file(tmp_path, split_logs):
+def test_directory_reads_every_record_file(tmp_path, real_logs):
     d = tmp_path / "results"
     d.mkdir()
-    for p in split_logs:
+    for p in real_logs:
         (d / p.name).write_bytes(p.read_bytes())
     (d / "notes.md").write_text("# my notes\nnothing to see\n")
     (d / "sample-1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     _event_file(d, {"total_loss": [(s, 1.0) for s in range(35000, 36000)]}, 1e9)  # same run, TB
     run = load_run(d)
-    pd.testing.assert_frame_equal(run.table, load_run(split_logs).table)
+    pd.testing.assert_frame_equal(run.table, load_run(real_logs).table)
 
 
 def test_radiovae_run_dir_reads_jsonl_config_and_evaluation(tmp_path):
-    d = tmp_path / "run"
-    d.mkdir()
     rows = [{"step": s, "time": 1e9 + s, "train/rec_loss": 0.1, "train/disc_factor": 0.0}
             for s in (0, 100, 200)]
-    (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (d / "config.yaml").write_text("model:\n  lossconfig:\n    disc_start: 150\n    kl_weight: 1.0e-6\n"
-                                   "trainer:\n  lr: 5.0e-6\n  train_num_steps: 300\n")
-    (d / "evaluation.json").write_text(json.dumps({"nmse": 0.01, "ssim": 0.9}))
+    d = write_run_dir(tmp_path / "run", rows,
+                      "model:\n  lossconfig:\n    disc_start: 150\n    kl_weight: 1.0e-6\n"
+                      "trainer:\n  lr: 5.0e-6\n  train_num_steps: 300\n",
+                      {"nmse": 0.01, "ssim": 0.9})
     (d / "train.log").write_text("this duplicate is not read\n")
     run = load_run(d)
     assert run.table["step"].tolist() == [0, 100, 200]

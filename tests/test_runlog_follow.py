@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -17,6 +18,11 @@ from radiovae.runlog.follow import RunFollower
 @pytest.fixture(scope="module")
 def logs(real_run_csv, tmp_path_factory):
     return write_radiodiff_logs(real_run_csv, tmp_path_factory.mktemp("logs"), cut_last=False)
+
+
+def _logged_steps(data: bytes) -> set[int]:
+    """The steps of the whole "[Train Step]" lines in ``data`` (a cut last line is not whole)."""
+    return {int(m) for m in re.findall(rb"\[Train Step\] (\d+)/", data[:data.rfind(b"\n") + 1])}
 
 
 def test_growing_log_with_cut_writes_and_a_resume_file(logs, tmp_path, monkeypatch):
@@ -36,12 +42,18 @@ def test_growing_log_with_cut_writes_and_a_resume_file(logs, tmp_path, monkeypat
     with pytest.raises(UserError, match="no training records yet"):
         f.poll()
     cuts = sorted([777, 20_001, 20_002, 150_000, len(first) // 2, len(first)])  # mid-line cuts
+    new_rows = []
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
         with open(a, "ab") as fh:
             fh.write(first[lo:hi])
         run = f.poll()
+        new_rows.append(f.new_rows)
     assert sum(parsed) <= len(first)                 # every byte parsed at most once
-    assert run.table["step"].iloc[-1] == 91900 and f.new_rows >= 0
+    # a step is a row once one of its lines is whole: each poll adds the steps its bytes completed
+    whole = [len(_logged_steps(first[:hi])) for hi in cuts]
+    assert new_rows == [b - a for a, b in zip(whole[:-1], whole[1:], strict=True)]
+    assert 0 in new_rows and sum(new_rows) == len(run.table) == 570   # steps 35,000-91,900
+    assert run.table["step"].iloc[-1] == 91900
     assert f.poll() is run and f.new_rows == 0       # nothing new: same Run, no work
     b = d / "train_b.log"                            # the resumed run starts a new file
     b.write_bytes(second[:len(second) // 3])

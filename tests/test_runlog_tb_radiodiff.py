@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
-from logfactory import read_real_run, with_disc_terms
+from logfactory import with_disc_terms
 from runformats import REAL_RUN_CONFIG, lr_of_schedule, write_formats
 from summaries import summary_json
 
@@ -44,11 +43,6 @@ def diagnosis(run, without=()):
     s = summary_json(run)
     return s["verdict"], sorted((f["id"], f["metric"], f["severity"]) for f in s["findings"]
                                 if f["severity"] != "info" and f["metric"] not in without)
-
-
-@pytest.fixture(scope="module")
-def real(real_run_csv):
-    return read_real_run(real_run_csv)
 
 
 def test_fork_events_give_the_text_logs_diagnosis(real, tmp_path):

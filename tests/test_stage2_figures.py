@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import embedded_charts as _embedded
 from logfactory import LDM_CONFIG, ldm_frame, ldm_steps_frame, read_real_run, write_ldm_log
 
 from radiovae.analysis import analyze
@@ -26,10 +27,6 @@ from radiovae.runlog import load_run
 
 VAE_WORDS = ("KL", "Reconstruction", "Generator", "d_weight", "Discriminator", "VAE",
              "not in these records", "phase (shaded")
-
-
-def _embedded(html: str) -> dict:
-    return json.loads(html.split('id="radiovae-charts">', 1)[1].split("</script>", 1)[0])
 
 
 @pytest.fixture(scope="module")

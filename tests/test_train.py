@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 
 import pytest
 import torch
 import yaml
+from helpers import run_lines as lines
+from helpers import run_records as rows
 
 from radiovae.errors import UserError
 from radiovae.train import trainer as T
@@ -33,15 +34,6 @@ def tiny(**trainer) -> dict:
     cfg = copy.deepcopy(TINY)
     cfg["trainer"].update(trainer)
     return cfg
-
-
-def rows(run_dir) -> list[dict]:
-    return [r for r in lines(run_dir) if "event" not in r]
-
-
-def lines(run_dir) -> list[dict]:
-    """Every line of metrics.jsonl: the records and the trainer's end marker."""
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 # -- config ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import errno
-import json
+import importlib.util
 import os
 from pathlib import Path
 
@@ -13,6 +13,8 @@ import pytest
 import torch
 import yaml
 from ddp_launch import assert_clean_exit, free_port, run_launcher, torchrun
+from helpers import require
+from helpers import run_records as rows
 
 from radiovae.errors import UserError
 from radiovae.train import resume as R
@@ -37,12 +39,6 @@ def error_lines(err: str) -> list[str]:
     """stderr without the progress bars: what the CLI said."""
     return [line for line in err.splitlines() if "radiovae" in line or "Traceback" in line
             or "Error" in line]
-
-
-def rows(run_dir: Path) -> list[dict]:
-    """The records of metrics.jsonl (the trainer's end marker, {"event": "end"}, is not one)."""
-    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in lines if "event" not in r]
 
 
 def assert_same_records(a: Path, b: Path, tol: float = 1e-4) -> None:
@@ -248,7 +244,8 @@ def test_torchrun_stopped_and_resumed_matches_uninterrupted(ddp_config, ddp_full
 def test_accelerate_launch_runs_two_processes(ddp_config, ddp_full):
     """`accelerate launch --multi_gpu --num_processes 2` (README's CPU command) is the same 2-process
     run as torchrun's; `--cpu --num_processes 2` would start one process."""
-    pytest.importorskip("accelerate", reason="accelerate not installed (pip install radiovae[distributed])")
+    require("accelerate", None if importlib.util.find_spec("accelerate") else
+            "not installed (pip install radiovae[distributed])", "RADIOVAE_SKIP_ACCELERATE")
     run = ddp_config.parent / "accelerate"
     _launch(["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
