@@ -53,8 +53,9 @@ def _truncate_log(path: Path, before_step: int) -> None:
     atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
-class Records:
-    """Writes a run's records; ``start_step`` > 0 means resuming from a checkpoint at that step."""
+class RunDirWriter:
+    """Writes a run dir's records (config.yaml, metrics.jsonl, train.log, tb/, samples/);
+    ``start_step`` > 0 means resuming from a checkpoint at that step."""
 
     def __init__(self, run_dir: Path, config: TrainConfig | dict, total_steps: int,
                  start_step: int = 0, notes: list[str] | None = None):
