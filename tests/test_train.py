@@ -118,18 +118,18 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path, capsys):
 
 def test_lr_schedule_polynomial_with_absolute_floor():
     lr, floor, n = 5e-6, 5e-7, 150_000
-    assert T.lr_at(0, lr, floor, n) == lr
-    assert T.lr_at(75_000, lr, floor, n) == pytest.approx(lr * 0.5 ** 0.95)
+    assert T.lr_at(0, lr, floor, n, "absolute") == lr
+    assert T.lr_at(75_000, lr, floor, n, "absolute") == pytest.approx(lr * 0.5 ** 0.95)
     # RadioDiff floors the factor at min_lr (LR -> 5e-6 * 5e-7); the floor here is the LR itself.
-    assert T.lr_at(149_999, lr, floor, n) == floor
-    assert T.lr_at(n, lr, floor, n) == floor
-    assert T.lr_at(140_000, lr, 0.0, n) == pytest.approx(lr * (10_000 / n) ** 0.95)
+    assert T.lr_at(149_999, lr, floor, n, "absolute") == floor
+    assert T.lr_at(n, lr, floor, n, "absolute") == floor
+    assert T.lr_at(140_000, lr, 0.0, n, "absolute") == pytest.approx(lr * (10_000 / n) ** 0.95)
 
 
 def test_ema_average_and_state_dict_layout():
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 2)
-    ema = EMA(net, decay=0.5, update_every=2, schedule="tf_warmup")   # radiovae's old schedule
+    ema = EMA(net, ema_decay=0.5, ema_update_every=2, ema_schedule="tf_warmup")   # radiovae's old schedule
     w0 = net.weight.detach().clone()
     with torch.no_grad():
         net.weight.add_(1.0)
@@ -139,7 +139,7 @@ def test_ema_average_and_state_dict_layout():
     assert torch.allclose(ema.ema_model.weight, 0.1 * w0 + 0.9 * (w0 + 1))
     state = ema.state_dict()
     assert {"ema_model.weight", "ema_model.bias", "step", "initted"} <= set(state)
-    other = EMA(torch.nn.Linear(2, 2), schedule="tf_warmup")
+    other = EMA(torch.nn.Linear(2, 2), ema_schedule="tf_warmup")
     other.load_state_dict(state)
     assert torch.equal(other.ema_model.weight, ema.ema_model.weight) and other.updates == 1
 
@@ -185,7 +185,7 @@ def test_records_and_checkpoint_contents(full_run):
     assert set(data[0]) == {"step", "time"} | phase1
     assert set(data[-1]) == {"step", "time", "train/disc_loss", "train/logits_real",
                              "train/logits_fake"} | phase1
-    assert all(r["lr"] == pytest.approx(T.lr_at(r["step"], 1e-3, 1e-4, 8)) for r in data)
+    assert all(r["lr"] == pytest.approx(T.lr_at(r["step"], 1e-3, 1e-4, 8, "absolute")) for r in data)
     assert data[-1]["train/logvar"] != 0.0             # logvar trains (RadioDiff's never does)
     log = load_run(full_run / "train.log")             # RadioDiff's text format, A's reader
     assert list(log.table["step"]) == list(range(8))
