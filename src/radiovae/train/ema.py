@@ -1,10 +1,10 @@
 """Exponential moving average of the weights: the weights evaluation and RadioDiff's stage 2 use.
 
-``schedule="radiodiff"`` (the default) is RadioDiff's ``denoising_diffusion_pytorch/ema.py``
-(``EMA.update`` lines 141-156, ``get_current_decay`` lines 132-139) with the defaults its
-train_vae.py Trainer passes, which are ``TrainerConfig``'s ``ema_*`` defaults (``ema_decay``,
-``ema_update_every``, ``ema_update_after_step``, ``ema_inv_gamma``, ``ema_power``): :meth:`EMA.update` is called once
-per training step and counts its calls c = 0, 1, 2, ...; on every ``update_every``-th call
+``trainer.ema_schedule: radiodiff`` (the default) is RadioDiff's
+``denoising_diffusion_pytorch/ema.py`` (``EMA.update`` lines 141-156, ``get_current_decay`` lines
+132-139) with the defaults its train_vae.py Trainer passes, which are ``TrainerConfig``'s ``ema_*``
+defaults (decay, update_every, update_after_step, inv_gamma, power): :meth:`EMA.update` is called
+once per training step and counts its calls c = 0, 1, 2, ...; on every ``update_every``-th call
 (c = 0, 10, 20, ...) the EMA weights are copied from the online ones while c <= ``update_after_step``
 (and once more at the first call after it, ``initted``), and after that averaged,
 ema <- d * ema + (1 - d) * online, with
@@ -15,10 +15,10 @@ ema <- d * ema + (1 - d) * online, with
 ~2.8k steps on. Floating-point buffers are averaged the same way, other buffers are left as they are
 (ema.py lines 84-85).
 
-``schedule="tf_warmup"`` is radiovae's earlier one: d = min(decay, (1 + u) / (10 + u)) after u
+``ema_schedule: tf_warmup`` is radiovae's earlier one: d = min(decay, (1 + u) / (10 + u)) after u
 averaging updates, from the first (about 0.995 only after ~18k updates).
 
-``loss``: also average the loss module (``logvar``, the discriminator), as RadioDiff's EMA of the
+``loss`` (``ema_scope: all``): also average the loss module (``logvar``, the discriminator), as RadioDiff's EMA of the
 whole model does. ``state_dict()`` uses RadioDiff's layout (``ema_model.<autoencoder param>``,
 ``ema_model.loss.<loss param>``, ``step`` and ``initted`` of shape [1]).
 """

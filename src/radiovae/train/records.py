@@ -78,7 +78,7 @@ class RunDirWriter:
                 stamp = f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3]
                 for note in notes:   # what was mapped or ignored, first
                     self._log.write(f"{stamp} radiovae config note: {note}\n")
-                self._log.write(f"{stamp} radiovae training config: {plain!r}\n")   # RadioDiff logs its cfg dict so
+                self._log.write(f"{stamp} radiovae training config: {plain!r}\n")   # as RadioDiff does
                 self._log.flush()
             # written here, not by SummaryWriter's thread: a full disk is an OSError of log()
             self.tb = self._opened(EventFile(self.dir / "tb", purge_step=start_step or None))

@@ -22,7 +22,7 @@ clipped to ``grad_clip`` per optimizer, then both optimizers step once. A non-fi
 non-finite gradient norm) steps nothing: gradients are dropped and ``"nonfinite": 1`` is returned.
 The LR schedule, EMA and logging are the trainer's.
 
-Records: RadioDiff's names (train/total_loss, train/logvar, train/kl_loss, train/nll_loss,
+Logged terms: RadioDiff's names (train/total_loss, train/logvar, train/kl_loss, train/nll_loss,
 train/rec_loss, train/d_weight, train/disc_factor, train/g_loss; from disc_start on also
 train/disc_loss, train/logits_real, train/logits_fake), averaged over the micro-batches, plus
 ``nonfinite``. In phase 1 d_weight and g_loss are recorded as 0: they are not computed (their
