@@ -190,3 +190,46 @@ def test_demo_effective_config_is_unchanged():
     assert cfg.notes == ["trainer.gradient_accumulate_every 2: one autoencoder update and 1 "
                          "discriminator update per batch from disc_start on (RadioDiff's "
                          "meaning), each loss / 2; effective batch = data.batch_size"]
+
+
+def test_components_take_their_settings_from_the_config_sections():
+    """Built bare they have the dataclasses' values; given a section they have its values."""
+    import torch
+
+    from radiovae.model import LossConfig, VAEGANLoss
+    from radiovae.train.config import TrainerConfig
+    from radiovae.train.ema import EMA
+    from radiovae.train.step import VAEGANStep, build_optimizers
+
+    bare, lc = VAEGANLoss(), LossConfig()
+    assert (bare.disc_start, bare.kl_weight, bare.disc_weight, bare.disc_factor,
+            bare.d_weight_max, bare.logvar.item()) == (lc.disc_start, lc.kl_weight,
+                                                       lc.disc_weight, lc.disc_factor,
+                                                       lc.d_weight_max, lc.logvar_init)
+    loss = VAEGANLoss(LossConfig(disc_start=7, kl_weight=0.25, disc_ndf=4, logvar_init=0.5),
+                      disc_weight=0.125)
+    assert (loss.disc_start, loss.kl_weight, loss.disc_weight, loss.logvar.item()) == \
+        (7, 0.25, 0.125, 0.5)
+    assert loss.discriminator.main[0].out_channels == 4
+
+    net, tr = torch.nn.Linear(2, 2), TrainerConfig()
+    ema = EMA(net)
+    assert (ema.decay, ema.update_every, ema.update_after_step, ema.power, ema.inv_gamma,
+            ema.schedule) == (tr.ema_decay, tr.ema_update_every, tr.ema_update_after_step,
+                              tr.ema_power, tr.ema_inv_gamma, tr.ema_schedule)
+    mine = TrainerConfig(ema_decay=0.5, ema_update_every=3, ema_update_after_step=7, lr=0.125,
+                         weight_decay=0.25, grad_clip=None, gradient_accumulate_every=3,
+                         train_logvar=False)
+    ema = EMA(net, mine, ema_power=0.75)
+    assert (ema.decay, ema.update_every, ema.update_after_step, ema.power) == (0.5, 3, 7, 0.75)
+
+    small = VAEGANLoss(disc_ndf=4)
+    opt_ae, opt_disc = build_optimizers(net, small, mine)
+    assert [g["lr"] for g in opt_ae.param_groups] == [0.125]   # logvar left out
+    assert opt_disc.param_groups[0]["weight_decay"] == 0.25
+    assert not small.logvar.requires_grad
+    step = VAEGANStep(net, small, opt_ae, opt_disc, mine)
+    assert step.grad_clip is None and step.disc_updates == 2
+    default = VAEGANStep(net, small, *build_optimizers(net, VAEGANLoss(disc_ndf=4)))
+    assert default.grad_clip == tr.grad_clip and default.disc_updates == \
+        tr.gradient_accumulate_every - 1
