@@ -84,24 +84,24 @@ def test_yaml_files(tmp_path):
     ok.write_text("data:\n  name: radio\n  root: /x\ntrainer:\n  lr: !!float 5e-6\n"
                   "  min_lr: 5e-7\n  results_folder: './radiodiff_Vae'\n  resume_milestone: 7\n")
     cfg = load_config(ok)
-    assert cfg["data"]["name"] == "radiomapseer"
-    assert cfg["trainer"]["lr"] == 5e-6 and cfg["trainer"]["min_lr"] == 5e-7
+    assert cfg.data.name == "radiomapseer"
+    assert cfg.trainer.lr == 5e-6 and cfg.trainer.min_lr == 5e-7
 
 
 def test_shipped_configs():
     paper = load_config("radiodiff_first_stage", ["data.root=/data/RadioMapSeer"])
-    m, t, d = paper["model"], paper["trainer"], paper["data"]
-    assert m["ddconfig"]["resolution"] == [320, 320] and d["size"] == 256
-    assert t["gradient_accumulate_every"] == 2       # configs/first_radio.yaml: one G + one D update
-    assert m["ddconfig"]["ch"] == 128 and m["ddconfig"]["ch_mult"] == [1, 2, 4]
-    assert m["ddconfig"]["z_channels"] == 3 and m["embed_dim"] == 3
-    assert m["lossconfig"]["disc_start"] == 50001 and m["lossconfig"]["kl_weight"] == 1e-6
-    assert m["lossconfig"]["disc_weight"] == 0.5
-    assert (t["lr"], t["min_lr"], t["train_num_steps"]) == (5e-6, 5e-7, 150000)
-    assert (t["save_and_sample_every"], t["log_freq"], d["batch_size"]) == (5000, 100, 2)
-    assert d["name"] == "radiomapseer"
+    m, t, d = paper.model, paper.trainer, paper.data
+    assert m.ddconfig.resolution == [320, 320] and d.size == 256
+    assert t.gradient_accumulate_every == 2       # configs/first_radio.yaml: one G + one D update
+    assert m.ddconfig.ch == 128 and m.ddconfig.ch_mult == [1, 2, 4]
+    assert m.ddconfig.z_channels == 3 and m.embed_dim == 3
+    assert m.lossconfig.disc_start == 50001 and m.lossconfig.kl_weight == 1e-6
+    assert m.lossconfig.disc_weight == 0.5
+    assert (t.lr, t.min_lr, t.train_num_steps) == (5e-6, 5e-7, 150000)
+    assert (t.save_and_sample_every, t.log_freq, d.batch_size) == (5000, 100, 2)
+    assert d.name == "radiomapseer"
     for name in ("cpu_small", "demo"):
-        assert load_config(name)["data"]["name"] == "synthetic"
+        assert load_config(name).data.name == "synthetic"
 
 
 def test_cli_bad_config_is_one_line_exit_2(tmp_path, capsys):
