@@ -15,7 +15,14 @@ import pytest
 import torch
 from torch import nn
 
-from radiovae.model import AutoencoderKL, NLayerDiscriminator, load_autoencoder, save_checkpoint
+from radiovae.model import (
+    AutoencoderKL,
+    NLayerDiscriminator,
+    build_model,
+    init_from_checkpoint,
+    load_autoencoder,
+    save_checkpoint,
+)
 from radiovae.train import trainer as T
 from radiovae.train.export import export_radiodiff
 
@@ -52,7 +59,7 @@ class RadioDiffLoss(nn.Module):
         super().__init__()
         self.perceptual_loss = FakeLPIPS()
         self.logvar = nn.Parameter(torch.zeros(()))
-        self.discriminator = NLayerDiscriminator(1, ndf, layers)
+        self.discriminator = NLayerDiscriminator(1, ndf, layers, False)
 
 
 class RadioDiffAE(nn.Module):
@@ -171,8 +178,8 @@ def test_radiodiff_checkpoint_loads_strictly_here(tmp_path):
     assert torch.equal(online.encoder.conv_in.weight, model.encoder.conv_in.weight)
     cfg = copy.deepcopy(TINY)
     cfg["model"]["ckpt_path"] = str(tmp_path / "model-7.pt")
-    aek, loss = T.build_model(T.resolve_config(cfg))
-    line = T.init_from_checkpoint(cfg["model"]["ckpt_path"], aek, loss, True)
+    aek, loss = build_model(T.resolve_config(cfg).model)
+    line = init_from_checkpoint(cfg["model"]["ckpt_path"], aek, loss, True)
     assert "EMA" in line and "loss (logvar, discriminator) too" in line
     assert torch.equal(loss.discriminator.main[0].weight,
                        ema.ema_model.loss.discriminator.main[0].weight)

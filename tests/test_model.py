@@ -63,7 +63,7 @@ def test_parameter_names_match_radiodiff():
                for k in keys)
     assert not any("downsample" in k for k in keys if k.startswith("encoder.down.1."))
     assert not any(k.startswith("decoder.up.0.upsample") for k in keys)
-    d = set(NLayerDiscriminator(1).state_dict())
+    d = set(NLayerDiscriminator(1, 64, 3, False).state_dict())   # taming's defaults
     assert {"main.0.weight", "main.2.weight", "main.3.running_mean", "main.11.weight"} <= d
 
 

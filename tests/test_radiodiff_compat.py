@@ -203,12 +203,12 @@ def test_ema_follows_radiodiff_schedule_and_scope():
     other = EMA(net, loss=loss)
     other.load_state_dict(state)
     assert other.calls == 3000 and other.ema_loss.logvar.item() == ema.ema_loss.logvar.item()
-    old = EMA(net, decay=0.5, update_every=1, schedule="tf_warmup")
+    old = EMA(net, ema_decay=0.5, ema_update_every=1, ema_schedule="tf_warmup")
     assert old.current_decay() == pytest.approx(0.1)      # min(0.5, (1 + 0) / (10 + 0))
 
 
 def test_ckpt_path_loads_ema_weights_loss_included(tmp_path):
-    from radiovae.train.trainer import init_from_checkpoint
+    from radiovae.model import init_from_checkpoint
 
     dd = {"resolution": 16, "ch": 8, "ch_mult": [1, 2], "num_res_blocks": 1}
     torch.manual_seed(1)

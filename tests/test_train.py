@@ -76,24 +76,24 @@ def test_yaml_files(tmp_path):
     ok.write_text("data:\n  name: radio\n  root: /x\ntrainer:\n  lr: !!float 5e-6\n"
                   "  min_lr: 5e-7\n  results_folder: './radiodiff_Vae'\n  resume_milestone: 7\n")
     cfg = load_config(ok)
-    assert cfg["data"]["name"] == "radiomapseer"
-    assert cfg["trainer"]["lr"] == 5e-6 and cfg["trainer"]["min_lr"] == 5e-7
+    assert cfg.data.name == "radiomapseer"
+    assert cfg.trainer.lr == 5e-6 and cfg.trainer.min_lr == 5e-7
 
 
 def test_shipped_configs():
     paper = load_config("radiodiff_first_stage", ["data.root=/data/RadioMapSeer"])
-    m, t, d = paper["model"], paper["trainer"], paper["data"]
-    assert m["ddconfig"]["resolution"] == [320, 320] and d["size"] == 256
-    assert t["gradient_accumulate_every"] == 2       # configs/first_radio.yaml: one G + one D update
-    assert m["ddconfig"]["ch"] == 128 and m["ddconfig"]["ch_mult"] == [1, 2, 4]
-    assert m["ddconfig"]["z_channels"] == 3 and m["embed_dim"] == 3
-    assert m["lossconfig"]["disc_start"] == 50001 and m["lossconfig"]["kl_weight"] == 1e-6
-    assert m["lossconfig"]["disc_weight"] == 0.5
-    assert (t["lr"], t["min_lr"], t["train_num_steps"]) == (5e-6, 5e-7, 150000)
-    assert (t["save_and_sample_every"], t["log_freq"], d["batch_size"]) == (5000, 100, 2)
-    assert d["name"] == "radiomapseer"
+    m, t, d = paper.model, paper.trainer, paper.data
+    assert m.ddconfig.resolution == [320, 320] and d.size == 256
+    assert t.gradient_accumulate_every == 2       # configs/first_radio.yaml: one G + one D update
+    assert m.ddconfig.ch == 128 and m.ddconfig.ch_mult == [1, 2, 4]
+    assert m.ddconfig.z_channels == 3 and m.embed_dim == 3
+    assert m.lossconfig.disc_start == 50001 and m.lossconfig.kl_weight == 1e-6
+    assert m.lossconfig.disc_weight == 0.5
+    assert (t.lr, t.min_lr, t.train_num_steps) == (5e-6, 5e-7, 150000)
+    assert (t.save_and_sample_every, t.log_freq, d.batch_size) == (5000, 100, 2)
+    assert d.name == "radiomapseer"
     for name in ("cpu_small", "demo"):
-        assert load_config(name)["data"]["name"] == "synthetic"
+        assert load_config(name).data.name == "synthetic"
 
 
 def test_cli_bad_config_is_one_line_exit_2(tmp_path, capsys):
@@ -110,18 +110,18 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path, capsys):
 
 def test_lr_schedule_polynomial_with_absolute_floor():
     lr, floor, n = 5e-6, 5e-7, 150_000
-    assert T.lr_at(0, lr, floor, n) == lr
-    assert T.lr_at(75_000, lr, floor, n) == pytest.approx(lr * 0.5 ** 0.95)
+    assert T.lr_at(0, lr, floor, n, "absolute") == lr
+    assert T.lr_at(75_000, lr, floor, n, "absolute") == pytest.approx(lr * 0.5 ** 0.95)
     # RadioDiff floors the factor at min_lr (LR -> 5e-6 * 5e-7); the floor here is the LR itself.
-    assert T.lr_at(149_999, lr, floor, n) == floor
-    assert T.lr_at(n, lr, floor, n) == floor
-    assert T.lr_at(140_000, lr, 0.0, n) == pytest.approx(lr * (10_000 / n) ** 0.95)
+    assert T.lr_at(149_999, lr, floor, n, "absolute") == floor
+    assert T.lr_at(n, lr, floor, n, "absolute") == floor
+    assert T.lr_at(140_000, lr, 0.0, n, "absolute") == pytest.approx(lr * (10_000 / n) ** 0.95)
 
 
 def test_ema_average_and_state_dict_layout():
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 2)
-    ema = EMA(net, decay=0.5, update_every=2, schedule="tf_warmup")   # radiovae's old schedule
+    ema = EMA(net, ema_decay=0.5, ema_update_every=2, ema_schedule="tf_warmup")   # radiovae's old schedule
     w0 = net.weight.detach().clone()
     with torch.no_grad():
         net.weight.add_(1.0)
@@ -131,7 +131,7 @@ def test_ema_average_and_state_dict_layout():
     assert torch.allclose(ema.ema_model.weight, 0.1 * w0 + 0.9 * (w0 + 1))
     state = ema.state_dict()
     assert {"ema_model.weight", "ema_model.bias", "step", "initted"} <= set(state)
-    other = EMA(torch.nn.Linear(2, 2), schedule="tf_warmup")
+    other = EMA(torch.nn.Linear(2, 2), ema_schedule="tf_warmup")
     other.load_state_dict(state)
     assert torch.equal(other.ema_model.weight, ema.ema_model.weight) and other.updates == 1
 
@@ -177,7 +177,7 @@ def test_records_and_checkpoint_contents(full_run):
     assert set(data[0]) == {"step", "time"} | phase1
     assert set(data[-1]) == {"step", "time", "train/disc_loss", "train/logits_real",
                              "train/logits_fake"} | phase1
-    assert all(r["lr"] == pytest.approx(T.lr_at(r["step"], 1e-3, 1e-4, 8)) for r in data)
+    assert all(r["lr"] == pytest.approx(T.lr_at(r["step"], 1e-3, 1e-4, 8, "absolute")) for r in data)
     assert data[-1]["train/logvar"] != 0.0             # logvar trains (RadioDiff's never does)
     log = load_run(full_run / "train.log")             # RadioDiff's text format, A's reader
     assert list(log.table["step"]) == list(range(8))

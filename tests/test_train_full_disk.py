@@ -203,15 +203,15 @@ def test_events_are_what_tensorboard_reads_and_a_resume_purges_the_abandoned_ste
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from radiovae.train import events as E
-    from radiovae.train.records import Records
+    from radiovae.train.records import RunDirWriter
 
     monkeypatch.setattr(E, "_UID", iter(range(9, 11)))   # ...9, then ...10 in the same second
     monkeypatch.setattr(E, "time", SimpleNamespace(time=lambda: 1.75e9))
-    rec = Records(tmp_path, {"trainer": {}}, 10)
+    rec = RunDirWriter(tmp_path, {"trainer": {}}, 10)
     for s in range(5):
         rec.log(s, {"train/rec_loss": s * 1.5, "lr": math.nan if s == 1 else 0.25})
     rec.close()
-    rec = Records(tmp_path, {"trainer": {}}, 10, start_step=3)
+    rec = RunDirWriter(tmp_path, {"trainer": {}}, 10, start_step=3)
     for s in range(3, 6):
         rec.log(s, {"train/rec_loss": s * 10.0, "lr": 0.5})
     rec.close()

@@ -186,7 +186,7 @@ def test_full_disk_during_save_stops_with_one_line(two_checkpoints, tmp_path, ca
     assert (run / "checkpoints" / "model-4.pt").read_bytes() == before
 
     monkeypatch.setattr(torch, "save", real_save)          # space freed: the same command resumes
-    monkeypatch.setattr(T.Records, "log", _raise_enospc)   # ... and the disk fills while logging
+    monkeypatch.setattr(T.RunDirWriter, "log", _raise_enospc)   # ... and the disk fills while logging
     assert main(["train", "--config", str(cfg), "--run-dir", str(run), "--max-steps", "6"]) == 2
     err = error_lines(capsys.readouterr().err)
     assert len(err) == 1 and "no space left on device while writing the records" in err[0]

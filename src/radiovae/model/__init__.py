@@ -14,7 +14,8 @@ _NAMES = {
     "DiagonalGaussianDistribution": "autoencoder", "NLayerDiscriminator": "discriminator",
     "VAEGANLoss": "loss", "load_autoencoder": "checkpoint", "save_checkpoint": "checkpoint",
     "DamagedCheckpoint": "checkpoint", "payload_digest": "checkpoint",
-    "load_checkpoint": "checkpoint", "DDConfig": "config", "LossConfig": "config",
+    "load_checkpoint": "checkpoint", "init_from_checkpoint": "checkpoint", "DDConfig": "config",
+    "LossConfig": "config", "ModelConfig": "config", "build_model": "build",
 }
 
 __all__ = list(_NAMES)

@@ -50,9 +50,8 @@ def _wants_attn(res: tuple[int, int], attn_resolutions: Sequence, resolution: in
 
 
 class ResnetBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int | None = None, dropout: float = 0.0):
+    def __init__(self, in_channels: int, out_channels: int, dropout: float):
         super().__init__()
-        out_channels = out_channels or in_channels
         self.norm1 = Normalize(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.norm2 = Normalize(out_channels)
@@ -127,8 +126,8 @@ class Encoder(nn.Module):
     """x (B, in_channels, H, W) -> moments (B, 2*z_channels, H/f, W/f), f = 2**(len(ch_mult)-1)."""
 
     def __init__(self, *, ch: int, ch_mult: Sequence[int], num_res_blocks: int,
-                 attn_resolutions: Sequence = (), dropout: float = 0.0, in_channels: int,
-                 resolution: int | Sequence[int], z_channels: int, double_z: bool = True, **_ignored):
+                 attn_resolutions: Sequence, dropout: float, in_channels: int,
+                 resolution: int | Sequence[int], z_channels: int, double_z: bool, **_ignored):
         super().__init__()
         self.num_resolutions = len(ch_mult)
         self.num_res_blocks = num_res_blocks
@@ -170,9 +169,8 @@ class Decoder(nn.Module):
     """z (B, z_channels, H/f, W/f) -> image (B, out_ch, H, W)."""
 
     def __init__(self, *, ch: int, out_ch: int, ch_mult: Sequence[int], num_res_blocks: int,
-                 attn_resolutions: Sequence = (), dropout: float = 0.0,
-                 resolution: int | Sequence[int], z_channels: int, tanh_out: bool = False,
-                 **_ignored):
+                 attn_resolutions: Sequence, dropout: float, resolution: int | Sequence[int],
+                 z_channels: int, tanh_out: bool = False, **_ignored):
         super().__init__()
         self.num_resolutions = len(ch_mult)
         self.num_res_blocks = num_res_blocks

@@ -257,3 +257,22 @@ def load_autoencoder(path: str | os.PathLike, ema: bool = True, config: dict | N
         raise UserError(f"the weights in {path} do not match the autoencoder config: {detail}"
                         ) from None
     return model.eval()
+
+
+def init_from_checkpoint(path: str, autoencoder: AutoencoderKL, loss: torch.nn.Module,
+                         use_ema: bool) -> str:
+    """``model.ckpt_path``: RadioDiff's ``init_from_ckpt`` (encoder_decoder.py lines 925-952).
+
+    With ``use_ema`` and an ``ema`` entry: the EMA weights, the loss's (logvar, discriminator)
+    included; else the online ones. The autoencoder must match exactly; loss tensors are taken
+    when present. Returns one line saying what was loaded.
+    """
+    ckpt = load_checkpoint(path)
+    ae = load_autoencoder(path, ema=use_ema, config=autoencoder.config)
+    autoencoder.load_state_dict(ae.state_dict())
+    state, source = loss_state(ckpt, use_ema)
+    own = loss.state_dict()
+    taken = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
+    loss.load_state_dict({**own, **taken})
+    return (f"model.ckpt_path {path}: autoencoder from its {source} weights"
+            f"{', loss (logvar, discriminator) too' if taken else ', no loss weights in it'}")

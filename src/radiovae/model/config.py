@@ -1,10 +1,11 @@
 """The model's config sections as typed dataclasses: the one place their defaults are written.
 
-``DDConfig`` is latent-diffusion's / RadioDiff's ``ddconfig`` (the autoencoder's shape),
-``LossConfig`` its ``lossconfig`` (the VAE-GAN objective), with RadioDiff's key names. Both also
-read as mappings (``cfg["ch"]``, ``**cfg``), so code and configs written for RadioDiff's dicts work
-unchanged. This module imports no torch: the training config (``radiovae.train.config``) builds on
-it without loading the model.
+``ModelConfig`` is the training config's ``model`` section: ``DDConfig`` is latent-diffusion's /
+RadioDiff's ``ddconfig`` (the autoencoder's shape), ``LossConfig`` its ``lossconfig`` (the VAE-GAN
+objective), with RadioDiff's key names. radiovae's own code reads them as attributes; they also
+read as mappings (``cfg["ch"]``, ``**cfg``) for scripts written against RadioDiff's dicts. This
+module imports no torch: the training config (``radiovae.train.config``) builds on it without
+loading the model.
 """
 
 from __future__ import annotations
@@ -88,3 +89,14 @@ class LossConfig(MappingMixin):
     adaptive_weight: str = "radiodiff"
     d_weight_max: float = 1e4       # the clamp on the gradient ratio (latent-diffusion's 1e4)
 
+
+
+@dataclass
+class ModelConfig(MappingMixin):
+    """The training config's ``model`` section: the architecture, the loss, initial weights."""
+
+    embed_dim: int = 3
+    lossconfig: LossConfig = field(default_factory=LossConfig)
+    ddconfig: DDConfig = field(default_factory=DDConfig)
+    ckpt_path: str | None = None     # initial weights (ours or RadioDiff's model-N.pt)
+    ckpt_use_ema: bool = True        # RadioDiff's init_from_ckpt: the EMA weights, loss included

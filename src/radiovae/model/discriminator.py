@@ -38,8 +38,7 @@ def weights_init(m: nn.Module) -> None:
 class NLayerDiscriminator(nn.Module):
     """4x4 convs, stride 2 for the first ``n_layers`` then stride 1; one logit per patch."""
 
-    def __init__(self, input_nc: int = 1, ndf: int = 64, n_layers: int = 3,
-                 use_actnorm: bool = False):
+    def __init__(self, input_nc: int, ndf: int, n_layers: int, use_actnorm: bool):
         super().__init__()
         norm = ActNorm if use_actnorm else nn.BatchNorm2d
         bias = use_actnorm  # BatchNorm has its own shift

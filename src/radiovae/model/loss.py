@@ -35,12 +35,16 @@ LPIPS's input scaling) to ``rec_loss``; radiovae's rec_loss is the pixel term al
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from radiovae.errors import UserError
 from radiovae.model.autoencoder import DiagonalGaussianDistribution
+from radiovae.model.config import LossConfig
 from radiovae.model.discriminator import NLayerDiscriminator
 
 
@@ -61,40 +65,41 @@ D_LOSSES = {"hinge": hinge_d_loss, "vanilla": vanilla_d_loss}
 
 
 class VAEGANLoss(nn.Module):
-    """Learned-variance reconstruction NLL + KL + PatchGAN loss with RadioDiff's config keys."""
+    """Learned-variance reconstruction NLL + KL + PatchGAN loss, set by a :class:`LossConfig`."""
 
-    def __init__(self, disc_start: int, kl_weight: float = 1e-6, disc_weight: float = 0.5,
-                 disc_in_channels: int = 1, logvar_init: float = 0.0, disc_factor: float = 1.0,
-                 disc_loss: str = "hinge", perceptual_weight: float = 0.0,
-                 pixelloss_weight: float = 1.0, disc_num_layers: int = 3, disc_ndf: int = 64,
-                 use_actnorm: bool = False, disc_conditional: bool = False,
-                 adaptive_weight: str = "radiodiff", d_weight_max: float = 1e4,
-                 perceptual: nn.Module | None = None):
+    def __init__(self, config: LossConfig | None = None, perceptual: nn.Module | None = None,
+                 **keys: Any):
+        """``config``: the ``lossconfig`` section (default: :class:`LossConfig`'s defaults);
+        ``keys``: any of its fields, over it (``VAEGANLoss(disc_start=5, disc_ndf=8)``)."""
         super().__init__()
-        if disc_loss not in D_LOSSES:
-            raise UserError(f"lossconfig.disc_loss must be 'hinge' or 'vanilla', not {disc_loss!r}")
-        if adaptive_weight not in ("radiodiff", "per_pixel"):
+        try:
+            cfg = replace(config or LossConfig(), **keys)
+        except TypeError as exc:
+            raise UserError(f"lossconfig: {exc}") from None
+        if cfg.disc_loss not in D_LOSSES:
+            raise UserError(f"lossconfig.disc_loss must be 'hinge' or 'vanilla', not {cfg.disc_loss!r}")
+        if cfg.adaptive_weight not in ("radiodiff", "per_pixel"):
             raise UserError("lossconfig.adaptive_weight must be 'radiodiff' or 'per_pixel', "
-                            f"not {adaptive_weight!r}")
-        if disc_conditional:
+                            f"not {cfg.adaptive_weight!r}")
+        if cfg.disc_conditional:
             raise UserError("lossconfig.disc_conditional = true is not supported (RadioDiff uses false)")
-        if perceptual_weight > 0 and perceptual is None:
+        if cfg.perceptual_weight > 0 and perceptual is None:
             raise UserError(
-                f"lossconfig.perceptual_weight = {perceptual_weight} needs a perceptual network "
+                f"lossconfig.perceptual_weight = {cfg.perceptual_weight} needs a perceptual network "
                 "(LPIPS/VGG weights), and none can be downloaded here: set perceptual_weight: 0")
-        self.disc_start = int(disc_start)
-        self.kl_weight = kl_weight
-        self.disc_weight = disc_weight
-        self.disc_factor = disc_factor
-        self.per_pixel = adaptive_weight == "per_pixel"
-        self.d_weight_max = float(d_weight_max)
-        self.pixel_weight = pixelloss_weight
-        self.perceptual_weight = perceptual_weight
+        self.disc_start = int(cfg.disc_start)
+        self.kl_weight = cfg.kl_weight
+        self.disc_weight = cfg.disc_weight
+        self.disc_factor = cfg.disc_factor
+        self.per_pixel = cfg.adaptive_weight == "per_pixel"
+        self.d_weight_max = float(cfg.d_weight_max)
+        self.pixel_weight = cfg.pixelloss_weight
+        self.perceptual_weight = cfg.perceptual_weight
         self.perceptual = perceptual
-        self.d_loss_fn = D_LOSSES[disc_loss]
-        self.logvar = nn.Parameter(torch.full((), float(logvar_init)))
-        self.discriminator = NLayerDiscriminator(disc_in_channels, disc_ndf, disc_num_layers,
-                                                 use_actnorm)
+        self.d_loss_fn = D_LOSSES[cfg.disc_loss]
+        self.logvar = nn.Parameter(torch.full((), float(cfg.logvar_init)))
+        self.discriminator = NLayerDiscriminator(cfg.disc_in_channels, cfg.disc_ndf,
+                                                 cfg.disc_num_layers, cfg.use_actnorm)
 
     def generator_parameters(self) -> list[nn.Parameter]:
         """Parameters of the loss that train with the autoencoder's optimizer: ``[logvar]``."""

@@ -32,16 +32,7 @@ from typing import Any
 import yaml
 
 from radiovae.errors import UserError, brief
-from radiovae.model.config import DDConfig, LossConfig, MappingMixin
-
-
-@dataclass
-class ModelConfig(MappingMixin):
-    embed_dim: int = 3
-    lossconfig: LossConfig = field(default_factory=LossConfig)
-    ddconfig: DDConfig = field(default_factory=DDConfig)
-    ckpt_path: str | None = None     # initial weights (ours or RadioDiff's model-N.pt)
-    ckpt_use_ema: bool = True        # RadioDiff's init_from_ckpt: the EMA weights, loss included
+from radiovae.model.config import DDConfig, LossConfig, MappingMixin, ModelConfig
 
 
 @dataclass
@@ -239,28 +230,28 @@ def describe_accumulation(tr: TrainerConfig) -> str:
             f"each loss / {gae}; {batch}")
 
 
-def _check_consistency(cfg: dict, source: str) -> None:
-    dd, tr, data = cfg["model"]["ddconfig"], cfg["trainer"], cfg["data"]
-    if not all(isinstance(m, int) and m > 0 for m in dd["ch_mult"]) or not dd["ch_mult"]:
+def _check_consistency(cfg: TrainConfig, source: str) -> None:
+    dd, tr, data = cfg.model.ddconfig, cfg.trainer, cfg.data
+    if not all(isinstance(m, int) and m > 0 for m in dd.ch_mult) or not dd.ch_mult:
         raise UserError(f"{source}: model.ddconfig.ch_mult must be a list of positive integers")
-    res = dd["resolution"]
+    res = dd.resolution
     if isinstance(res, list) and (len(res) != 2 or not all(isinstance(r, int) for r in res)):
         raise UserError(f"{source}: model.ddconfig.resolution must be an integer or [H, W]")
-    if not 0.0 <= tr["min_lr"] <= tr["lr"]:
+    if not 0.0 <= tr.min_lr <= tr.lr:
         raise UserError(f"{source}: trainer.min_lr must be between 0 and trainer.lr "
-                        f"({tr['min_lr']} vs {tr['lr']})")
-    if not 0.0 <= tr["ema_decay"] < 1.0:
-        raise UserError(f"{source}: trainer.ema_decay must be in [0, 1), got {tr['ema_decay']}")
-    if data["name"] in ("radiomapseer", "folder") and not data["root"]:
-        raise UserError(f"{source}: data.root is required for data.name '{data['name']}' "
+                        f"({tr.min_lr} vs {tr.lr})")
+    if not 0.0 <= tr.ema_decay < 1.0:
+        raise UserError(f"{source}: trainer.ema_decay must be in [0, 1), got {tr.ema_decay}")
+    if data.name in ("radiomapseer", "folder") and not data.root:
+        raise UserError(f"{source}: data.root is required for data.name '{data.name}' "
                         "(add --set data.root=DIR)")
-    if data["num_workers"] < 0:
+    if data.num_workers < 0:
         raise UserError(f"{source}: data.num_workers must be >= 0")
-    if tr["ema_update_after_step"] < 0:
+    if tr.ema_update_after_step < 0:
         raise UserError(f"{source}: trainer.ema_update_after_step must be >= 0")
-    down = 2 ** (len(dd["ch_mult"]) - 1)
-    if data["size"] % down:
-        raise UserError(f"{source}: data.size {data['size']} must be divisible by {down} "
+    down = 2 ** (len(dd.ch_mult) - 1)
+    if data.size % down:
+        raise UserError(f"{source}: data.size {data.size} must be divisible by {down} "
                         f"(2 ** (len(ch_mult) - 1))")
 
 
@@ -277,9 +268,8 @@ def resolve_config(user: dict | TrainConfig | None, source: str = "config",
         notes = []
     user = apply_overrides(user or {}, overrides)
     mapped, more, ignored = _map_radiodiff(user)
-    checked = _check(mapped, DEFAULTS, "", source)
-    _check_consistency(checked, source)
-    cfg = TrainConfig.from_dict(checked)
+    cfg = TrainConfig.from_dict(_check(mapped, DEFAULTS, "", source))
+    _check_consistency(cfg, source)
     notes += more
     if ignored:
         notes.append("RadioDiff keys with no effect here: " + "; ".join(ignored))

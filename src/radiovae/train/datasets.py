@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -17,17 +18,18 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from radiovae.errors import UserError
+from radiovae.train.config import DataConfig
 
 SPLIT_SEED = {"train": 0, "val": 1_000_003, "test": 2_000_006}
 
 
-def resolve_simulation(data: dict) -> str | None:
+def resolve_simulation(data: DataConfig) -> str | None:
     """``data.simulation: auto``: RadioDiff's DPM when the root has it, else the one simulation
     there (``radiovae data synth`` writes SYN); a note saying which, or None if nothing to pick."""
-    if data["name"] != "radiomapseer" or data["simulation"] != "auto":
+    if data.name != "radiomapseer" or data.simulation != "auto":
         return None
-    gain = Path(data["root"]).expanduser() / "gain"
-    prefix = "cars" if data["cars"] else ""
+    gain = Path(data.root).expanduser() / "gain"
+    prefix = "cars" if data.cars else ""
     found = sorted(p.name[len(prefix):] for p in gain.iterdir()
                    if p.is_dir() and p.name.startswith(prefix)
                    and (prefix or not p.name.startswith("cars"))) if gain.is_dir() else []
@@ -38,54 +40,50 @@ def resolve_simulation(data: dict) -> str | None:
     else:
         raise UserError(f"data.simulation auto: {gain} holds {', '.join(found) or 'no simulations'}"
                         "; say which with --set data.simulation=NAME")
-    data["simulation"] = pick
+    data.simulation = pick
     return f"data.simulation auto -> {pick} (of {', '.join(found)} under {gain})"
 
 
-def build_dataset(data: dict, split: str = "train", progress: bool = True) -> Dataset:
+def build_dataset(data: DataConfig, split: str, progress: bool = True) -> Dataset:
     """The dataset of one split for a resolved ``data`` config section."""
     from radiovae import data as rd
 
-    name = data["name"]
+    name = data.name
     if name == "synthetic":
-        n = data["num_maps"] if split == "train" else data["eval_num_maps"]
-        workers = min(os.cpu_count() or 1, 4) if n * data["tx_per_map"] >= 1000 else 1
-        return rd.SyntheticMaps(n, data["tx_per_map"], size=data["size"],
-                                seed=data["seed"] + SPLIT_SEED[split], workers=workers,
-                                progress=progress, regime=data.get("regime", "street"))
-    root = Path(data["root"]).expanduser()
+        n = data.num_maps if split == "train" else data.eval_num_maps
+        workers = min(os.cpu_count() or 1, 4) if n * data.tx_per_map >= 1000 else 1
+        return rd.SyntheticMaps(n, data.tx_per_map, size=data.size,
+                                seed=data.seed + SPLIT_SEED[split], workers=workers,
+                                progress=progress, regime=data.regime)
+    root = Path(data.root).expanduser()
     if not root.is_dir():
         raise UserError(f"data.root is not a directory: {root}")
-    if name in ("radiomapseer", "radio"):
+    if name == "radiomapseer":
         resolve_simulation(data)
-        return rd.RadioMapSeer(root, split=split, simulation=data["simulation"], cars=data["cars"],
-                               scheme=data["split_scheme"], size=data["size"])
+        return rd.RadioMapSeer(root, split=split, simulation=data.simulation, cars=data.cars,
+                               scheme=data.split_scheme, size=data.size)
     if name == "folder":
         if (root / split).is_dir():
-            return rd.FolderMaps(root / split, size=data["size"])
-        return rd.FolderMaps(root, size=data["size"], split=split)
+            return rd.FolderMaps(root / split, size=data.size)
+        return rd.FolderMaps(root, size=data.size, split=split)
     raise UserError(f"unknown data.name {name!r}")
 
 
-def data_config_for(path: str | Path, base: dict) -> dict:
+def data_config_for(path: str | Path, base: DataConfig) -> DataConfig:
     """``radiovae eval --data``: a YAML config (its data section) or a data directory."""
     from radiovae.data.layout import Layout
     from radiovae.train.config import load_config
 
     path = Path(path)
     if path.is_file():
-        return load_config(path)["data"]
+        return load_config(path).data
     if not path.is_dir():
         raise UserError(f"--data is neither a config file nor a directory: {path}")
-    data = {**base, "root": str(path)}
     sims = Layout(path).simulations()
-    if sims:
-        data["name"] = "radiomapseer"
-        if data.get("simulation") not in sims:
-            data["simulation"] = sims[0]
-    else:
-        data["name"] = "folder"
-    return data
+    if not sims:
+        return replace(base, root=str(path), name="folder")
+    simulation = base.simulation if base.simulation in sims else sims[0]
+    return replace(base, root=str(path), name="radiomapseer", simulation=simulation)
 
 
 def fit_size(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -96,8 +94,8 @@ def fit_size(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode=mode)
 
 
-def batches(dataset: Dataset, batch_size: int, *, seed: int, epoch: int = 0, index: int = 0,
-            rank: int = 0, world_size: int = 1, num_workers: int = 0
+def batches(dataset: Dataset, batch_size: int, *, seed: int, epoch: int, index: int,
+            rank: int, world_size: int, num_workers: int
             ) -> Iterator[tuple[torch.Tensor, int, int]]:
     """Endless shuffled batches of ``image``, resumable: yields (images, epoch, next_index).
 

@@ -22,24 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from radiovae.errors import UserError
-from radiovae.train.config import load_config
+from radiovae.train.config import TrainConfig, load_config
 
 DEMO_CONFIG = "demo"
 SAMPLE_MAPS, SAMPLE_TX = 4, 2
 
 
-def demo_config(steps: int | None = None, num_maps: int | None = None) -> dict:
+def demo_config(steps: int | None = None, num_maps: int | None = None) -> TrainConfig:
     """The shipped demo config, optionally shortened to ``steps`` (GAN from step (steps + 1) // 2)."""
     cfg = load_config(DEMO_CONFIG)
     if steps is not None:
-        tr = cfg["trainer"]
-        tr["train_num_steps"] = steps
-        tr["save_and_sample_every"] = max(1, steps // 2)
-        tr["log_freq"] = max(1, min(tr["log_freq"], steps // 10))
-        cfg["model"]["lossconfig"]["disc_start"] = (steps + 1) // 2
+        tr = cfg.trainer
+        tr.train_num_steps = steps
+        tr.save_and_sample_every = max(1, steps // 2)
+        tr.log_freq = max(1, min(tr.log_freq, steps // 10))
+        cfg.model.lossconfig.disc_start = (steps + 1) // 2
     if num_maps is not None:
-        cfg["data"]["num_maps"] = num_maps
-        cfg["data"]["eval_num_maps"] = max(1, min(cfg["data"]["eval_num_maps"], num_maps))
+        cfg.data.num_maps = num_maps
+        cfg.data.eval_num_maps = max(1, min(cfg.data.eval_num_maps, num_maps))
     return cfg
 
 
@@ -82,7 +82,7 @@ def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
     out = Path(out)
     run_dir, report_dir, maps_dir = out / "run", out / "report", out / "maps"
     cfg = demo_config(steps, num_maps)
-    data = cfg["data"]
+    data = cfg.data
     t0 = time.time()
 
     def say(msg: str) -> None:
@@ -95,17 +95,16 @@ def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
         f"{torch.get_num_threads()} torch threads")
     times: dict[str, float] = {}
 
-    n_train = data["num_maps"] * data["tx_per_map"]
-    say(f"radiovae demo -> {out}\n[1/4] radio maps: {data['num_maps']} synthetic cities x "
-        f"{data['tx_per_map']} transmitters ({n_train} maps of {data['size']}x{data['size']}) "
-        f"for training, {data['eval_num_maps'] * data['tx_per_map']} held out; "
+    n_train = data.num_maps * data.tx_per_map
+    say(f"radiovae demo -> {out}\n[1/4] radio maps: {data.num_maps} synthetic cities x "
+        f"{data.tx_per_map} transmitters ({n_train} maps of {data.size}x{data.size}) "
+        f"for training, {data.eval_num_maps * data.tx_per_map} held out; "
         f"{SAMPLE_MAPS * SAMPLE_TX} examples written to {maps_dir}")
-    synthesize(maps_dir, SAMPLE_MAPS, SAMPLE_TX, size=data["size"], seed=data["seed"],
+    synthesize(maps_dir, SAMPLE_MAPS, SAMPLE_TX, size=data.size, seed=data.seed,
                workers=1, progress=False)
 
-    tr = cfg["trainer"]
-    say(f"[2/4] training {tr['train_num_steps']} steps: VAE until step "
-        f"{cfg['model']['lossconfig']['disc_start'] - 1}, then VAE-GAN (records in {run_dir})")
+    say(f"[2/4] training {cfg.trainer.train_num_steps} steps: VAE until step "
+        f"{cfg.model.lossconfig.disc_start - 1}, then VAE-GAN (records in {run_dir})")
     t = time.time()
     train(cfg, run_dir, progress=progress)
     times["train"] = time.time() - t

@@ -39,7 +39,7 @@ def owns_process_group() -> bool:
     return _STARTED["process_group"]
 
 
-def setup_distributed(device: str = "auto") -> Dist:
+def setup_distributed(device: str) -> Dist:
     """Single process, or DDP from torchrun's / accelerate's RANK, WORLD_SIZE, LOCAL_RANK.
 
     A process group started here is left by :func:`leave_process_group` and its process ended by

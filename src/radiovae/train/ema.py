@@ -1,10 +1,10 @@
 """Exponential moving average of the weights: the weights evaluation and RadioDiff's stage 2 use.
 
-``schedule="radiodiff"`` (the default) is RadioDiff's ``denoising_diffusion_pytorch/ema.py``
-(``EMA.update`` lines 141-156, ``get_current_decay`` lines 132-139) with the defaults its
-train_vae.py Trainer passes (``beta = ema_decay = 0.995``, ``update_every = 10``,
-``update_after_step = 100``, ``inv_gamma = 1``, ``power = 2/3``): :meth:`EMA.update` is called once
-per training step and counts its calls c = 0, 1, 2, ...; on every ``update_every``-th call
+``trainer.ema_schedule: radiodiff`` (the default) is RadioDiff's
+``denoising_diffusion_pytorch/ema.py`` (``EMA.update`` lines 141-156, ``get_current_decay`` lines
+132-139) with the defaults its train_vae.py Trainer passes, which are ``TrainerConfig``'s ``ema_*``
+defaults (decay, update_every, update_after_step, inv_gamma, power): :meth:`EMA.update` is called
+once per training step and counts its calls c = 0, 1, 2, ...; on every ``update_every``-th call
 (c = 0, 10, 20, ...) the EMA weights are copied from the online ones while c <= ``update_after_step``
 (and once more at the first call after it, ``initted``), and after that averaged,
 ema <- d * ema + (1 - d) * online, with
@@ -15,10 +15,10 @@ ema <- d * ema + (1 - d) * online, with
 ~2.8k steps on. Floating-point buffers are averaged the same way, other buffers are left as they are
 (ema.py lines 84-85).
 
-``schedule="tf_warmup"`` is radiovae's earlier one: d = min(decay, (1 + u) / (10 + u)) after u
+``ema_schedule: tf_warmup`` is radiovae's earlier one: d = min(decay, (1 + u) / (10 + u)) after u
 averaging updates, from the first (about 0.995 only after ~18k updates).
 
-``loss``: also average the loss module (``logvar``, the discriminator), as RadioDiff's EMA of the
+``loss`` (``ema_scope: all``): also average the loss module (``logvar``, the discriminator), as RadioDiff's EMA of the
 whole model does. ``state_dict()`` uses RadioDiff's layout (``ema_model.<autoencoder param>``,
 ``ema_model.loss.<loss param>``, ``step`` and ``initted`` of shape [1]).
 """
@@ -26,21 +26,36 @@ whole model does. ``state_dict()`` uses RadioDiff's layout (``ema_model.<autoenc
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import nn
+
+from radiovae.train.config import TrainerConfig
 
 SCHEDULES = ("radiodiff", "tf_warmup")
 
 
 class EMA:
-    def __init__(self, model: nn.Module, decay: float = 0.995, update_every: int = 10,
-                 loss: nn.Module | None = None, schedule: str = "radiodiff",
-                 update_after_step: int = 100, power: float = 2 / 3, inv_gamma: float = 1.0):
-        if schedule not in SCHEDULES:
-            raise ValueError(f"EMA schedule must be one of {SCHEDULES}, not {schedule!r}")
-        self.decay, self.update_every, self.schedule = decay, update_every, schedule
-        self.update_after_step, self.power, self.inv_gamma = update_after_step, power, inv_gamma
+    """The EMA of ``model`` (and of ``loss``), with the ``trainer.ema_*`` settings of ``config``.
+
+    ``config``: a :class:`TrainerConfig` (default: its defaults, RadioDiff's); ``keys``: any of its
+    ``ema_*`` fields over it (``EMA(net, ema_decay=0.5, ema_schedule="tf_warmup")``).
+    """
+
+    def __init__(self, model: nn.Module, config: TrainerConfig | None = None,
+                 loss: nn.Module | None = None, **keys: Any):
+        unknown = [k for k in keys if not k.startswith("ema_")]
+        if unknown:
+            raise TypeError(f"EMA takes trainer.ema_* settings, not {', '.join(unknown)}")
+        tr = replace(config or TrainerConfig(), **keys)
+        if tr.ema_schedule not in SCHEDULES:
+            raise ValueError(f"EMA schedule must be one of {SCHEDULES}, not {tr.ema_schedule!r}")
+        self.decay, self.update_every, self.schedule = tr.ema_decay, tr.ema_update_every, \
+            tr.ema_schedule
+        self.update_after_step, self.power = tr.ema_update_after_step, tr.ema_power
+        self.inv_gamma = tr.ema_inv_gamma
         self.ema_model = copy.deepcopy(model).eval().requires_grad_(False)
         self.ema_loss = copy.deepcopy(loss).eval().requires_grad_(False) if loss is not None \
             else None

@@ -25,7 +25,7 @@ from radiovae.errors import UserError
 from radiovae.io import atomic_write_text
 from radiovae.metrics import image_metrics
 from radiovae.progress import make_progress
-from radiovae.train.config import DEFAULTS, resolve_config
+from radiovae.train.config import DataConfig, resolve_config
 from radiovae.train.datasets import build_dataset, data_config_for, fit_size
 from radiovae.train.records import save_grid
 
@@ -59,9 +59,9 @@ def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike | dict | Non
     path = _resolve_checkpoint(Path(checkpoint))
     ckpt = load_checkpoint(path)
     cfg = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
-    base = resolve_config(cfg)["data"] if cfg and "data" in cfg else dict(DEFAULTS["data"])
+    base = resolve_config(cfg).data if cfg and "data" in cfg else DataConfig()
     if isinstance(data, dict):
-        data_cfg = resolve_config({"data": data})["data"]
+        data_cfg = resolve_config({"data": data}).data
     elif data is not None:
         data_cfg = data_config_for(data, base)
     elif cfg and "data" in cfg:
@@ -80,9 +80,9 @@ def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike | dict | Non
     model = load_autoencoder(path, ema=True).to(device).eval()
     dataset = build_dataset(data_cfg, split, progress=progress)
     if len(dataset) == 0:
-        raise UserError(f"the {split} split of {data_cfg['name']} data is empty")
+        raise UserError(f"the {split} split of {data_cfg.name} data is empty")
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                                         num_workers=data_cfg["num_workers"])
+                                         num_workers=data_cfg.num_workers)
 
     scores: dict[str, list[torch.Tensor]] = {}
     n_lat, lat_sum, lat_sq = 0, None, None
@@ -90,7 +90,7 @@ def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike | dict | Non
     with make_progress(disable=not progress) as bar, torch.no_grad():
         task = bar.add_task(f"evaluating ({split})", total=len(dataset))
         for batch in loader:
-            x = fit_size(batch["image"], data_cfg["size"]).to(device)
+            x = fit_size(batch["image"], data_cfg.size).to(device)
             posterior = model.encode(x)
             z = posterior.mode()
             recon = model.decode(z).clamp(-1, 1)
@@ -122,7 +122,7 @@ def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike | dict | Non
                    "channel_mean": mean.tolist(), "channel_std": std.tolist()},
         "split": split, "n_images": int(len(per_image["psnr"])),
         "checkpoint": str(path), "step": step, "ema": has_ema,
-        "data": {k: data_cfg[k] for k in ("name", "root", "size", "simulation") if k in data_cfg},
+        "data": {k: getattr(data_cfg, k) for k in ("name", "root", "size", "simulation")},
         "grid": str(grid.relative_to(run_dir)),
         "metrics_std": {k: float(v.std()) if len(v) > 1 else 0.0 for k, v in per_image.items()},
     }

@@ -36,6 +36,8 @@ import torch
 
 from radiovae.errors import UserError
 from radiovae.model.checkpoint import AE_PREFIXES, load_checkpoint, save_checkpoint
+from radiovae.model.config import LossConfig
+from radiovae.train.config import TrainerConfig
 
 LOSS_MODULES = ("loss", "loss_pinn", "loss_pinn_dpm2irt4")
 _PLAIN_ADAMW = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
@@ -84,7 +86,7 @@ def _radiodiff_model(ae: dict, loss: dict, extra: dict) -> dict[str, torch.Tenso
 def export_radiodiff(checkpoint: str | os.PathLike, out: str | os.PathLike,
                      perceptual_from: str | os.PathLike | None = None) -> tuple[Path, str]:
     """Write RadioDiff's model-N.pt; returns (path, a note for the user or "")."""
-    from radiovae.train.trainer import checkpoints
+    from radiovae.train.resume import checkpoints
 
     src = Path(checkpoint)
     if src.is_dir():
@@ -118,8 +120,11 @@ def export_radiodiff(checkpoint: str | os.PathLike, out: str | os.PathLike,
     averaged = _radiodiff_model(ema_ae, ema_loss, extra)
 
     step = int(ckpt["step"])
+    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    trainer, model_cfg = saved.get("trainer") or {}, saved.get("model") or {}
+    after = trainer.get("ema_update_after_step", TrainerConfig().ema_update_after_step)
     calls = ckpt["ema"].get("step", torch.tensor([step]))
-    ema = {"initted": torch.tensor([1.0 if step > 100 else 0.0]),
+    ema = {"initted": torch.tensor([1.0 if step > after else 0.0]),
            "step": torch.as_tensor(calls, dtype=torch.long).reshape(1),
            **{f"online_model.{k}": v for k, v in online.items()},
            **{f"ema_model.{k}": v for k, v in averaged.items()}}
@@ -132,8 +137,7 @@ def export_radiodiff(checkpoint: str | os.PathLike, out: str | os.PathLike,
         "opt_disc": _plain(ckpt["opt_disc"]), "lr_scheduler_disc": ckpt["lr_scheduler_disc"],
         "ema": ema, "scaler": ckpt.get("scaler"),
     }
-    every = int(((ckpt.get("config") or {}).get("trainer") or {}).get("save_and_sample_every")
-                or 1)
+    every = int(trainer.get("save_and_sample_every") or 1)
     milestone = step // every
     out = Path(out)
     path = out if out.suffix == ".pt" else out / f"model-{milestone}.pt"
@@ -144,11 +148,12 @@ def export_radiodiff(checkpoint: str | os.PathLike, out: str | os.PathLike,
         notes.append("no LPIPS weights given (--perceptual-from a RadioDiff model-N.pt): the file "
                      "loads in RadioDiff's stage 2 (init_from_ckpt) but not in its strict "
                      "Trainer.load")
-    lc = ((ckpt.get("config") or {}).get("model") or {}).get("lossconfig") or {}
-    if lc.get("disc_ndf", 64) != 64 or lc.get("disc_num_layers", 3) != 3:
-        notes.append(f"RadioDiff builds its discriminator with ndf 64 (disc_num_layers from its "
-                     f"config); this one has ndf {lc.get('disc_ndf')}, so RadioDiff's own "
-                     "AutoencoderKL cannot hold it")
+    lc, radiodiff = model_cfg.get("lossconfig") or {}, LossConfig()   # its defaults: RadioDiff's
+    if (lc.get("disc_ndf", radiodiff.disc_ndf), lc.get("disc_num_layers", radiodiff.disc_num_layers)
+            ) != (radiodiff.disc_ndf, radiodiff.disc_num_layers):
+        notes.append(f"RadioDiff builds its discriminator with ndf {radiodiff.disc_ndf} "
+                     f"(disc_num_layers from its config); this one has ndf {lc.get('disc_ndf')}, "
+                     "so RadioDiff's own AutoencoderKL cannot hold it")
     if path.name != f"model-{milestone}.pt" or step % every:
         notes.append(f"RadioDiff resumes at step {step} from the file it finds as "
                      f"results_folder/model-<resume_milestone>.pt")

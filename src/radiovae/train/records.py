@@ -53,8 +53,9 @@ def _truncate_log(path: Path, before_step: int) -> None:
     atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
-class Records:
-    """Writes a run's records; ``start_step`` > 0 means resuming from a checkpoint at that step."""
+class RunDirWriter:
+    """Writes a run dir's records (config.yaml, metrics.jsonl, train.log, tb/, samples/);
+    ``start_step`` > 0 means resuming from a checkpoint at that step."""
 
     def __init__(self, run_dir: Path, config: TrainConfig | dict, total_steps: int,
                  start_step: int = 0, notes: list[str] | None = None):
@@ -77,7 +78,7 @@ class Records:
                 stamp = f"{datetime.now():%Y-%m-%d %H:%M:%S,%f}"[:-3]
                 for note in notes:   # what was mapped or ignored, first
                     self._log.write(f"{stamp} radiovae config note: {note}\n")
-                self._log.write(f"{stamp} radiovae training config: {plain!r}\n")   # RadioDiff logs its cfg dict so
+                self._log.write(f"{stamp} radiovae training config: {plain!r}\n")   # as RadioDiff does
                 self._log.flush()
             # written here, not by SummaryWriter's thread: a full disk is an OSError of log()
             self.tb = self._opened(EventFile(self.dir / "tb", purge_step=start_step or None))

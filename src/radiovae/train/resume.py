@@ -24,7 +24,8 @@ import torch
 import torch.distributed as torch_dist
 
 from radiovae.errors import UserError
-from radiovae.model import load_checkpoint
+from radiovae.model import build_model, load_checkpoint
+from radiovae.train.config import TrainConfig
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
@@ -213,16 +214,14 @@ def _check_optimizer(state: dict, shapes: list[torch.Size], name: str) -> str | 
     return None
 
 
-def expected_shapes(cfg: Any) -> dict[str, Any]:
+def expected_shapes(cfg: TrainConfig) -> dict[str, Any]:
     """The tensor shapes a checkpoint of ``cfg``'s run must have: model and optimizers built as
     the trainer builds them, on the meta device (no memory, no RNG draws)."""
     from radiovae.train.step import build_optimizers
-    from radiovae.train.trainer import build_model
 
     with torch.device("meta"):
-        autoencoder, loss = build_model(cfg)
-        opt_ae, opt_disc = build_optimizers(autoencoder, loss, 1e-3,
-                                            train_logvar=cfg["trainer"].get("train_logvar", True))
+        autoencoder, loss = build_model(cfg.model)
+        opt_ae, opt_disc = build_optimizers(autoencoder, loss, cfg.trainer)
     ae = {k: v.shape for k, v in autoencoder.state_dict().items()}
     return {
         "model": {**ae, **{f"loss.{k}": v.shape for k, v in loss.state_dict().items()}},
@@ -277,21 +276,21 @@ def _architecture(ckpt: dict[str, Any]) -> dict | None:
     return None
 
 
-def _same_architecture(ckpt: dict[str, Any], cfg: Any, run_dir: Path) -> None:
+def _same_architecture(ckpt: dict[str, Any], cfg: TrainConfig, run_dir: Path) -> None:
     old = _architecture(ckpt)
-    new = cfg["model"].as_dict() if hasattr(cfg["model"], "as_dict") else cfg["model"]
+    new = cfg.model.as_dict()
     for key in ("embed_dim", "ddconfig"):
         if old.get(key) != new[key]:
             raise UserError(f"{run_dir} was trained with a different model.{key} "
                             f"({old.get(key)} vs {new[key]}); use a new --run-dir")
 
 
-def latest_checkpoint(run_dir: Path, cfg: Any = None, quiet: bool = False
+def latest_checkpoint(run_dir: Path, cfg: TrainConfig | None = None, quiet: bool = False
                       ) -> tuple[Path | None, dict | None]:
     """The newest checkpoint that loads and is complete; damaged or malformed newer ones are
     reported in one line each and passed over.
 
-    ``cfg``: the run's resolved config (TrainConfig); then tensor shapes are checked too, and a checkpoint of a
+    ``cfg``: the run's resolved config; then tensor shapes are checked too, and a checkpoint of a
     different architecture is refused (UserError: it is another run's, not a damaged one). If
     checkpoints exist but none is usable, UserError: starting over would drop the run's records.
     """

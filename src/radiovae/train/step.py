@@ -22,7 +22,7 @@ clipped to ``grad_clip`` per optimizer, then both optimizers step once. A non-fi
 non-finite gradient norm) steps nothing: gradients are dropped and ``"nonfinite": 1`` is returned.
 The LR schedule, EMA and logging are the trainer's.
 
-Records: RadioDiff's names (train/total_loss, train/logvar, train/kl_loss, train/nll_loss,
+Logged terms: RadioDiff's names (train/total_loss, train/logvar, train/kl_loss, train/nll_loss,
 train/rec_loss, train/d_weight, train/disc_factor, train/g_loss; from disc_start on also
 train/disc_loss, train/logits_real, train/logits_fake), averaged over the micro-batches, plus
 ``nonfinite``. In phase 1 d_weight and g_loss are recorded as 0: they are not computed (their
@@ -38,15 +38,17 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import nn
 
 from radiovae.model.loss import VAEGANLoss
+from radiovae.train.config import TrainerConfig
 
 
-def amp_dtype_for(device: torch.device | str, amp: bool = True, fp16: bool = False
-                  ) -> torch.dtype | None:
+def amp_dtype_for(device: torch.device | str, amp: bool, fp16: bool) -> torch.dtype | None:
     """The autocast dtype for a device: bf16 where supported, fp16 if asked (CUDA), else None.
 
     CPU defaults to fp32 (None): bf16 autocast on CPU is slower than fp32 on most CPUs.
@@ -59,55 +61,63 @@ def amp_dtype_for(device: torch.device | str, amp: bool = True, fp16: bool = Fal
     return torch.bfloat16
 
 
-def build_optimizers(autoencoder: nn.Module, loss: VAEGANLoss, lr: float,
-                     weight_decay: float = 0.01, betas: tuple[float, float] = (0.9, 0.999),
-                     train_logvar: bool = True
-                     ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+ADAMW_BETAS = (0.9, 0.999)   # AdamW's, as RadioDiff's train_vae.py uses them (not a config key)
+
+
+def build_optimizers(autoencoder: nn.Module, loss: VAEGANLoss, config: TrainerConfig | None = None,
+                     **keys: Any) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """AdamW for the autoencoder (+ ``logvar``), AdamW for the discriminator (RadioDiff: both lr).
 
+    ``config``: the trainer section (``lr``, ``weight_decay``, ``train_logvar``; default: its
+    defaults); ``keys``: any of its fields over it (``build_optimizers(ae, loss, lr=1e-3)``).
     ``logvar`` is a learned noise level, not a weight: it gets no weight decay.
     ``train_logvar=False`` leaves it out, as RadioDiff's train_vae.py does (lines 126-130: only
     encoder, decoder, quant_conv, post_quant_conv), so it stays at logvar_init. The fused AdamW
     kernel (same math, one kernel per step instead of ~10 ops per tensor) is used on CPU and CUDA;
     on CPU it makes the optimizer step ~10x faster, a sizeable share of a training step.
     """
+    tr = replace(config or TrainerConfig(), **keys)
     devices = {p.device.type for p in [*autoencoder.parameters(), *loss.parameters()]}
     fused = devices <= {"cpu", "cuda"}
     groups: list[dict] = [{"params": list(autoencoder.parameters())}]
-    if train_logvar:
+    if tr.train_logvar:
         groups.append({"params": loss.generator_parameters(), "weight_decay": 0.0})
     else:
         loss.logvar.requires_grad_(False)
-    opt_ae = torch.optim.AdamW(groups, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused)
-    opt_disc = torch.optim.AdamW(loss.discriminator.parameters(), lr=lr, betas=betas,
-                                 weight_decay=weight_decay, fused=fused)
+    opt_ae = torch.optim.AdamW(groups, lr=tr.lr, betas=ADAMW_BETAS, weight_decay=tr.weight_decay,
+                               fused=fused)
+    opt_disc = torch.optim.AdamW(loss.discriminator.parameters(), lr=tr.lr, betas=ADAMW_BETAS,
+                                 weight_decay=tr.weight_decay, fused=fused)
     return opt_ae, opt_disc
 
 
 class VAEGANStep:
     """Callable: ``step_fn(micro_batches, step) -> {"train/...": float, ..., "nonfinite": 0|1}``.
 
+    ``config``: the trainer section (``grad_clip``, ``gradient_accumulate_every``; default: its
+    defaults); ``keys``: either of them over it.
     ``scaler``: a ``torch.amp.GradScaler`` when ``amp_dtype`` is fp16 (created here if None).
     ``generator``: optional ``torch.Generator`` for the posterior samples (default: global RNG).
     """
 
     def __init__(self, autoencoder: nn.Module, loss: VAEGANLoss,
                  opt_ae: torch.optim.Optimizer, opt_disc: torch.optim.Optimizer,
-                 amp_dtype: torch.dtype | None = None, grad_clip: float | None = 1.0,
+                 config: TrainerConfig | None = None, *, amp_dtype: torch.dtype | None = None,
                  scaler: torch.amp.GradScaler | None = None, sample_posterior: bool = True,
-                 generator: torch.Generator | None = None, gradient_accumulate_every: int = 2):
+                 generator: torch.Generator | None = None, **keys: Any):
+        tr = replace(config or TrainerConfig(), **keys)
         self.autoencoder = autoencoder
         self.loss = loss
         self.opt_ae = opt_ae
         self.opt_disc = opt_disc
         self.amp_dtype = amp_dtype
-        self.grad_clip = grad_clip
+        self.grad_clip = tr.grad_clip
         self.sample_posterior = sample_posterior
         self.generator = generator
-        if gradient_accumulate_every < 1:
+        if tr.gradient_accumulate_every < 1:
             raise ValueError("gradient_accumulate_every must be >= 1")
-        self.disc_updates = gradient_accumulate_every - 1
-        self.loss_scale = 1.0 / gradient_accumulate_every
+        self.disc_updates = tr.gradient_accumulate_every - 1
+        self.loss_scale = 1.0 / tr.gradient_accumulate_every
         self.device = next(autoencoder.parameters()).device
         if amp_dtype == torch.float16 and scaler is None:
             scaler = torch.amp.GradScaler(self.device.type)

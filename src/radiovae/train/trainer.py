@@ -1,10 +1,13 @@
 """Train RadioDiff's first-stage VAE: ``radiovae train --config F --run-dir D [--max-steps N]``.
 
-One loop, read top to bottom (after nanoGPT's train.py):
+One loop, read top to bottom (after nanoGPT's train.py); each line a named step:
 
+    resume point, data, model + optimizers + EMA (restored from the checkpoint, if any)
     for step in range(start, last):
-        micro-batches -> VAEGANStep (G update, and D update from disc_start on)
-        LR schedule, EMA, records every log_freq steps, checkpoint every save_and_sample_every
+        terms = run.train_step(step)      # micro-batches -> VAEGANStep, LR schedule, EMA
+        run.log(step, terms)              # every log_freq steps, skipped steps, the last one
+        run.stop_if_diverged(step, terms) # max_nonfinite_in_a_row skipped steps: checkpoint, stop
+        run.checkpoint_if_due(step + 1)   # every save_and_sample_every steps and at the end
 
 What differs from RadioDiff's train_vae.py, on purpose (README: every deviation and its switch):
   * ``logvar`` trains (``trainer.train_logvar``; RadioDiff leaves it out of every optimizer);
@@ -42,16 +45,15 @@ from rich.progress import TextColumn
 
 from radiovae import __version__
 from radiovae.errors import UserError
-from radiovae.model import AutoencoderKL, VAEGANLoss, load_checkpoint, save_checkpoint
+from radiovae.model import build_model, init_from_checkpoint, save_checkpoint
 from radiovae.progress import make_progress
 from radiovae.train.config import TrainConfig, load_config, resolve_config
 from radiovae.train.datasets import batches, build_dataset, fit_size, resolve_simulation
-from radiovae.train.distributed import setup_distributed
+from radiovae.train.distributed import Dist, setup_distributed
 from radiovae.train.ema import EMA
-from radiovae.train.records import Records
-from radiovae.train.resume import (  # checkpoints, latest_checkpoint: also imported from here
+from radiovae.train.records import RunDirWriter
+from radiovae.train.resume import (
     SaveFailed,
-    checkpoints,  # noqa: F401
     clean_stale_temp_files,
     disk_full,
     gather_process_states,
@@ -71,7 +73,7 @@ class TrainingDiverged(RuntimeError):
     """Too many non-finite steps in a row; a checkpoint of the last good weights was written."""
 
 
-def lr_at(step: int, lr: float, min_lr: float, total_steps: int, mode: str = "absolute") -> float:
+def lr_at(step: int, lr: float, min_lr: float, total_steps: int, mode: str) -> float:
     """RadioDiff's polynomial decay (1 - step/N)^0.95, floored at ``min_lr`` (an absolute LR), or
     with ``mode="radiodiff"`` at ``lr * min_lr`` (train_vae.py line 133 floors the factor)."""
     factor = max(1.0 - step / total_steps, 0.0) ** 0.95
@@ -80,42 +82,11 @@ def lr_at(step: int, lr: float, min_lr: float, total_steps: int, mode: str = "ab
     return max(lr * factor, min_lr)
 
 
-# -- model ----------------------------------------------------------------------
-
-def build_model(cfg: TrainConfig | dict) -> tuple[AutoencoderKL, VAEGANLoss]:
-    model = cfg["model"]
-    return (AutoencoderKL(dict(model["ddconfig"]), model["embed_dim"]),
-            VAEGANLoss(**dict(model["lossconfig"])))
-
-
-def init_from_checkpoint(path: str, autoencoder: AutoencoderKL, loss: VAEGANLoss, use_ema: bool
-                         ) -> str:
-    """``model.ckpt_path``: RadioDiff's ``init_from_ckpt`` (encoder_decoder.py lines 925-952).
-
-    With ``use_ema`` and an ``ema`` entry: the EMA weights, the loss's (logvar, discriminator)
-    included; else the online ones. The autoencoder must match exactly; loss tensors are taken
-    when present. Returns one line saying what was loaded.
-    """
-    from radiovae.model import load_autoencoder
-    from radiovae.model.checkpoint import loss_state
-
-    ckpt = load_checkpoint(path)
-    ae = load_autoencoder(path, ema=use_ema, config={"embed_dim": autoencoder.embed_dim,
-                                                     "ddconfig": autoencoder.ddconfig})
-    autoencoder.load_state_dict(ae.state_dict())
-    state, source = loss_state(ckpt, use_ema)
-    own = loss.state_dict()
-    taken = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
-    loss.load_state_dict({**own, **taken})
-    return (f"model.ckpt_path {path}: autoencoder from its {source} weights"
-            f"{', loss (logvar, discriminator) too' if taken else ', no loss weights in it'}")
-
-
 class _DDPStep(VAEGANStep):
     """DDP averages the autoencoder's gradients; this averages the loss's own (logvar, D).
 
     Caveat: if a loss is non-finite on some processes only, they leave the step early while the
-    others wait here; E's VAEGANStep would need to agree on finiteness across processes first.
+    others wait here; VAEGANStep would need to agree on finiteness across processes first.
     """
 
     def _unscale_and_clip(self, opt: torch.optim.Optimizer) -> bool:
@@ -146,115 +117,229 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
     cfg = resolve_config(config, overrides=overrides) if isinstance(config, (dict, TrainConfig)) \
         else load_config(config, overrides)
     run_dir = Path(run_dir)
-    tr, data_cfg = cfg.trainer, cfg.data
-    dist = setup_distributed(tr.device)
-    total = tr.train_num_steps
+    dist = setup_distributed(cfg.trainer.device)
+    total = cfg.trainer.train_num_steps
     last = min(total, max_steps) if max_steps else total
-
-    # Resume from the newest complete checkpoint of this run dir, if there is one.
-    if dist.main:
-        clean_stale_temp_files(run_dir)
-    ckpt_path, ckpt = latest_checkpoint(run_dir, cfg, quiet=not dist.main)
+    ckpt_path, ckpt = _maybe_resume(run_dir, cfg, dist)
     start = int(ckpt["step"]) if ckpt else 0
     if start >= last:
         print(f"{run_dir}: already at step {start} (target {last}); nothing to do")
         return {"step": start, "checkpoint": ckpt_path, "stopped": "done", "run_dir": run_dir}
 
-    # Data: the training split, and a fixed held-out batch for the sample grids.
-    notes = list(cfg.notes)
-    picked = resolve_simulation(data_cfg)
-    if picked:
-        notes.append(picked)
-    train_set = build_dataset(data_cfg, "train", progress=progress and dist.main)
-    sample_set = build_dataset(data_cfg, "val", progress=progress and dist.main)
-    n_samples = min(tr.num_samples, len(sample_set))
-    sample_batch = torch.stack([sample_set[i]["image"] for i in range(n_samples)])
-    sample_batch = fit_size(sample_batch, data_cfg.size).to(dist.device)
+    run = _Run(cfg, run_dir, dist, start, last, progress, ckpt_path, ckpt)
+    info = TextColumn("{task.fields[info]}")
+    try:
+        with make_progress(info, disable=not (progress and dist.main)) as bar:
+            task = bar.add_task("training", total=last, completed=start, info="")
+            for step in range(start, last):
+                terms = run.train_step(step)
+                run.log(step, terms)
+                bar.update(task, completed=step + 1, info=_short(terms))
+                run.stop_if_diverged(step, terms)
+                run.checkpoint_if_due(step + 1)
+        run.finish("max_steps" if last < total else "done")
+    except OSError as exc:   # a full disk while writing the records (a failed save: SaveFailed)
+        if not disk_full(exc):
+            raise
+        raise UserError(records_failed(run_dir, run.saved)) from None
+    finally:
+        run.close(failing=sys.exc_info()[0] is not None)
+    if dist.main and progress:
+        print(f"trained to step {last}/{total}; checkpoint {run.saved}; records in {run_dir}",
+              flush=True)
+    return {"step": last, "checkpoint": run.saved,
+            "stopped": "max_steps" if last < total else "done", "run_dir": run_dir,
+            "time": time.time()}
 
-    # Model, optimizers (logvar trains with the autoencoder), schedulers, EMA, AMP.
-    random.seed(tr.seed)
-    np.random.seed(tr.seed)
-    torch.manual_seed(tr.seed)
-    autoencoder, loss = build_model(cfg)
-    if ckpt is None and cfg.model.ckpt_path:
-        notes.append(init_from_checkpoint(cfg.model.ckpt_path, autoencoder, loss,
-                                          cfg.model.ckpt_use_ema))
+
+def _maybe_resume(run_dir: Path, cfg: TrainConfig, dist: Dist) -> tuple[Path | None, dict | None]:
+    """The newest complete checkpoint of this run dir, if there is one (leftover temp files of
+    killed saves removed first)."""
     if dist.main:
-        _announce(notes, progress)
-    autoencoder.to(dist.device)
-    loss.to(dist.device)
-    opt_ae, opt_disc = build_optimizers(autoencoder, loss, tr.lr, tr.weight_decay,
-                                        train_logvar=tr.train_logvar)
+        clean_stale_temp_files(run_dir)
+    return latest_checkpoint(run_dir, cfg, quiet=not dist.main)
 
-    def factor(s: int) -> float:
-        return lr_at(s, tr.lr, tr.min_lr, total, tr.min_lr_mode) / tr.lr
 
-    sched_ae = torch.optim.lr_scheduler.LambdaLR(opt_ae, factor)
-    sched_disc = torch.optim.lr_scheduler.LambdaLR(opt_disc, factor)
-    ema = EMA(autoencoder, tr.ema_decay, tr.ema_update_every,
-              loss=loss if tr.ema_scope == "all" else None, schedule=tr.ema_schedule,
-              update_after_step=tr.ema_update_after_step, power=tr.ema_power,
-              inv_gamma=tr.ema_inv_gamma) if dist.main else None
-    amp_dtype = amp_dtype_for(dist.device, tr.amp or tr.fp16, tr.fp16)
-    scaler = torch.amp.GradScaler(dist.device.type) if amp_dtype == torch.float16 else None
+class _Run:
+    """One training run's parts and state: what the loop's named steps read and change."""
 
-    epoch = index = 0
-    exact = False   # this process's RNG state and data position restored
-    if ckpt is not None:
-        try:   # checked by latest_checkpoint; anything it missed is one line, not a traceback
-            model_state = ckpt["model"]
-            autoencoder.load_state_dict({k: v for k, v in model_state.items()
-                                         if not k.startswith("loss.")})
-            loss.load_state_dict({k[5:]: v for k, v in model_state.items() if k.startswith("loss.")})
-            opt_ae.load_state_dict(ckpt["opt_ae"])
-            opt_disc.load_state_dict(ckpt["opt_disc"])
-            sched_ae.load_state_dict(ckpt["lr_scheduler_ae"])
-            sched_disc.load_state_dict(ckpt["lr_scheduler_disc"])
-            if ema is not None:
-                ema.load_state_dict(ckpt["ema"])
-            if scaler is not None and ckpt.get("scaler"):
-                scaler.load_state_dict(ckpt["scaler"])
-            own, exact = own_process_state(ckpt, dist.rank, dist.world_size)
-            epoch, index = int(own["data"]["epoch"]), int(own["data"]["index"])
-            set_rng_state(own["rng"])
+    def __init__(self, cfg: TrainConfig, run_dir: Path, dist: Dist, start: int, last: int,
+                 progress: bool, ckpt_path: Path | None, ckpt: dict | None):
+        self.cfg, self.tr, self.run_dir, self.dist = cfg, cfg.trainer, run_dir, dist
+        self.last, self.saved = last, ckpt_path
+        self.bad_in_a_row = 0
+        notes = self._load_data(progress)
+        self._build_model(ckpt, notes, progress)
+        self.epoch, self.index = self._restore(ckpt, ckpt_path, start)
+        self.step_fn = self._step_fn()
+        self.stream = batches(self.train_set, cfg.data.batch_size, seed=cfg.data.seed,
+                              epoch=self.epoch, index=self.index, rank=dist.rank,
+                              world_size=dist.world_size, num_workers=cfg.data.num_workers)
+        self.records = RunDirWriter(run_dir, cfg, self.tr.train_num_steps, start, notes=notes) \
+            if dist.main else None
+
+    # -- setting up ----------------------------------------------------------------------------
+
+    def _load_data(self, progress: bool) -> list[str]:
+        """The training split, and a fixed held-out batch for the sample grids; the run's notes."""
+        data, shown = self.cfg.data, progress and self.dist.main
+        notes = list(self.cfg.notes)
+        picked = resolve_simulation(data)
+        if picked:
+            notes.append(picked)
+        self.train_set = build_dataset(data, "train", progress=shown)
+        sample_set = build_dataset(data, "val", progress=shown)
+        n_samples = min(self.tr.num_samples, len(sample_set))
+        sample_batch = torch.stack([sample_set[i]["image"] for i in range(n_samples)])
+        self.sample_batch = fit_size(sample_batch, data.size).to(self.dist.device)
+        return notes
+
+    def _build_model(self, ckpt: dict | None, notes: list[str], progress: bool) -> None:
+        """Model, optimizers (logvar trains with the autoencoder), schedulers, EMA, AMP."""
+        tr, dist, model_cfg = self.tr, self.dist, self.cfg.model
+        random.seed(tr.seed)
+        np.random.seed(tr.seed)
+        torch.manual_seed(tr.seed)
+        self.autoencoder, self.loss = build_model(model_cfg)
+        if ckpt is None and model_cfg.ckpt_path:
+            notes.append(init_from_checkpoint(model_cfg.ckpt_path, self.autoencoder, self.loss,
+                                              model_cfg.ckpt_use_ema))
+        if dist.main:
+            _announce(notes, progress)
+        self.autoencoder.to(dist.device)
+        self.loss.to(dist.device)
+        self.opt_ae, self.opt_disc = build_optimizers(self.autoencoder, self.loss, tr)
+
+        def factor(s: int) -> float:
+            return lr_at(s, tr.lr, tr.min_lr, tr.train_num_steps, tr.min_lr_mode) / tr.lr
+
+        self.sched_ae = torch.optim.lr_scheduler.LambdaLR(self.opt_ae, factor)
+        self.sched_disc = torch.optim.lr_scheduler.LambdaLR(self.opt_disc, factor)
+        self.ema = EMA(self.autoencoder, tr, loss=self.loss if tr.ema_scope == "all" else None) \
+            if dist.main else None
+        self.amp_dtype = amp_dtype_for(dist.device, tr.amp or tr.fp16, tr.fp16)
+        self.scaler = torch.amp.GradScaler(dist.device.type) \
+            if self.amp_dtype == torch.float16 else None
+
+    def _restore(self, ckpt: dict | None, ckpt_path: Path | None, start: int) -> tuple[int, int]:
+        """Weights, optimizers, schedulers, EMA, scaler, this process's RNG state and data position
+        from ``ckpt``; returns the data position (epoch, index)."""
+        dist, exact, epoch, index = self.dist, False, 0, 0
+        if ckpt is not None:
+            try:   # checked by latest_checkpoint; anything it missed is one line, not a traceback
+                self._load_state(ckpt)
+                own, exact = own_process_state(ckpt, dist.rank, dist.world_size)
+                epoch, index = int(own["data"]["epoch"]), int(own["data"]["index"])
+                set_rng_state(own["rng"])
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+                detail = " ".join(str(e).split())[:160]
+                raise UserError(f"{ckpt_path} does not restore ({type(e).__name__}: {detail}); "
+                                "move it out of the run dir to resume from the previous checkpoint"
+                                ) from None
             if not exact and dist.main:
                 print(f"radiovae: warning: {ckpt_path} was written by {ckpt.get('world_size', 1)} "
-                      f"process(es), this run has {dist.world_size}: weights and optimizers resume, "
-                      "but the random draws and data order will differ from an uninterrupted run",
-                      flush=True)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
-            detail = " ".join(str(e).split())[:160]
-            raise UserError(f"{ckpt_path} does not restore ({type(e).__name__}: {detail}); move "
-                            "it out of the run dir to resume from the previous checkpoint") from None
-    if dist.world_size > 1 and not exact:   # each process draws its own posterior noise
-        torch.manual_seed(tr.seed * 7919 + dist.rank * 104729 + start)
+                      f"process(es), this run has {dist.world_size}: weights and optimizers "
+                      "resume, but the random draws and data order will differ from an "
+                      "uninterrupted run", flush=True)
+        if dist.world_size > 1 and not exact:   # each process draws its own posterior noise
+            torch.manual_seed(self.tr.seed * 7919 + dist.rank * 104729 + start)
+        return epoch, index
 
-    net = autoencoder
-    step_cls = VAEGANStep
-    if dist.world_size > 1:
-        net = torch.nn.parallel.DistributedDataParallel(
-            autoencoder, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
-        step_cls = _DDPStep
-    step_fn = step_cls(net, loss, opt_ae, opt_disc, amp_dtype=amp_dtype,
-                       grad_clip=tr.grad_clip, scaler=scaler,
-                       gradient_accumulate_every=tr.gradient_accumulate_every)
-    stream = batches(train_set, data_cfg.batch_size, seed=data_cfg.seed, epoch=epoch,
-                     index=index, rank=dist.rank, world_size=dist.world_size,
-                     num_workers=data_cfg.num_workers)
-    records = Records(run_dir, cfg, total, start, notes=notes) if dist.main else None
+    def _load_state(self, ckpt: dict) -> None:
+        model_state = ckpt["model"]
+        self.autoencoder.load_state_dict({k: v for k, v in model_state.items()
+                                          if not k.startswith("loss.")})
+        self.loss.load_state_dict({k[5:]: v for k, v in model_state.items()
+                                   if k.startswith("loss.")})
+        self.opt_ae.load_state_dict(ckpt["opt_ae"])
+        self.opt_disc.load_state_dict(ckpt["opt_disc"])
+        self.sched_ae.load_state_dict(ckpt["lr_scheduler_ae"])
+        self.sched_disc.load_state_dict(ckpt["lr_scheduler_disc"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt["ema"])
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
 
-    def save(done: int) -> Path | None:
+    def _step_fn(self) -> VAEGANStep:
+        """The optimizer step: the autoencoder wrapped in DDP under more than one process."""
+        dist, net, step_cls = self.dist, self.autoencoder, VAEGANStep
+        if dist.world_size > 1:
+            net = torch.nn.parallel.DistributedDataParallel(
+                self.autoencoder,
+                device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+            step_cls = _DDPStep
+        return step_cls(net, self.loss, self.opt_ae, self.opt_disc, self.tr,
+                        amp_dtype=self.amp_dtype, scaler=self.scaler)
+
+    # -- the loop's steps --------------------------------------------------------------------------
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """One optimizer step over ``micro_batches`` batches, the LR schedule, the EMA; its terms
+        (``lr``: the step's LR; ``skipped``: 1 for a non-finite step, which changed nothing)."""
+        micro = []
+        for _ in range(self.tr.micro_batches):
+            images, self.epoch, self.index = next(self.stream)
+            micro.append(fit_size(images, self.cfg.data.size))
+        lr = self.opt_ae.param_groups[0]["lr"]
+        terms = self.step_fn(micro, step)
+        with warnings.catch_warnings():   # opt_disc does not step in phase 1
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+            self.sched_ae.step()
+            self.sched_disc.step()
+        skipped = terms.pop("nonfinite", 0.0) > 0
+        self.bad_in_a_row = self.bad_in_a_row + 1 if skipped else 0
+        if not skipped and self.ema is not None:
+            self.ema.update(self.autoencoder, step, self.loss)
+        terms["lr"] = lr
+        if skipped:
+            terms["skipped"] = 1.0
+        return terms
+
+    def log(self, step: int, terms: dict[str, float]) -> None:
+        """Every ``log_freq`` steps, every skipped step, and the last (the records reach the end)."""
+        if self.records is not None and (step % self.tr.log_freq == 0 or "skipped" in terms
+                                         or step + 1 == self.last):
+            self.records.log(step, terms)
+
+    def stop_if_diverged(self, step: int, terms: dict[str, float]) -> None:
+        """After ``max_nonfinite_in_a_row`` skipped steps: checkpoint, end marker, and stop."""
+        if self.bad_in_a_row < self.tr.max_nonfinite_in_a_row:
+            return
+        self.saved = self._save(step + 1)
+        if self.records is not None:
+            self.records.finish(step + 1, "diverged")
+        bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
+        raise TrainingDiverged(
+            f"{self.bad_in_a_row} non-finite steps in a row (last at step {step}: "
+            f"{', '.join(f'{k}={v}' for k, v in bad.items()) or 'gradient norm'}); "
+            f"stopped; the last good weights are in {self.saved} "
+            f"(lower trainer.lr, or raise trainer.max_nonfinite_in_a_row)")
+
+    def checkpoint_if_due(self, done: int) -> None:
+        """Every ``save_and_sample_every`` steps, and after the run's last step."""
+        if done % self.tr.save_and_sample_every == 0 or done == self.last:
+            self.saved = self._save(done)
+
+    def finish(self, stopped: str) -> None:
+        if self.records is not None:
+            self.records.finish(self.last, stopped)
+
+    # -- checkpoints -----------------------------------------------------------------------------
+
+    def _save(self, done: int) -> Path:
         """Checkpoint after ``done`` steps (rank 0) and a sample grid from the EMA weights.
 
         Every rank's RNG state and data position go into rank 0's one file. A failed write
         (full disk) stops every rank with :class:`SaveFailed`; the previous checkpoint stays.
         """
-        ranks = gather_process_states(process_state(epoch, index), dist.rank, dist.world_size)
-        path = run_dir / "checkpoints" / f"model-{done}.pt"
+        dist = self.dist
+        ranks = gather_process_states(process_state(self.epoch, self.index), dist.rank,
+                                      dist.world_size)
+        path = self.run_dir / "checkpoints" / f"model-{done}.pt"
         failed = None
         if dist.main:
             try:
-                _write(path, done, ranks)
+                self._write(path, done, ranks)
             except OSError as exc:
                 failed = exc
         ok = failed is None
@@ -263,108 +348,52 @@ def train(config: TrainConfig | dict | str | os.PathLike, run_dir: str | os.Path
         if ok:
             return path
         if failed is not None:
-            raise SaveFailed(save_failed(path, done, saved, failed)) from None
+            raise SaveFailed(save_failed(path, done, self.saved, failed)) from None
         raise SaveFailed(f"rank 0 could not write {path}", quiet=True)
 
-    def _write(path: Path, done: int, ranks: list) -> None:
+    def _write(self, path: Path, done: int, ranks: list) -> None:
         save_checkpoint(path, {
             "step": done,
-            "model": {**autoencoder.state_dict(),
-                      **{f"loss.{k}": v for k, v in loss.state_dict().items()}},
-            "ema": ema.state_dict(),
-            "opt_ae": opt_ae.state_dict(), "lr_scheduler_ae": sched_ae.state_dict(),
-            "opt_disc": opt_disc.state_dict(), "lr_scheduler_disc": sched_disc.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": ranks[0]["rng"], "data": {**ranks[0]["data"], "seed": data_cfg.seed},
+            "model": {**self.autoencoder.state_dict(),
+                      **{f"loss.{k}": v for k, v in self.loss.state_dict().items()}},
+            "ema": self.ema.state_dict(),
+            "opt_ae": self.opt_ae.state_dict(), "lr_scheduler_ae": self.sched_ae.state_dict(),
+            "opt_disc": self.opt_disc.state_dict(),
+            "lr_scheduler_disc": self.sched_disc.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": ranks[0]["rng"], "data": {**ranks[0]["data"], "seed": self.cfg.data.seed},
             "ranks": ranks,   # every process's RNG state and data position, in rank order
-            "config": cfg.as_dict(), "world_size": dist.world_size, "radiovae": __version__,
+            "config": self.cfg.as_dict(), "world_size": self.dist.world_size,
+            "radiovae": __version__,
         })
         with torch.no_grad():
-            recon = ema.ema_model(sample_batch, sample_posterior=False)[0]
-        records.samples(done, ((sample_batch + 1) / 2)[:, 0].float().cpu().numpy(),
-                        ((recon + 1) / 2)[:, 0].float().cpu().numpy())
+            recon = self.ema.ema_model(self.sample_batch, sample_posterior=False)[0]
+        self.records.samples(done, ((self.sample_batch + 1) / 2)[:, 0].float().cpu().numpy(),
+                             ((recon + 1) / 2)[:, 0].float().cpu().numpy())
 
-    info = TextColumn("{task.fields[info]}")
-    bad_in_a_row, stopped, saved = 0, "done", ckpt_path
-    try:
-        with make_progress(info, disable=not (progress and dist.main)) as bar:
-            task = bar.add_task("training", total=last, completed=start, info="")
-            for step in range(start, last):
-                # One optimizer step over gradient_accumulate_every micro-batches.
-                micro = []
-                for _ in range(tr.micro_batches):
-                    images, epoch, index = next(stream)
-                    micro.append(fit_size(images, data_cfg.size))
-                lr = opt_ae.param_groups[0]["lr"]
-                terms = step_fn(micro, step)
-                with warnings.catch_warnings():   # opt_disc does not step in phase 1
-                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
-                    sched_ae.step()
-                    sched_disc.step()
-                skipped = terms.pop("nonfinite", 0.0) > 0
-                bad_in_a_row = bad_in_a_row + 1 if skipped else 0
-                if not skipped and ema is not None:
-                    ema.update(autoencoder, step, loss)
-                terms["lr"] = lr
-                if skipped:
-                    terms["skipped"] = 1.0
-                done = step + 1
-                if records is not None and (step % tr.log_freq == 0 or skipped or done == last):
-                    records.log(step, terms)   # + the last step, so the records reach the end
-                bar.update(task, completed=done, info=_short(terms))
-
-                if bad_in_a_row >= tr.max_nonfinite_in_a_row:
-                    saved, stopped = save(done), "diverged"
-                    if records is not None:
-                        records.finish(done, stopped)
-                    bad = {k: v for k, v in terms.items() if not np.isfinite(v)}
-                    raise TrainingDiverged(
-                        f"{bad_in_a_row} non-finite steps in a row (last at step {step}: "
-                        f"{', '.join(f'{k}={v}' for k, v in bad.items()) or 'gradient norm'}); "
-                        f"stopped; the last good weights are in {saved} "
-                        f"(lower trainer.lr, or raise trainer.max_nonfinite_in_a_row)")
-                if done % tr.save_and_sample_every == 0 or done == last:
-                    saved = save(done)
-        if records is not None:
-            records.finish(last, "max_steps" if last < total else stopped)
-    except OSError as exc:   # a full disk while writing the records (a failed save: SaveFailed)
-        if not disk_full(exc):
+    def close(self, failing: bool) -> None:
+        """Close the records; while another error propagates, a second one from a full disk is
+        not added to it."""
+        if self.records is None:
+            return
+        try:
+            self.records.close()
+        except OSError as exc:
+            if failing:
+                return
+            if disk_full(exc):
+                raise UserError(records_failed(self.run_dir, self.saved)) from None
             raise
-        raise UserError(records_failed(run_dir, saved)) from None
-    finally:
-        if records is not None:
-            _close(records, failing=sys.exc_info()[0] is not None, saved=saved)
-    if dist.main and progress:
-        print(f"trained to step {last}/{total}; checkpoint {saved}; records in {run_dir}",
-              flush=True)
-    stopped = "max_steps" if last < total else stopped
-    return {"step": last, "checkpoint": saved, "stopped": stopped, "run_dir": run_dir,
-            "time": time.time()}
 
 
 def _announce(notes: list[str], progress: bool) -> None:
     """The notice line: what of the config was mapped or has no effect (stderr, once)."""
-    import sys
-
     mapped = [n for n in notes if not n.startswith("trainer.gradient_accumulate_every")]
     if mapped:
         sys.stderr.write("radiovae: notice: " + " | ".join(mapped) + "\n")
     if progress:
         print(next(n for n in notes if n.startswith("trainer.gradient_accumulate_every")),
               flush=True)
-
-
-def _close(records: Records, failing: bool, saved: Path | None) -> None:
-    """Close the records; while another error propagates, a second one from a full disk is not
-    added to it."""
-    try:
-        records.close()
-    except OSError as exc:
-        if failing:
-            return
-        if disk_full(exc):
-            raise UserError(records_failed(records.dir, saved)) from None
-        raise
 
 
 _SHOWN = (("train/rec_loss", "rec"), ("train/kl_loss", "kl"), ("train/logvar", "logvar"),
