@@ -242,7 +242,7 @@ def parse_radiodiff(data: bytes, final: bool = True, cap: MetricCap | None = Non
         written = {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in nan_steps.items()}
         rec = Records(merge_ordered_rows(raw), config, total or None, skipped, len(raw), resumes,
                       nan_steps=written)
-    rec.end = end
+    rec.end, rec.lines = end, len(ends)
     _note_skipped(rec, original, sorted(bad)[:MAX_NOTES], skipped, tail if final else b"")
     if capped:
         rec.note(None, capped)
@@ -406,10 +406,10 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
             "usecols": list(range(stamp, width + stamp)), "skiprows": np.flatnonzero(skip),
             "engine": "c", "quoting": 3, "keep_default_na": False, "na_values": [""],
             "encoding_errors": "replace"}
-    df = None
+    df = exact = None
     if b"nan" not in specials:         # all numbers: no type inference (much faster)
         try:
-            df = pd.read_csv(io.BytesIO(buf), dtype=np.float64, **read)
+            df = exact = pd.read_csv(io.BytesIO(buf), dtype=np.float64, **read)
         except (ValueError, pd.errors.ParserError):
             df = None                  # a stray token somewhere: let pandas infer, rows fail
     if df is None:
@@ -421,22 +421,27 @@ def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nda
     if len(df) != len(lines):
         return None, list(lines), {}
     num = [_numeric(df[c + stamp]) for c in range(width)]
-    present = np.zeros(len(df), dtype=np.int64)
-    for v, is_nan_text in num:
-        present += ~np.isnan(v) | is_nan_text
+    texts = any(t.any() for _, t in num)       # a value written as the literal NAN somewhere
+    seen = [~np.isnan(v) | t if texts else ~np.isnan(v) for v, t in num]
+    present = np.sum(seen, axis=0, dtype=np.int64)
+    # all numbers read as floats: a line's values fill its first columns, no holes, so its
+    # count of values alone tells its shape; else (inferred types) check each value in place
+    holes = exact is None or texts
     good = np.zeros(len(df), dtype=bool)
     values: dict[str, np.ndarray] = {}
     written: dict[str, np.ndarray] = {}
     for keys in shapes:
         rows = present == 2 + len(keys)
-        for j in range(len(keys)):     # values in place (a "5-06" or stray token fails here)
-            rows &= ~np.isnan(num[2 + j][0]) | num[2 + j][1]
+        if holes:
+            for j in range(len(keys)):  # values in place (a "5-06" or stray token fails here)
+                rows &= seen[2 + j]
         good |= rows
         for j, key in enumerate(keys):
-            col = values.setdefault(key.decode(), np.full(len(df), np.nan))
-            np.copyto(col, num[2 + j][0], where=rows)
-            w = written.setdefault(key.decode(), np.zeros(len(df), dtype=bool))
-            w |= rows & np.isnan(num[2 + j][0])
+            name, v = key.decode(), num[2 + j][0]
+            values[name] = np.where(rows, v, values.get(name, np.nan))
+            if texts:                  # only a literal NAN is a written NaN
+                w = written.setdefault(name, np.zeros(len(df), dtype=bool))
+                w |= rows & num[2 + j][1]
     good &= valid_steps(num[0][0])           # step (0 ... 2^53); a bad total means "unknown"
     totals = num[1][0]
     totals = np.where(valid_steps(totals) & (totals > 0), totals, 0)
