@@ -28,9 +28,9 @@ import pandas as pd
 from radiovae import load_run
 from radiovae.runlog.radiodiff_log import format_radiodiff_lines
 
-CONFIG = ("{'model': {'embed_dim': 3, 'lossconfig': {'disc_start': 50001, 'kl_weight': 1e-06, "
-          "'disc_weight': 0.5}}, 'data': {'batch_size': 2}, 'trainer': {'lr': 5e-06, "
-          "'train_num_steps': 150000, 'log_freq': 1}}")
+CONFIG = ("{{'model': {{'embed_dim': 3, 'lossconfig': {{'disc_start': 50001, 'kl_weight': 1e-06, "
+          "'disc_weight': 0.5}}}}, 'data': {{'batch_size': 2}}, 'trainer': {{'lr': 5e-06, "
+          "'train_num_steps': {total}, 'log_freq': 1}}}}")
 
 
 def log_lines(first: int, steps: int, total: int, seed: int = 0) -> list[str]:
@@ -56,7 +56,7 @@ def log_lines(first: int, steps: int, total: int, seed: int = 0) -> list[str]:
 
 def write_log(path: Path, steps: int, total: int) -> Path:
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(f"2025-08-15 20:41:00,000 {CONFIG}\n")
+        fh.write(f"2025-08-15 20:41:00,000 {CONFIG.format(total=total)}\n")
         chunk = 50_000
         for first in range(0, steps, chunk):
             fh.write("\n".join(log_lines(first, min(chunk, steps - first), total)) + "\n")

@@ -54,7 +54,6 @@ from radiovae.safeload import loads_yaml
 
 MARK = b" [Train Step] "
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
-_EPOCH = pd.Timestamp("1970-01-01")
 _STAMP = b"2025-08-15 20:41:07,123"          # the shape of logging's asctime
 _DIGITS = [i for i, c in enumerate(_STAMP) if chr(c).isdigit()]
 _PREFIX = len(_STAMP) + len(MARK)             # a record's step starts here
@@ -305,15 +304,33 @@ def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
         return out
 
     ymd = number(0, 1, 2, 3, 5, 6, 8, 9)
-    codes, uniq = pd.factorize(np.where(good, ymd, 19700101))
-    days = pd.to_datetime(pd.Series(uniq).astype(str), format="%Y%m%d", errors="coerce")
-    day_s = (days - _EPOCH).dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
-    secs = (day_s[codes] + number(11, 12) * 3600 + number(14, 15) * 60 + number(17, 18)
-            + number(20, 21, 22) / 1000)
-    ok[idx] &= np.isfinite(secs)
+    codes, uniq = pd.factorize(np.where(good, ymd, 19700101))     # a log spans a few days
+    day_s, day_ok = _day_seconds(uniq // 10000, uniq // 100 % 100, uniq % 100)
+    hh, mi, ss = number(11, 12), number(14, 15), number(17, 18)
+    secs = day_s[codes] + hh * 3600 + mi * 60 + ss + number(20, 21, 22) / 1000
+    # a stamp strptime refuses (month 13, 20:99): left to the plain parser, as it reads it
+    ok[idx] &= day_ok[codes] & (hh <= 23) & (mi <= 59) & (ss <= 59)
     times = np.full(n, np.nan)
     times[idx] = secs
     return ok, times
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _day_seconds(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unix seconds of UTC midnights given by year, month, day, and which of them ``datetime``
+    accepts (days from the civil date by integer arithmetic, H. Hinnant's: no pandas round trip,
+    no 1677-2262 limit)."""
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    mc = np.clip(m, 0, 12)
+    valid = (y >= 1) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= _MONTH_DAYS[mc] + ((mc == 2) & leap))
+    y = y - (m <= 2)                               # the year counted from March
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return (days * 86400).astype(np.float64), valid
 
 
 def _config_of(line: bytes) -> dict[str, Any] | None:
