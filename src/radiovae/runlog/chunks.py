@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -98,35 +99,39 @@ def read_records(path: Path, fmt: Reader | str | Enum, chunk_size: int = CHUNK) 
 
 def _chunks(path: Path, size: int, parser: ChunkParser, acc: Records
             ) -> Iterator[tuple[bytes, bool]]:
-    """Complete-line chunks of ``path`` (the last one may end without a newline)."""
-    rest = b""
-    skipping = False
+    """Complete-line chunks of ``path`` (the last one may end without a newline). Each read
+    starts at a line's start (the file is sought back to the end of the last complete line), so
+    no chunk is glued to the rest of the one before: one copy of the file's bytes, not three."""
     with open(path, "rb") as fh:
         while True:
+            start = fh.tell()
             data = fh.read(size)
-            if not data:
-                if rest and not skipping:
-                    yield rest, True
+            if len(data) < size:               # the file's last piece (maybe a cut last line)
+                if data:
+                    yield data, True
                 return
-            if skipping:                       # inside an over-long line: drop to its end
-                nl = data.find(b"\n")
-                if nl < 0:
-                    continue
-                data, skipping = data[nl + 1:], False
-            buf = rest + data
-            end = buf.rfind(b"\n") + 1
-            if end == 0:
-                if len(buf) >= size:           # no newline in a whole chunk: skip that line
-                    parser.skip_long_line(acc, size)
-                    rest, skipping = b"", True
-                else:
-                    rest = buf
-                continue
-            rest = buf[end:]
-            yield buf[:end], False
-            if len(rest) >= size:
+            end = data.rfind(b"\n") + 1
+            if end == 0:                       # no newline in a whole chunk: skip that line
                 parser.skip_long_line(acc, size)
-                rest, skipping = b"", True
+                if not _past_line_end(fh, size):
+                    return
+                continue
+            if end < len(data):
+                fh.seek(start + end)
+                data = data[:end]
+            yield data, False
+
+
+def _past_line_end(fh: BinaryIO, size: int) -> bool:
+    """Move ``fh`` past the end of the line it is in; False when the file ends first."""
+    while True:
+        more = fh.read(size)
+        if not more:
+            return False
+        nl = more.find(b"\n")
+        if nl >= 0:
+            fh.seek(fh.tell() - len(more) + nl + 1)
+            return True
 
 
 def _size(n: int) -> str:
