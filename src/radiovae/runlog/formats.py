@@ -109,9 +109,12 @@ class Reader:
         ``parser`` holding what earlier chunks left (its cap, its row count)."""
         raise NotImplementedError
 
+    # a format whose run is a folder layout (MLflow's file store) finds its runs in a folder's
+    # tree (``runs``; None: a format of single files) and reads one (``read_run``); several
+    # runs are refused, named as ``plural``
+    plural: ClassVar[str] = "runs"
+
     def runs(self, tree: Tree) -> list[Path] | None:
-        """For a format whose run is a folder layout (MLflow's file store): the run folders in
-        ``tree``; None for a format of single files."""
         return None
 
     def read_run(self, folder: Path) -> Records:

@@ -9,11 +9,12 @@ files themselves are read by their formats' readers (:mod:`radiovae.runlog.reade
 from __future__ import annotations
 
 import re
+from enum import Enum
 from pathlib import Path
 
 from radiovae.errors import UserError
 from radiovae.runlog import wandb
-from radiovae.runlog.formats import Format, Probe, reader_for
+from radiovae.runlog.formats import Format, Probe, reader_for, readers
 from radiovae.runlog.records import Records
 from radiovae.runlog.tree import Tree
 
@@ -29,18 +30,18 @@ def binary_message(path: Path) -> str | None:
 
 
 def read_logger_dir(d: Path, tree: Tree
-                    ) -> tuple[list[tuple[Path, Format, Records]], list[Path]] | None:
+                    ) -> tuple[list[tuple[Path, Enum, Records]], list[Path]] | None:
     """The sources of the one run a logger's folder holds, in launch order, and the folders that
     run occupies; None when ``d`` is no logger's folder. ``tree``: ``d`` as :func:`tree.scan`
     lists it (nothing outside ``d`` is looked at). A folder of several runs (an MLflow
     experiment, a ``wandb/`` folder) is refused with their names: which of them belong
     together is the user's call."""
-    mlflow = reader_for(Format.MLFLOW)
-    runs = mlflow.runs(tree) or []
-    if runs:
+    for reader in readers():         # formats whose run is a folder layout (MLflow's store)
+        runs = reader.runs(tree) or []
         if len(runs) > 1:
-            raise UserError(several(d, "MLflow runs", runs))
-        return [(runs[0], Format.MLFLOW, mlflow.read_run(runs[0]))], [runs[0]]
+            raise UserError(several(d, reader.plural, runs))
+        if runs:
+            return [(runs[0], reader.format, reader.read_run(runs[0]))], [runs[0]]
     history = Format.WANDB_HISTORY
     if (files := wandb.run_files(d)) is not None:
         return [(files / wandb.HISTORY, history, wandb.read_run_folder(files))], [d]

@@ -191,6 +191,7 @@ class MLflow(Reader):
 
     format = Format.MLFLOW
     name = "an MLflow run"
+    plural = "MLflow runs"
     rank = 80
 
     def sniff(self, probe: Probe) -> Match | None:
