@@ -11,7 +11,7 @@ from logfactory import write_radiodiff_logs
 
 from radiovae import load_run
 from radiovae.errors import UserError
-from radiovae.runlog import chunks
+from radiovae.runlog import readers
 from radiovae.runlog.follow import RunFollower
 
 
@@ -28,8 +28,8 @@ def _logged_steps(data: bytes) -> set[int]:
 def test_growing_log_with_cut_writes_and_a_resume_file(logs, tmp_path, monkeypatch):
     first, second = (p.read_bytes() for p in logs)
     parsed: list[int] = []
-    real_parse = chunks.parse_radiodiff
-    monkeypatch.setattr(chunks, "parse_radiodiff",
+    real_parse = readers.parse_radiodiff
+    monkeypatch.setattr(readers, "parse_radiodiff",
                         lambda data, final=True, **kw: parsed.append(len(data))
                         or real_parse(data, final, **kw))
     d = tmp_path / "results"

@@ -3,7 +3,9 @@
 ``load_run(paths)`` reads RadioDiff text logs, CSV / JSONL, TensorBoard events, directories and
 radiovae run dirs; ``radiovae.runlog.follow.RunFollower(paths).poll()`` does the same for files
 that are still growing, reading only the new bytes; ``format_radiodiff_lines`` is the one
-definition of RadioDiff's log line.
+definition of RadioDiff's log line. Each format is a reader (``radiovae.runlog.formats.Reader``:
+sniff, read, parse_chunk, its writer's conventions) in one registry (``formats.register``; the
+built-ins in ``readers.py``); a format's identity is a ``formats.Format`` member.
 """
 
 from radiovae.runlog.load import load_run

@@ -12,14 +12,16 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from radiovae.errors import UserError
 from radiovae.runlog.budget import MetricCap, check_cells
-from radiovae.runlog.radiodiff_log import parse_radiodiff
+from radiovae.runlog.formats import Reader, reader_for
 from radiovae.runlog.records import (
     MAX_NOTES,
     Records,
@@ -28,7 +30,6 @@ from radiovae.runlog.records import (
     empty_table,
     merge_ordered_rows,
 )
-from radiovae.runlog.tabular import parse_csv, parse_jsonl
 
 CHUNK = 32 << 20          # bytes per read; also the longest line that is read
 BOM = b"\xef\xbb\xbf"
@@ -50,10 +51,13 @@ def check_regular(path: Path) -> os.stat_result:
 
 
 class ChunkParser:
-    """Parse one text record file's bytes in order, a chunk of complete lines at a time."""
+    """Parse one text record file's bytes in order, a chunk of complete lines at a time, through
+    its format's reader (``Reader.parse_chunk``)."""
 
-    def __init__(self, fmt: str):
-        self.fmt = fmt
+    def __init__(self, reader: Reader | str | Enum):
+        self.reader = reader if isinstance(reader, Reader) else reader_for(reader)
+        if not self.reader.incremental:
+            raise ValueError(f"{self.reader.format.value} is not read in chunks")
         self.header = b""           # a CSV's header line, prepended to every later chunk
         self.lines = 0              # lines consumed so far (notes name file line numbers)
         self.started = False
@@ -67,19 +71,8 @@ class ChunkParser:
             if chunk.startswith(BOM):
                 chunk = chunk[len(BOM):]
         shift = self.lines
-        if self.fmt == "radiodiff_log":
-            new = parse_radiodiff(chunk, final=final, cap=self.cap, rows_before=self.rows)
-        elif self.fmt == "jsonl":
-            new = parse_jsonl(chunk, final=final, cap=self.cap, rows_before=self.rows)
-        elif not self.header:
-            self.header = chunk[:chunk.find(b"\n") + 1] if b"\n" in chunk else b""
-            new = parse_csv(chunk, self.cap, self.rows) if chunk.strip() else \
-                Records(empty_table())
-        else:
-            shift -= 1              # the header prepended is line 1 of what parse_csv saw
-            new = parse_csv(self.header + chunk, self.cap, self.rows) if chunk.strip() else \
-                Records(empty_table())
-        self.lines += chunk.count(b"\n")
+        new = self.reader.parse_chunk(self, chunk, final)
+        self.lines += new.lines if new.lines is not None else chunk.count(b"\n")
         self.rows += new.records
         for n in new.notes:
             if n.get("line") is not None:
@@ -92,7 +85,7 @@ class ChunkParser:
         acc.note(self.lines, f"a line longer than {_size(size)}, skipped")
 
 
-def read_records(path: Path, fmt: str, chunk_size: int = CHUNK) -> Records:
+def read_records(path: Path, fmt: Reader | str | Enum, chunk_size: int = CHUNK) -> Records:
     """Every record of a text record file (RadioDiff log, CSV, JSONL), read chunk by chunk."""
     parser = ChunkParser(fmt)
     acc = Records(empty_table())
@@ -106,35 +99,39 @@ def read_records(path: Path, fmt: str, chunk_size: int = CHUNK) -> Records:
 
 def _chunks(path: Path, size: int, parser: ChunkParser, acc: Records
             ) -> Iterator[tuple[bytes, bool]]:
-    """Complete-line chunks of ``path`` (the last one may end without a newline)."""
-    rest = b""
-    skipping = False
+    """Complete-line chunks of ``path`` (the last one may end without a newline). Each read
+    starts at a line's start (the file is sought back to the end of the last complete line), so
+    no chunk is glued to the rest of the one before: one copy of the file's bytes, not three."""
     with open(path, "rb") as fh:
         while True:
+            start = fh.tell()
             data = fh.read(size)
-            if not data:
-                if rest and not skipping:
-                    yield rest, True
+            if len(data) < size:               # the file's last piece (maybe a cut last line)
+                if data:
+                    yield data, True
                 return
-            if skipping:                       # inside an over-long line: drop to its end
-                nl = data.find(b"\n")
-                if nl < 0:
-                    continue
-                data, skipping = data[nl + 1:], False
-            buf = rest + data
-            end = buf.rfind(b"\n") + 1
-            if end == 0:
-                if len(buf) >= size:           # no newline in a whole chunk: skip that line
-                    parser.skip_long_line(acc, size)
-                    rest, skipping = b"", True
-                else:
-                    rest = buf
-                continue
-            rest = buf[end:]
-            yield buf[:end], False
-            if len(rest) >= size:
+            end = data.rfind(b"\n") + 1
+            if end == 0:                       # no newline in a whole chunk: skip that line
                 parser.skip_long_line(acc, size)
-                rest, skipping = b"", True
+                if not _past_line_end(fh, size):
+                    return
+                continue
+            if end < len(data):
+                fh.seek(start + end)
+                data = data[:end]
+            yield data, False
+
+
+def _past_line_end(fh: BinaryIO, size: int) -> bool:
+    """Move ``fh`` past the end of the line it is in; False when the file ends first."""
+    while True:
+        more = fh.read(size)
+        if not more:
+            return False
+        nl = more.find(b"\n")
+        if nl >= 0:
+            fh.seek(fh.tell() - len(more) + nl + 1)
+            return True
 
 
 def _size(n: int) -> str:

@@ -20,19 +20,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from radiovae.errors import UserError
-from radiovae.runlog import loggers
 from radiovae.runlog.chunks import CHUNK, ChunkParser, check_regular, extend_records
-from radiovae.runlog.load import (
-    FORMATS,
-    _read_json,
-    _read_yaml,
-    assemble,
-    detect_format,
-    record_files,
-)
-from radiovae.runlog.records import Records, clean_times, empty_table
+from radiovae.runlog.formats import Reader, by_rank
+from radiovae.runlog.load import _read_json, _read_yaml, assemble, record_files, sniff
+from radiovae.runlog.records import Records, empty_table
 from radiovae.runlog.run import Run
-from radiovae.runlog.tensorboard import parse_tensorboard
 
 _HEAD = 4096          # first bytes kept per file: a copy of a rotated file is recognized by them
 
@@ -40,7 +32,7 @@ _HEAD = 4096          # first bytes kept per file: a copy of a rotated file is r
 @dataclass
 class _FileState:
     path: Path
-    fmt: str
+    reader: Reader
     offset: int = 0                  # bytes consumed (always at a line boundary)
     ident: tuple[int, int] | None = None   # (device, inode)
     head: bytes = b""
@@ -50,7 +42,7 @@ class _FileState:
     records: Records = field(default_factory=lambda: Records(empty_table()))
 
     def __post_init__(self) -> None:
-        self.parser = ChunkParser(self.fmt)
+        self.parser = ChunkParser(self.reader) if self.reader.incremental else None
         self.label = self.label or str(self.path)
 
     def close(self) -> None:
@@ -103,17 +95,17 @@ class RunFollower:
                 continue
             if self._unknown.get(f) == st.st_size:
                 continue                       # looked at already, unchanged
-            fmt = detect_format(f, quiet=True)
-            if fmt is None:                    # not records, or not yet (a log's cfg line only)
+            reader = sniff(f, quiet=True)
+            if reader is None:                 # not records, or not yet (a log's cfg line only)
                 self._unknown[f] = st.st_size
                 continue
             self._unknown.pop(f, None)
-            self._files[f] = self._adopt(f, fmt, st) or _FileState(f, fmt)
+            self._files[f] = self._adopt(f, reader, st) or _FileState(f, reader)
 
-    def _adopt(self, f: Path, fmt: str, st: os.stat_result) -> _FileState | None:
+    def _adopt(self, f: Path, reader: Reader, st: os.stat_result) -> _FileState | None:
         """A retired file seen again under a new name (rotation): keep reading it, not twice."""
         for old in self._retired:
-            if old.fmt != fmt:
+            if old.reader is not reader:
                 continue
             same = old.ident == (st.st_dev, st.st_ino)
             if not same and old.head and st.st_size >= old.offset:
@@ -135,17 +127,17 @@ class RunFollower:
         files, run_dir = self._targets()
         # the files followed so far first: a rotation retires a file before its new name is
         # discovered (and then recognized, not read twice)
-        known = [s for s in self._files.values() if s.fmt == self._format()]
+        known = [s for s in self._files.values() if s.reader is self._reader()]
         changed = sum(self._advance(s) for s in known)
         self._discover(files)
-        fmt = self._format()
-        followed = [s for s in self._files.values() if s.fmt == fmt]
+        reader = self._reader()
+        followed = [s for s in self._files.values() if s.reader is reader]
         changed += sum(self._advance(s) for s in followed if s not in known)
         if self._run is not None and not changed:
             self.new_rows = 0
             return self._run
-        sources = [(s.label, s.fmt, s.records) for s in [*self._retired, *followed]
-                   if s.fmt == fmt and not s.records.table.empty]
+        sources = [(s.label, s.reader.format, s.records) for s in [*self._retired, *followed]
+                   if s.reader is reader and not s.records.table.empty]
         if not sources:
             named = ", ".join(str(p) for p in self.paths)
             raise UserError(f"{named}: no training records yet")
@@ -156,10 +148,10 @@ class RunFollower:
         self.new_rows = max(len(self._run.table) - before, changed and 1)
         return self._run
 
-    def _format(self) -> str | None:
+    def _reader(self) -> Reader | None:
         """One format per run, as load_run reads a directory (RadioDiff's log + its TB events)."""
-        present = {s.fmt for s in self._files.values()}
-        return next(f for f in FORMATS if f in present) if present else None
+        present = {id(s.reader) for s in self._files.values()}
+        return next((r for r in by_rank() if id(r) in present), None)
 
     def _advance(self, s: _FileState) -> int:
         """Read the file's new complete lines into its records; rows added (or 1 if rewritten)."""
@@ -178,11 +170,8 @@ class RunFollower:
         s.ident = ident
         if st.st_size == s.offset:
             return added
-        if s.fmt == "tensorboard":
-            s.records, s.offset = clean_times(parse_tensorboard(s.path)), st.st_size
-            return 1
-        if s.fmt in loggers.FILE_FORMATS:   # Lightning rewrites its CSV when a key appears
-            s.records, s.offset = clean_times(loggers.parse_file(s.path, s.fmt)), st.st_size
+        if not s.reader.incremental:   # event files; Lightning rewrites its CSV when a key appears
+            s.records, s.offset = s.reader.read(s.path), st.st_size
             return 1
         if s.handle is None:
             s.handle = open(s.path, "rb")  # noqa: SIM115 (held open: rotation must not lose it)
@@ -222,16 +211,16 @@ class RunFollower:
         """The file at ``s.path`` was rotated or truncated: finish the old one, keep its records
         as their own segment, and start the path afresh."""
         added = 0
-        if not truncated and s.handle is not None and s.fmt != "tensorboard":
+        if not truncated and s.handle is not None and s.reader.incremental:
             added = self._read(s, final=True)   # the rotated file's last lines (if any)
         s.close()
-        old = _FileState(s.path, s.fmt, offset=s.offset, ident=s.ident, head=s.head,
+        old = _FileState(s.path, s.reader, offset=s.offset, ident=s.ident, head=s.head,
                          label=f"{s.path} (before rotation {len(self._retired) + 1})",
                          records=s.records)
         if not old.records.table.empty:
             self._retired.append(old)
         s.offset, s.ident, s.head, s.records = 0, None, b"", Records(empty_table())
-        s.parser = ChunkParser(s.fmt)
+        s.parser = ChunkParser(s.reader) if s.reader.incremental else None
         return added
 
     def close(self) -> None:

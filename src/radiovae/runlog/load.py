@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -10,22 +11,21 @@ import numpy as np
 import pandas as pd
 
 from radiovae.errors import UserError
-from radiovae.runlog import loggers
+from radiovae.runlog import loggers, readers  # noqa: F401 (readers: registers the built-ins)
 from radiovae.runlog.budget import cap_tables
-from radiovae.runlog.chunks import BOM, check_regular, read_records
+from radiovae.runlog.chunks import BOM, check_regular
 from radiovae.runlog.clock import forward_time
 from radiovae.runlog.config import flatten_config
+from radiovae.runlog.formats import Match, Probe, Reader, by_rank, reader_for
+from radiovae.runlog.formats import readers as readers_in_order
 from radiovae.runlog.kind import detect_kind
 from radiovae.runlog.precision import print_decimals
-from radiovae.runlog.radiodiff_log import is_radiodiff_log
-from radiovae.runlog.records import MAX_NOTES, Records, by_column, clean_times, merge_ordered_rows
+from radiovae.runlog.records import MAX_NOTES, Records, by_column, merge_ordered_rows
 from radiovae.runlog.run import Run, Segment
 from radiovae.runlog.streams import split_streams
-from radiovae.runlog.tensorboard import is_event_file, parse_tensorboard
 from radiovae.runlog.tree import Tree, scan
 from radiovae.safeload import load_json, load_yaml
 
-FORMATS = ("radiodiff_log", *loggers.FILE_FORMATS, "csv", "jsonl", "tensorboard")
 _HEAD = 1 << 16
 _WHAT = ("RadioDiff text log, CSV or JSONL with a 'step' field, TensorBoard events, or a "
          "Lightning / W&B / MLflow log")
@@ -44,7 +44,7 @@ def load_run(path_or_paths: str | Path | Sequence[str | Path]) -> Run:
     paths = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
     if not paths:
         raise UserError("no training records given")
-    sources: list[tuple[Path, str, Records]] = []
+    sources: list[tuple[Path, Enum, Records]] = []
     evaluation = None
     extra_config: dict[str, Any] | None = None
     for p in map(Path, paths):
@@ -62,7 +62,7 @@ def load_run(path_or_paths: str | Path | Sequence[str | Path]) -> Run:
     return assemble(sources, extra_config, evaluation)
 
 
-def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | None, dict | None]:
+def read_directory(d: Path) -> tuple[list[tuple[Path, Enum, Records]], dict | None, dict | None]:
     """A radiovae run dir (metrics.jsonl + config.yaml + evaluation.json), else a logger's run,
     else every record file; only what lies inside ``d`` (:func:`tree.scan`: symbolic links out
     of it are noted, not followed). A logger's run beside other records is refused, both named:
@@ -78,30 +78,30 @@ def read_directory(d: Path) -> tuple[list[tuple[Path, str, Records]], dict | Non
         if homes != [d]:
             _alone(d, tree, homes, sources[0][1])
         return _with_note(sources, tree), None, None
-    by_format: dict[str, list[Path]] = {}
+    by_format: dict[Reader, list[Path]] = {}
     for f in tree.files:
-        fmt = detect_format(f, quiet=True)
-        if fmt is not None:
-            by_format.setdefault(fmt, []).append(f)
+        reader = sniff(f, quiet=True)
+        if reader is not None:
+            by_format.setdefault(reader, []).append(f)
     # RadioDiff writes its text log and TensorBoard events into the same folder: the same run
-    # twice. Read one format, the one that carries the config and RadioDiff's names first.
-    for fmt in FORMATS:
-        found = [(f, fmt, r) for f in by_format.get(fmt, []) if not (r := _parse(f, fmt)).table.empty]
+    # twice. Read one format, the one of lowest rank (the text log: config and RadioDiff's names).
+    for reader in by_rank():
+        files = by_format.get(reader, [])
+        folders = sorted({f.parent for f in files})
+        if reader.one_folder and len(folders) > 1:
+            raise UserError(loggers.several(d, "runs of " + reader.name + "s", folders))
+        found = [(f, reader.format, r) for f in files if not (r := reader.read(f)).table.empty]
         if found:
             return _with_note(found, tree), None, None
     outside = f" ({tree.left_out_note()})" if tree.outside else ""
     raise UserError(f"{d}: directory holds no training records ({_WHAT}){outside}")
 
 
-_LOGGER = {"mlflow": "an MLflow run", "wandb_history": "a W&B run",
-           "lightning_csv": "a Lightning CSVLogger run"}
-
-
-def _alone(d: Path, tree: Tree, homes: list[Path], fmt: str) -> None:
+def _alone(d: Path, tree: Tree, homes: list[Path], fmt: Enum) -> None:
     """Refuse ``d`` when record files lie outside the logger run's folders ``homes``."""
     others = []
     for f in tree.files:
-        if not any(h in f.parents for h in homes) and detect_format(f, quiet=True) is not None:
+        if not any(h in f.parents for h in homes) and sniff(f, quiet=True) is not None:
             others.append(f)
             if len(others) > 3:
                 break
@@ -110,13 +110,13 @@ def _alone(d: Path, tree: Tree, homes: list[Path], fmt: str) -> None:
                                                                        else "")
         rec = ", ".join(str(f.relative_to(d)) for f in others[:3]) + (", …" if len(others) > 3
                                                                         else "")
-        raise UserError(f"{d}: holds {_LOGGER.get(fmt, 'a logger run')} ({run}) and other "
+        raise UserError(f"{d}: holds {reader_for(fmt).name} ({run}) and other "
                         f"training records ({rec}): two runs, or one run twice; give the "
                         f"folder or file of one of them")
 
 
-def _with_note(sources: list[tuple[Path, str, Records]], tree: Tree
-               ) -> list[tuple[Path, str, Records]]:
+def _with_note(sources: list[tuple[Path, Enum, Records]], tree: Tree
+               ) -> list[tuple[Path, Enum, Records]]:
     """The sources, the first one noting the symbolic links that were not followed."""
     note = tree.left_out_note()
     if note and sources:
@@ -130,19 +130,26 @@ def record_files(d: Path) -> list[Path]:
     return scan(d).files
 
 
-def read_file(path: Path) -> tuple[str, Records]:
+def read_file(path: Path) -> tuple[Enum, Records]:
     """Detect the format of one file by its content and read it; UserError when it holds no records."""
-    fmt = detect_format(path)
-    assert fmt is not None
-    records = _parse(path, fmt)
+    reader = sniff(path)
+    assert reader is not None
+    records = reader.read(path)
     if records.table.empty:
         raise UserError(f"{path}: no training records found ({records.skipped_lines} line(s) "
                         f"read, none a record; expected a {_WHAT})")
-    return fmt, records
+    return reader.format, records
 
 
-def detect_format(path: Path, quiet: bool = False) -> str | None:
-    """``radiodiff_log`` | ``csv`` | ``jsonl`` | ``tensorboard`` from the file's first bytes.
+def detect_format(path: Path, quiet: bool = False) -> Enum | None:
+    """The format of a file, told by its first bytes (:func:`sniff`)."""
+    reader = sniff(path, quiet)
+    return None if reader is None else reader.format
+
+
+def sniff(path: Path, quiet: bool = False) -> Reader | None:
+    """The reader of a file, from its first bytes: the first registered reader sure of it, else
+    (text only) the first that finds it likely.
 
     Unrecognized input raises UserError (or returns None when ``quiet``, for directory scans).
     """
@@ -160,38 +167,32 @@ def detect_format(path: Path, quiet: bool = False) -> str | None:
         if quiet:
             return None
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
-    if is_event_file(path, head) and len(head) > 0:
-        return "tensorboard"
-    if not head.strip():
+    probe = Probe(path, head)
+    blank = not head.strip()
+    for reader in readers_in_order():
+        if (reader.binary or not blank) and _says(reader, probe) is Match.SURE:
+            return reader
+    if blank:
         if quiet:
             return None
         raise UserError(f"{path}: file is empty, no training records")
-    text = head.decode("utf-8", "replace")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    first = lines[0] if lines else ""
-    try:
-        fmt = loggers.detect_file(path, text, first)
-    except RecursionError:                 # a first line nested 100k deep: not a logger's
-        fmt = None
-    if fmt is not None:
-        return fmt
-    if "," in first and "step" in [c.strip().strip('"') for c in first.split(",")]:
-        return "csv"                   # a header line with a step column: whatever follows
-    if first.startswith("{") and '"step"' in first:
-        return "jsonl"                 # a first line that is a JSON record
-    if is_radiodiff_log(head):
-        return "radiodiff_log"
     if _looks_binary(head):
         if quiet:
             return None
         raise UserError(loggers.binary_message(path) or f"{path}: binary data, not a {_WHAT}")
-    if any(ln.startswith("{") for ln in lines[:5]) and '"step"' in text:
-        return "jsonl"
+    for reader in readers_in_order():
+        if not reader.binary and _says(reader, probe) is Match.MAYBE:
+            return reader
     if quiet:
         return None
-    if path.suffix.lower() in (".log", ".txt", ".out"):
-        return "radiodiff_log"   # maybe the [Train Step] lines start further in; the reader decides
     raise UserError(f"{path}: no training records found (expected a {_WHAT})")
+
+
+def _says(reader: Reader, probe: Probe) -> Match | None:
+    try:
+        return reader.sniff(probe)
+    except RecursionError:                 # a first line nested 100k deep: no format's
+        return None
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -211,32 +212,6 @@ def _looks_binary(head: bytes) -> bool:
     return bad + high > len(sample) * 0.3
 
 
-def _parse(path: Path, fmt: str) -> Records:
-    if fmt == "tensorboard":
-        try:
-            return clean_times(parse_tensorboard(path))
-        except Exception as e:  # corrupt event file: the user's input, not our bug
-            raise UserError(f"{path}: unreadable TensorBoard event file "
-                            f"({_first_line(e)})") from None
-    if fmt in loggers.FILE_FORMATS:
-        try:
-            return clean_times(loggers.parse_file(path, fmt))
-        except (pd.errors.ParserError, ValueError, RecursionError) as e:
-            raise UserError(f"{path}: unreadable {fmt} ({_first_line(e)})") from None
-    try:
-        return read_records(path, fmt)
-    except (pd.errors.ParserError, ValueError) as e:
-        raise UserError(f"{path}: unreadable {'CSV' if fmt == 'csv' else 'records'} "
-                        f"({_first_line(e)})") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror})") from None
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:120] if text else type(e).__name__
-
-
 def _read_yaml(path: Path) -> dict | None:
     if not path.is_file():
         return None
@@ -251,7 +226,7 @@ def _read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: dict | None = None,
+def assemble(sources: Sequence[tuple[Path | str, Enum, Records]], extra_config: dict | None = None,
              evaluation: dict | None = None) -> Run:
     """Sources of one run -> a Run: order segments, let later segments win, find the resumes."""
     sources = [s for s in sources if not s[2].table.empty]
@@ -304,7 +279,7 @@ def assemble(sources: Sequence[tuple[Path | str, str, Records]], extra_config: d
                note_count=note_count, end=end)
 
 
-def _resumes(sources: Sequence[tuple[Path | str, str, Records]]) -> list[dict]:
+def _resumes(sources: Sequence[tuple[Path | str, Enum, Records]]) -> list[dict]:
     """Resumes inside each source, and where each source starts after the earlier ones.
 
     Linear in the rows (plus a vectorized search per pair of sources): every earlier source's

@@ -1,49 +1,24 @@
-"""The loggers researchers use besides RadioDiff's own: PyTorch Lightning's CSVLogger, Weights &
-Biases (run folder, CSV exports) and MLflow's file store; told apart by content and layout.
+"""Where a logger's run lies in a folder: PyTorch Lightning's CSVLogger versions, Weights &
+Biases run folders and MLflow's file store, found anywhere below the folder given (as
+TensorBoard searches its logdir), each run named when there are several.
 
-``load.py`` asks :func:`detect_file` about a file before its generic CSV / JSONL checks, and
-:func:`read_logger_dir` about a directory before scanning it file by file.
+``load.py`` asks :func:`read_logger_dir` about a directory before scanning it file by file; the
+files themselves are read by their formats' readers (:mod:`radiovae.runlog.readers`).
 """
 
 from __future__ import annotations
 
-import json
 import re
+from enum import Enum
 from pathlib import Path
 
 from radiovae.errors import UserError
-from radiovae.runlog import mlflow, wandb
-from radiovae.runlog.lightning_csv import (
-    looks_like_lightning,
-    parse_lightning_csv,
-    read_yaml_lenient,
-)
+from radiovae.runlog import wandb
+from radiovae.runlog.formats import Format, Probe, reader_for, readers
 from radiovae.runlog.records import Records
 from radiovae.runlog.tree import Tree
 
-FILE_FORMATS = ("lightning_csv", "wandb_history", "wandb_csv")
-DIR_FORMATS = ("mlflow",)
 _VERSION = re.compile(r"^version_(\d+)$")
-
-
-def detect_file(path: Path, text: str, first: str) -> str | None:
-    """The logger that wrote this file, from its first line (and for W&B's binary run file,
-    its name); None when it is none of these."""
-    if first.startswith("{"):
-        if path.name == wandb.SUMMARY:   # the last values only, shaped like a history line
-            return None
-        try:
-            obj = json.loads(first)
-        except ValueError:
-            return None
-        return "wandb_history" if wandb.looks_like_history_line(obj) else None
-    if "," in first:
-        cols = [c.strip().strip('"') for c in first.split(",")]
-        if wandb.looks_like_export(cols):
-            return "wandb_csv"
-        if looks_like_lightning(cols):
-            return "lightning_csv"
-    return None
 
 
 def binary_message(path: Path) -> str | None:
@@ -54,43 +29,30 @@ def binary_message(path: Path) -> str | None:
     return None
 
 
-def parse_file(path: Path, fmt: str) -> Records:
-    data = path.read_bytes()
-    if fmt == "lightning_csv":
-        return parse_lightning_csv(path, data)
-    if fmt == "wandb_history":
-        config = wandb.unwrap_config(read_yaml_lenient(path.parent / wandb.CONFIG))
-        return wandb.parse_history(data, config)
-    if fmt == "wandb_csv":
-        try:
-            return wandb.parse_export(data)
-        except UserError as e:
-            raise UserError(f"{path}: {e}") from None
-    raise ValueError(f"not a logger file format: {fmt}")
-
-
-def read_logger_dir(d: Path, tree: Tree) -> tuple[list[tuple[Path, str, Records]], list[Path]] | None:
+def read_logger_dir(d: Path, tree: Tree
+                    ) -> tuple[list[tuple[Path, Enum, Records]], list[Path]] | None:
     """The sources of the one run a logger's folder holds, in launch order, and the folders that
     run occupies; None when ``d`` is no logger's folder. ``tree``: ``d`` as :func:`tree.scan`
     lists it (nothing outside ``d`` is looked at). A folder of several runs (an MLflow
     experiment, a ``wandb/`` folder) is refused with their names: which of them belong
     together is the user's call."""
-    runs = mlflow.run_dirs(d)
-    if runs:
+    for reader in readers():         # formats whose run is a folder layout (MLflow's store)
+        runs = reader.runs(tree) or []
         if len(runs) > 1:
-            raise UserError(_several(d, "MLflow runs", runs))
-        records = mlflow.read_run(runs[0])
-        return [(runs[0], "mlflow", records)], [runs[0]]
+            raise UserError(several(d, reader.plural, runs))
+        if runs:
+            return [(runs[0], reader.format, reader.read_run(runs[0]))], [runs[0]]
+    history = Format.WANDB_HISTORY
     if (files := wandb.run_files(d)) is not None:
-        return [(files / wandb.HISTORY, "wandb_history", wandb.read_run_folder(files))], [d]
+        return [(files / wandb.HISTORY, history, wandb.read_run_folder(files))], [d]
     folders = sorted({f.parent.parent if f.parent.name == "files" else f.parent
                       for f in tree.named(wandb.HISTORY, min_depth=1)})
     if folders:
         if len(folders) > 1:
-            raise UserError(_several(d, "W&B runs", folders))
+            raise UserError(several(d, "W&B runs", folders))
         files = wandb.run_files(folders[0])
         assert files is not None
-        return [(files / wandb.HISTORY, "wandb_history", wandb.read_run_folder(files))], folders
+        return [(files / wandb.HISTORY, history, wandb.read_run_folder(files))], folders
     found = _lightning_versions(d, tree)
     binary = next((f for f in tree.files if f.suffix == ".wandb"
                    and len(f.relative_to(d).parts) <= 2), None)
@@ -100,26 +62,37 @@ def read_logger_dir(d: Path, tree: Tree) -> tuple[list[tuple[Path, str, Records]
 
 
 def _lightning_versions(d: Path, tree: Tree
-                        ) -> tuple[list[tuple[Path, str, Records]], list[Path]] | None:
-    """``version_N/metrics.csv`` under ``d`` (or ``d/metrics.csv``), by N: Lightning starts a new
-    version on each launch, so a folder of versions is one run resumed (pass one version folder
-    for one launch)."""
+                        ) -> tuple[list[tuple[Path, Format, Records]], list[Path]] | None:
+    """``version_N/metrics.csv`` of one logger folder anywhere under ``d`` (``d/lightning_logs``,
+    ``d/<run>/csv``), by N: Lightning starts a new version on each launch, so a folder of versions
+    is one run resumed (pass one version folder for one launch); or ``d/metrics.csv`` itself.
+    Versions under two logger folders are two runs: refused, named."""
+    reader = reader_for(Format.LIGHTNING_CSV)
+
+    def lightning(csv: Path) -> bool:
+        try:
+            with open(csv, "rb") as fh:
+                return reader.sniff(Probe(csv, fh.read(1 << 16))) is not None
+        except OSError:
+            return False
+
     if (d / "metrics.csv") in tree.files:
-        csvs = [d / "metrics.csv"]
+        csvs = [d / "metrics.csv"] if lightning(d / "metrics.csv") else []
     else:
-        csvs = [f for f in tree.named("metrics.csv", min_depth=1)
-                if f.parent.parent == d and _VERSION.match(f.parent.name)]
+        by_folder: dict[Path, list[Path]] = {}
+        for f in tree.named("metrics.csv", min_depth=1):
+            if _VERSION.match(f.parent.name) and lightning(f):
+                by_folder.setdefault(f.parent.parent, []).append(f)
+        if len(by_folder) > 1:
+            raise UserError(several(d, "Lightning runs", sorted(by_folder)))
+        csvs = next(iter(by_folder.values()), [])
         csvs.sort(key=lambda p: int(_VERSION.match(p.parent.name).group(1)))  # type: ignore[union-attr]
-    found = []
-    for csv in csvs:
-        head = csv.read_bytes()[:1 << 16].decode("utf-8", "replace")
-        first = next((ln.strip() for ln in head.splitlines() if ln.strip()), "")
-        if detect_file(csv, head, first) == "lightning_csv":
-            found.append((csv, "lightning_csv", parse_lightning_csv(csv, csv.read_bytes())))
+    found = [(csv, Format.LIGHTNING_CSV, reader.read(csv)) for csv in csvs]
     return (found, [c.parent for c in csvs]) if found else None
 
 
-def _several(d: Path, what: str, runs: list[Path]) -> str:
+def several(d: Path, what: str, runs: list[Path]) -> str:
+    """The message refusing a folder of several runs, naming them."""
     names = ", ".join(str(r.relative_to(d)) for r in runs[:4]) + (", …" if len(runs) > 4 else "")
     return (f"{d}: holds {len(runs)} {what} ({names}); give the folder of one run (compare "
             "several with `radiovae compare`)")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from radiovae.errors import UserError
 from radiovae.runlog.records import Records, empty_table, step_resumes
+from radiovae.runlog.tree import Tree
 
 META = "meta.yaml"
 
@@ -25,18 +26,12 @@ def is_run_dir(d: Path) -> bool:
     return (d / META).is_file() and (d / "metrics").is_dir()
 
 
-def run_dirs(d: Path, depth: int = 2) -> list[Path]:
-    """Run folders at ``d`` or up to ``depth`` levels below (``mlruns/<exp>/<run>``)."""
-    if is_run_dir(d):
-        return [d]
-    found: list[Path] = []
-    level = [d]
-    for _ in range(depth):
-        level = [c for p in level for c in sorted(p.iterdir()) if c.is_dir() and not c.is_symlink()
-                 and c.name not in (".trash", "models")]
-        found += [c for c in level if is_run_dir(c)]
-        level = [c for c in level if not is_run_dir(c)]
-    return found
+def run_dirs_in(tree: Tree) -> list[Path]:
+    """The run folders anywhere in ``tree`` (``mlruns/<exp>/<run>``, at any depth: a project
+    folder holding ``mlruns/`` is searched as TensorBoard searches a logdir); a run inside
+    another run's folder (its artifacts) is not a run of its own."""
+    runs = sorted({f.parent for f in tree.named(META) if is_run_dir(f.parent)})
+    return [r for r in runs if not any(o in r.parents for o in runs)]
 
 
 def read_run(d: Path) -> Records:

@@ -23,7 +23,7 @@ def print_decimals(table: pd.DataFrame) -> int | None:
     if not cols or table.empty:
         return None
     rows = np.unique(np.linspace(0, len(table) - 1, min(len(table), _SAMPLE)).astype(int))
-    v = table[cols].to_numpy(dtype="float64")[rows].ravel()
+    v = np.concatenate([table[c].to_numpy(dtype="float64")[rows] for c in cols])   # no 2-D copy
     v = v[np.isfinite(v)]
     if not len(v):
         return None

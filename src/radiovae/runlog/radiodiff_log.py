@@ -1,4 +1,4 @@
-"""RadioDiff's text log: the one definition of its line shape, and a fast reader for it.
+"""RadioDiff's text log: the one definition of its line shape, and its reader.
 
 RadioDiff's ``train_vae.py`` logs through Python logging (``'%(asctime)-15s %(message)s'``)::
 
@@ -18,20 +18,14 @@ bar of its line; block-buffered ``print`` output lands in 8 KiB chunks anywhere 
 line is read as a terminal shows it: only what follows its last ``\r``, and in that only the
 last ``[Train Step]`` record that runs to the line's end (a bar's description never does).
 
-Reading 300k such lines one by one with a regex costs seconds, so the reader never builds a dict
-per line. Lines of one *shape* (the same keys in the same order) differ only in their numbers, so
-it learns the shapes (and their key names) from a sample of lines, checks every line's time-stamp
-prefix with numpy (and reads the time from its digits), rewrites the whole buffer with one
-``bytes.translate`` (key letters and punctuation deleted) into plain numbers, and lets pandas' C
-parser read those as one numeric table; a line's shape is told by its number of values. Every
-line that does not fit (another shape, a cut line, an odd token) goes through the plain per-line
-parser, and sampled rows are checked against it, so the fast path is faster, never different.
+Lines are read in bulk where they have the standard shape (:mod:`radiovae.runlog.radiodiff_bulk`);
+every other line, and every line the bulk reader leaves, through the plain per-line parser
+(:func:`parse_line`).
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -42,29 +36,17 @@ import pandas as pd
 from radiovae.errors import UserError, brief
 from radiovae.runlog.budget import MetricCap, cap_parsed
 from radiovae.runlog.config import looks_like_config
+from radiovae.runlog.radiodiff_bulk import MARK, fast_parse, has_prefix
 from radiovae.runlog.records import (
     MAX_NOTES,
     Records,
     empty_table,
     merge_ordered_rows,
     step_resumes,
-    valid_steps,
 )
 from radiovae.safeload import loads_yaml
 
-MARK = b" [Train Step] "
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
-_EPOCH = pd.Timestamp("1970-01-01")
-_STAMP = b"2025-08-15 20:41:07,123"          # the shape of logging's asctime
-_DIGITS = [i for i, c in enumerate(_STAMP) if chr(c).isdigit()]
-_PREFIX = len(_STAMP) + len(MARK)             # a record's step starts here
-_FIXED = [i for i, c in enumerate(_STAMP + MARK) if not chr(c).isdigit()]
-_FIXED_BYTES = np.frombuffer(_STAMP + MARK, dtype=np.uint8)[_FIXED]
-# bytes.translate: "/" -> blank; key letters and ":,[]" deleted (the blanks after them stay, so
-# values stay apart; E, N, A, I, F survive: they spell 1E-06, NAN, INF once upper-cased)
-_BLANKS = bytes.maketrans(b"/", b" ")
-_DELETE = bytes(set(range(ord("a"), ord("z") + 1)) | set(b"BCDGHJKLMOPQRSTUVWXYZ_:,[]"))
-_KEY_OK = re.compile(rb"^[a-z_/BCDGHJKLMOPQRSTUVWXYZ]+$")
 
 
 def format_radiodiff_lines(
@@ -169,7 +151,7 @@ def parse_radiodiff(data: bytes, final: bool = True, cap: MetricCap | None = Non
     arr = np.frombuffer(body, dtype=np.uint8)
     ends = np.flatnonzero(arr == 10)
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else ends
-    fast, times = _has_prefix(arr, starts, ends)
+    fast, times = has_prefix(arr, starts, ends)
 
     # lines without the standard prefix: config dict, records printed differently, noise
     config, end = None, None
@@ -212,7 +194,8 @@ def parse_radiodiff(data: bytes, final: bool = True, cap: MetricCap | None = Non
         bad.append(int(starts[i]))
 
     fast_lines = np.flatnonzero(fast)
-    frame, slow_lines, fast_nans = _fast_parse(body, starts, ends, fast_lines, times)
+    frame, slow_lines, fast_nans = fast_parse(body, starts, ends, fast_lines, times,
+                                                 parse_line)
     nan_steps: dict[str, list] = {k: list(v) for k, v in fast_nans.items()}
     for i in slow_lines:
         parsed = parse_line(body[starts[i]:ends[i]])
@@ -224,7 +207,7 @@ def parse_radiodiff(data: bytes, final: bool = True, cap: MetricCap | None = Non
             rows.append((int(i), *parsed))
     frame, rows, capped = cap_parsed(frame, rows, cap, rows_before, _FRAME_KEYS)
     if rows:
-        slow = pd.DataFrame([{"line": i, "time": t, "step": s, "total_steps": n, **terms}
+        slow = pd.DataFrame([{"line": i, "step": s, "time": t, "total_steps": n, **terms}
                              for i, t, s, n, terms in rows])
         frame = slow if frame is None else pd.concat([frame, slow], ignore_index=True)
         frame = frame.sort_values("line", kind="stable")
@@ -242,17 +225,14 @@ def parse_radiodiff(data: bytes, final: bool = True, cap: MetricCap | None = Non
         written = {k: np.unique(np.asarray(v, dtype=np.int64)) for k, v in nan_steps.items()}
         rec = Records(merge_ordered_rows(raw), config, total or None, skipped, len(raw), resumes,
                       nan_steps=written)
-    rec.end = end
+    rec.end, rec.lines = end, len(ends)
     _note_skipped(rec, original, sorted(bad)[:MAX_NOTES], skipped, tail if final else b"")
     if capped:
         rec.note(None, capped)
     return rec
 
 
-
-_FRAME_KEYS = ("line", "time", "step", "total_steps")
-FAST_MIN_LINES = 200          # fewer standard lines: the plain parser is faster (a folder of
-                              # 2,000 short segments paid the bulk parser's set-up 2,000 times)
+_FRAME_KEYS = ("line", "step", "time", "total_steps")   # step, time first: the table's order
 NOTE_MARK = b" radiovae config note: "   # radiovae's train.log: what of the config was mapped
 END_MARK = b"[Train End]"     # radiovae's last line: "<stamp> [Train End] <steps>/<total>: <why>"
 _END_RE = re.compile(rb"\[Train End\] (\d+)/(\d+): (\w+)")
@@ -280,40 +260,6 @@ def _note_skipped(rec: Records, data: bytes, offsets: list[int], skipped: int,
     if tail.strip() and len(rec.notes) < MAX_NOTES:
         rec.note(data.count(b"\n") + 1, "an unfinished last line (no newline), skipped")
     rec.note_count = max(rec.note_count, skipped)
-
-
-def _has_prefix(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Lines that start ``YYYY-MM-DD HH:MM:SS,mmm [Train Step] `` and end with RadioDiff's ``, ``,
-    and the unix time of each line (NaN elsewhere), read from the stamp's digits."""
-    n = len(starts)
-    ok = (ends - starts) > _PREFIX + 4
-    idx = np.flatnonzero(ok)
-    # (lines, prefix) bytes: rows of a sliding-window view, so no (lines x prefix) index array
-    head = np.lib.stride_tricks.sliding_window_view(arr, _PREFIX)[starts[idx]] if len(idx) else \
-        np.zeros((0, _PREFIX), dtype=np.uint8)
-    good = (head[:, _FIXED] == _FIXED_BYTES).all(axis=1)
-    digits = head[:, _DIGITS] - np.uint8(48)       # uint8: a non-digit wraps to >= 10
-    good &= (digits <= 9).all(axis=1)
-    good &= (arr[ends[idx] - 1] == 32) & (arr[ends[idx] - 2] == 44)
-    ok[idx] = good
-
-    def number(*cols: int) -> np.ndarray:
-        out = np.zeros(len(idx), dtype=np.int64)
-        for c in cols:
-            out = out * 10 + digits[:, _DIGITS.index(c)]
-        return out
-
-    ymd = number(0, 1, 2, 3, 5, 6, 8, 9)
-    codes, uniq = pd.factorize(np.where(good, ymd, 19700101))
-    days = pd.to_datetime(pd.Series(uniq).astype(str), format="%Y%m%d", errors="coerce")
-    day_s = (days - _EPOCH).dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
-    secs = (day_s[codes] + number(11, 12) * 3600 + number(14, 15) * 60 + number(17, 18)
-            + number(20, 21, 22) / 1000)
-    ok[idx] &= np.isfinite(secs)
-    times = np.full(n, np.nan)
-    times[idx] = secs
-    return ok, times
 
 
 def _config_of(line: bytes) -> dict[str, Any] | None:
@@ -378,142 +324,3 @@ def _plain(value: Any) -> Any:
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
-def _fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
-                times: np.ndarray
-                ) -> tuple[pd.DataFrame | None, list[int], dict[str, np.ndarray]]:
-    """Parse the standard lines in bulk; return their rows, the lines left to the slow path and
-    the steps whose lines wrote a term as nan.
-
-    After the rewrite a line is ``date time step total v1 v2 ...``; its shape is told by its
-    number of values (the shapes learnt from the sample must differ in length).
-    """
-    if len(lines) == 0:
-        return None, [], {}
-    if len(lines) < FAST_MIN_LINES:   # its fixed cost (~15 ms) exceeds the plain parser's here
-        return None, list(lines), {}
-    shapes, specials = _learn_shapes(body, starts, ends, lines)
-    if shapes is None:
-        return None, list(lines), {}
-    buf = body
-    for old in specials:               # nan / inf / 1e-06 seen in the sample: keep them readable
-        buf = buf.replace(old, old.upper())
-    buf = buf.translate(_BLANKS, _DELETE)
-    width = 2 + max(len(k) for k in shapes)
-    stamp = 2                          # "2025-08-15 204107123": read already, not parsed again
-    skip = np.ones(len(starts), dtype=bool)
-    skip[lines] = False
-    read = {"sep": r"\s+", "header": None, "names": list(range(width + stamp)),
-            "usecols": list(range(stamp, width + stamp)), "skiprows": np.flatnonzero(skip),
-            "engine": "c", "quoting": 3, "keep_default_na": False, "na_values": [""],
-            "encoding_errors": "replace"}
-    df = None
-    if b"nan" not in specials:         # all numbers: no type inference (much faster)
-        try:
-            df = pd.read_csv(io.BytesIO(buf), dtype=np.float64, **read)
-        except (ValueError, pd.errors.ParserError):
-            df = None                  # a stray token somewhere: let pandas infer, rows fail
-    if df is None:
-        try:
-            df = pd.read_csv(io.BytesIO(buf), **read)
-        except pd.errors.ParserError:  # a line with more values than any sampled shape
-            return None, list(lines), {}
-    del buf
-    if len(df) != len(lines):
-        return None, list(lines), {}
-    num = [_numeric(df[c + stamp]) for c in range(width)]
-    present = np.zeros(len(df), dtype=np.int64)
-    for v, is_nan_text in num:
-        present += ~np.isnan(v) | is_nan_text
-    good = np.zeros(len(df), dtype=bool)
-    values: dict[str, np.ndarray] = {}
-    written: dict[str, np.ndarray] = {}
-    for keys in shapes:
-        rows = present == 2 + len(keys)
-        for j in range(len(keys)):     # values in place (a "5-06" or stray token fails here)
-            rows &= ~np.isnan(num[2 + j][0]) | num[2 + j][1]
-        good |= rows
-        for j, key in enumerate(keys):
-            col = values.setdefault(key.decode(), np.full(len(df), np.nan))
-            np.copyto(col, num[2 + j][0], where=rows)
-            w = written.setdefault(key.decode(), np.zeros(len(df), dtype=bool))
-            w |= rows & np.isnan(num[2 + j][0])
-    good &= valid_steps(num[0][0])           # step (0 ... 2^53); a bad total means "unknown"
-    totals = num[1][0]
-    totals = np.where(valid_steps(totals) & (totals > 0), totals, 0)
-    secs = times[lines]
-    keep = slice(None) if good.all() else good     # the usual case: no masked copies
-    frame = pd.DataFrame({"line": lines[keep], "time": secs[keep],
-                          "step": num[0][0][keep].astype(np.int64),
-                          "total_steps": totals[keep].astype(np.int64),
-                          **{k: v[keep] for k, v in values.items()}},
-                         copy=False)       # the arrays are this function's own: no stacking copy
-    if not _agrees_with_plain_parser(body, starts, ends, frame):
-        return None, list(lines), {}       # never happens on logs we know; if it does, be correct
-    # a NaN where the line's shape has the key was written so; a key the shape lacks is absent
-    steps = num[0][0][keep].astype(np.int64)
-    nans = {k: steps[m[keep]] for k, m in written.items() if m[keep].any()}
-    return frame, [int(i) for i in lines[~good]], nans
-
-
-def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(float values, "was the literal NAN") for one parsed column."""
-    if col.dtype.kind in "fi":
-        v = col.to_numpy(dtype="float64")
-        return v, np.zeros(len(v), dtype=bool)
-    text = col.astype(str).str.strip()
-    is_nan = text.isin(["NAN", "-NAN", "+NAN"]).to_numpy()
-    v = pd.to_numeric(text.where(~is_nan, "nan"), errors="coerce").to_numpy(dtype="float64",
-                                                                          copy=True)
-    v[col.isna().to_numpy()] = np.nan
-    return v, is_nan
-
-
-def _learn_shapes(body: bytes, starts: np.ndarray, ends: np.ndarray,
-                  lines: np.ndarray) -> tuple[list[tuple[bytes, ...]] | None, list[bytes]]:
-    """The key sequences of a sample of lines, if the fast path can take them, and which value
-    spellings (nan, inf, exponents) the sample shows."""
-    pick = np.unique(np.concatenate([lines[:64], lines[-64:],
-                                     lines[np.linspace(0, len(lines) - 1, 64).astype(int)]]))
-    shapes: list[tuple[bytes, ...]] = []
-    specials: set[bytes] = set()
-    for i in pick:
-        line = body[starts[i] + _PREFIX:ends[i]]
-        head, _, rest = line.partition(b": ")
-        step, _, total = head.partition(b"/")
-        if not (step.isdigit() and total.isdigit()):
-            continue
-        items = [item.partition(b": ") for item in rest.split(b", ") if item.strip()]
-        keys = tuple(k for k, _, _ in items)
-        for _, _, value in items:
-            specials.update(s for s in (b"nan", b"inf", b"e-", b"e+") if s in value)
-        if keys and keys not in shapes:
-            shapes.append(keys)
-    lengths = [len(k) for k in shapes]
-    if not shapes or len(set(lengths)) != len(lengths):
-        return None, []
-    for keys in shapes:
-        if len(set(keys)) != len(keys) or not all(_KEY_OK.match(k) for k in keys):
-            return None, []
-    return shapes, sorted(specials)
-
-
-def _agrees_with_plain_parser(body: bytes, starts: np.ndarray, ends: np.ndarray,
-                              frame: pd.DataFrame) -> bool:
-    """The fast path must agree with the plain parser: check 32 spread-out rows (cheap)."""
-    if frame.empty:
-        return True
-    picks = np.unique(np.linspace(0, len(frame) - 1, 32).astype(int))
-    rows = {c: frame[c].to_numpy()[picks] for c in frame.columns}
-    for r in range(len(picks)):
-        i = int(rows["line"][r])
-        parsed = parse_line(body[starts[i]:ends[i]])
-        if parsed is None:
-            return False
-        when, step, _total, terms = parsed
-        if step != rows["step"][r] or abs(when - rows["time"][r]) > 1e-3:
-            return False
-        for key, value in terms.items():
-            got = rows[key][r] if key in rows else np.nan
-            if not ((np.isnan(value) and np.isnan(got)) or value == got):
-                return False
-    return True

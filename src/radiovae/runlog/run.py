@@ -14,8 +14,9 @@ class Segment:
     """One source file (or TensorBoard run) of a run; resumes make several."""
 
     source: str                 # path as given / found
-    format: str                 # "radiodiff_log" | "csv" | "jsonl" | "tensorboard" | "lightning_csv"
-                                # | "wandb_history" | "wandb_csv" | "mlflow"
+    # its format: a :class:`~radiovae.runlog.formats.Format` (a ``str`` Enum: "radiodiff_log",
+    # "csv", ... compare equal to it), or the Enum member of a format registered from outside
+    format: str
     first_step: int | None
     last_step: int | None
     first_time: float | None = None   # unix seconds of its first record, if known

@@ -10,6 +10,7 @@ import numpy as np
 from radiovae.analysis.findings.base import Context, Finding, finding
 from radiovae.analysis.stats import MIN_RECORDS, window_medians
 from radiovae.fmt import num
+from radiovae.runlog.formats import is_printed
 
 ID = "lr_zero"
 
@@ -133,7 +134,7 @@ def _keep(changes: dict[str, float]) -> str:
 
 def _printed(ctx: Context) -> bool:
     """Were the values printed with few decimals (RadioDiff's text log and its parsed CSV)?"""
-    return ctx.decimals is not None or bool(ctx.formats & {"radiodiff_log", "csv"}) \
+    return ctx.decimals is not None or any(is_printed(f) for f in ctx.formats) \
         or not ctx.formats
 
 
