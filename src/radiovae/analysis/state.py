@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from radiovae.fmt import duration, when
+from radiovae.runlog.formats import is_live
 from radiovae.runlog.run import Run
 
-# formats whose file is written while training runs (its modification time is the last write)
-_LIVE_FORMATS = {"radiodiff_log", "jsonl", "tensorboard", "lightning_csv", "wandb_history",
-                 "mlflow", "console"}
 _MIN_STALE_S = 600.0       # never call a run stopped after less than 10 minutes of silence
 _CLOCK_SLACK_S = 86_400.0  # a text log's stamps are local time of unknown zone: a day of slack
 
@@ -106,7 +104,8 @@ def run_state(run: Run, planned: int | None, log_gap: int, time_facts: dict[str,
     if growing:
         return said("running", "watch", "the records grew while being watched.")
     formats = {s.format for s in run.segments}
-    if not formats & _LIVE_FORMATS:
+    # a format written while training runs (its reader says): the file time is the last write
+    if not any(is_live(f) for f in formats):
         return said("unknown", "export", f"a {', '.join(sorted(formats)) or 'table'} export has "
                     "no end marker, and its file time is when it was written out, not when "
                     f"training last logged: whether training went on after step {last:,} "

@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from radiovae.analysis.findings.base import Context, Finding, finding
+from radiovae.runlog.formats import Format
 
 ID = "config_mismatch"
-_RADIODIFF_TEXT = {"radiodiff_log", "console"}
 
 
 def detect(ctx: Context) -> list[Finding]:
     ga = ctx.config.get("gradient_accumulate_every")
-    if ctx.kind != "vae" or ga is None or int(ga) < 2 or not ctx.formats & _RADIODIFF_TEXT:
+    if ctx.kind != "vae" or ga is None or int(ga) < 2 or Format.RADIODIFF_LOG not in ctx.formats:
         return []
     disc = [ctx.col(r) for r in ("disc_loss", "logits_real", "logits_fake")]
     if any(c is not None and np.isfinite(c).any() for c in disc):
