@@ -42,6 +42,7 @@ GEN = ["train/total_loss", "train/logvar", "train/kl_loss", "train/nll_loss", "t
        "train/d_weight", "train/disc_factor", "train/g_loss", "lr"]
 DISC = ["train/disc_loss", "train/logits_real", "train/logits_fake", "lr"]
 START = datetime(2025, 8, 15, 20, 41, 7)
+REPORT_RATIO: float | None = None     # the whole report over the straightforward parse (wall)
 
 
 def _value_pool() -> np.ndarray:
@@ -149,6 +150,11 @@ def bench_report(tmp: Path, steps: int) -> Path:
 
     read_w, read_c = _fresh(["-c", "import sys; from radiovae.runlog import load_run; "
                                    "load_run(sys.argv[1])", str(log)])
+    # the bar: the straightforward parser of benchmarks/read_log.py (a regex per line, a dict per
+    # record, a DataFrame at the end), in a fresh process like the report
+    naive_w, naive_c = _fresh(["-c", "import sys; sys.path.insert(0, sys.argv[2]); "
+                                     "from read_log import naive_read; naive_read(sys.argv[1])",
+                               str(log), str(Path(__file__).resolve().parent)])
     rep_w, rep_c = _fresh(["-m", "radiovae", "report", str(log), "--out", str(tmp / "cli")])
     # where the CPU goes: this process (the critical path but for the drawing) vs the two
     # drawing workers (which run side by side) -> an estimate for an idle 2-core machine
@@ -167,6 +173,14 @@ def bench_report(tmp: Path, steps: int) -> Path:
     print(f"  baseline, a fresh process that only reads the log: {read_w:.2f} s wall, "
           f"{read_c:.2f} CPU-s → the report costs {rep_w / read_w:.1f}× its wall, "
           f"{rep_c / read_c:.1f}× its CPU")
+    idle = own + workers / 2
+    ratio = rep_w / naive_w
+    print(f"  bar, a fresh process running the straightforward parser (read_log.naive_read): "
+          f"{naive_w:.2f} s wall, {naive_c:.2f} CPU-s → the whole report is {ratio:.2f}× its wall"
+          f" (target ≤ 2×: {'ok' if ratio <= 2 else 'ABOVE'}); idle-machine estimate "
+          f"{idle / naive_c:.2f}× its CPU-s")
+    global REPORT_RATIO
+    REPORT_RATIO = ratio
     print(f"  report.html {html / 1e6:.2f} MB (target ≤ 5 MB): chart data {charts / 1e6:.2f} MB, "
           f"8 PNGs {pngs / 1e6:.2f} MB before base64")
 
@@ -332,6 +346,8 @@ def main() -> None:
         if not args.no_watch:
             bench_watch(Path(d), args.watch_steps)
     print(f"machine at the end: {_load()}, {gemm()}")
+    if REPORT_RATIO is not None and REPORT_RATIO > 2:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
