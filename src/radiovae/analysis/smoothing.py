@@ -128,6 +128,11 @@ def is_steplike(y: np.ndarray) -> bool:
     never smoothed: an EMA would turn its jumps into ramps (a 2,000-step ramp of disc_factor) and
     its levels into values it never took. The one rule the figures, charts and tables share."""
     v = np.asarray(y, dtype="float64")
+    # more than STEP_LEVELS values among 512 evenly spaced records: not step-like, whatever the
+    # rest holds (a loss is rejected here without a pass over a 500k-record run)
+    probe = v[::max(1, v.size // 512)]
+    if np.unique(probe[np.isfinite(probe)]).size > STEP_LEVELS:
+        return False
     v = v[np.isfinite(v)]
     if v.size < 2:
         return False

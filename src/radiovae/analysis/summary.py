@@ -88,6 +88,7 @@ def analyze(run: Run, total_steps: int | None = None, disc_start: int | None = N
                 if b > a:
                     m["trend_by_phase"][p["name"]] = trend(step[a:b], y[a:b])[0]
 
+    ctx.stats = metrics
     found = [f.as_dict() for f in detect_all(ctx)]
     roles = ctx.roles
     phase_stats(table, phases, run.metrics)
@@ -280,7 +281,8 @@ def _time(table, resumes: list[dict], planned: int | None, last: int | None) -> 
     if not good.any():
         return out
     rate = ds[good] / dt[good]
-    med = np.median(dt[good] / ds[good])                 # seconds per step
+    pace = dt[good] / ds[good]
+    med = np.median(pace[::max(1, len(pace) // 65_536)])   # seconds per step (a typical pace)
     # a resume, or a pause far beyond the usual pace, is not training time
     resumed_at = {r["step"] for r in resumes}
     pause = (dt > 10 * med * np.maximum(ds, 1)) & (dt > 60)

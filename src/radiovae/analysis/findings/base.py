@@ -83,6 +83,11 @@ class Context:
     # (analysis.causes.find_causes), both decided before any finding
     state: dict[str, Any] = field(default_factory=dict)
     causes: list[Any] = field(default_factory=list)
+    # each metric's statistics (analysis.stats.metric_stats), computed before any finding: a
+    # finding reads a metric's trend from here rather than testing it a second time
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # facts more than one reader needs, computed once (e.g. the discriminator's)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def cause(self, id: str) -> Any | None:
         return next((c for c in self.causes if c.id == id), None)

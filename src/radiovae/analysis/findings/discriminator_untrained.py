@@ -87,9 +87,13 @@ def _from_config(ctx: Context, cause) -> list[Finding]:
 
 
 def facts(ctx: Context, in_gan: np.ndarray) -> DiscriminatorFacts:
-    """The discriminator's own terms over the VAE-GAN rows (analysis.discriminator's rule)."""
-    return judge(ctx.step, in_gan, ctx.col("disc_loss"), ctx.col("logits_real"),
-                 ctx.col("logits_fake"))
+    """The discriminator's own terms over the VAE-GAN rows (analysis.discriminator's rule),
+    judged once per analysis (the finding and the summary both read them)."""
+    key = ("discriminator", int(in_gan.sum()), int(np.argmax(in_gan)) if in_gan.any() else -1)
+    if key not in ctx.memo:
+        ctx.memo[key] = judge(ctx.step, in_gan, ctx.col("disc_loss"), ctx.col("logits_real"),
+                              ctx.col("logits_fake"))
+    return ctx.memo[key]
 
 
 def _not_learning(ctx: Context, in_gan: np.ndarray) -> list[Finding]:

@@ -31,13 +31,13 @@ def detect(ctx: Context) -> list[Finding]:
     # the losses that show whether the optimizer steps (stage 2 has loss_simple, not rec / nll / kl)
     others = [n for n in (ctx.name(r) for r in ("rec", "nll", "kl", "loss_simple")) if n]
     # a loss whose level moves (window medians, not batch noise) shows the weights updating
-    changes = {n: c for n in others if (c := _level_change(ctx.col(n)[zero])) is not None
-               and abs(c) >= MOVES}
+    level = {n: _level_change(ctx.col(n)[zero]) for n in others}
+    changes = {n: c for n, c in level.items() if c is not None and abs(c) >= MOVES}
     moving = list(changes)
     ev["metrics_still_changing"] = moving
     ev["level_change_pct"] = {n: 100 * c for n, c in changes.items()}
     # too few records to tell a moving loss from noise: never "the weights do not move"
-    unknown = bool(others) and all(_level_change(ctx.col(n)[zero]) is None for n in others)
+    unknown = bool(others) and all(c is None for c in level.values())
     ev["too_few_to_tell"] = unknown
     if zero[fin].all():
         base = f"{name} is logged as 0 in all {ev['rows']:,} rows"

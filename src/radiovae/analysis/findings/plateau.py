@@ -26,7 +26,11 @@ def detect(ctx: Context) -> list[Finding]:
         return []
     fin = np.isfinite(y)
     v, s = y[fin], ctx.step[fin]
-    label, info = trend(s, v)
+    known = ctx.stats.get(name) or {}
+    if known.get("over") is None and "tau" in (known.get("trend_test") or {}):
+        label, info = known["trend"], known["trend_test"]    # the statistics' own trend test
+    else:
+        label, info = trend(s, v)
     since = info.get("levelled_since")
     if since is None or label != "decreasing":
         return []      # still falling, rising (divergence judges that) or never fell
