@@ -49,16 +49,27 @@ def smoothed_last(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> float:
     if is_steplike(y):
         return float(y[fin][-1])
     size = group_size(len(y))
-    if size > 1:
-        groups = -(-len(y) // size)
-        pad = np.concatenate([np.where(fin, y, 0.0), np.zeros(groups * size - len(y))])
-        cnt = np.concatenate([fin, np.zeros(groups * size - len(y), bool)])
-        sums = pad.reshape(groups, size).sum(axis=1)
-        n = cnt.reshape(groups, size).sum(axis=1)
+    if size == 1:
+        return ema_last(y[fin], weight)
+    groups = -(-len(y) // size)
+    # the EMA's last value from its last groups alone: what came before weighs w**k < 2**-60,
+    # below a float's resolution (1 - w**k is exactly 1.0), so the same number without a pass
+    # over the whole run (every metric of a 1M-line log, at every watch refresh)
+    tail = min(groups, 1 if weight == 0.0 else int(math.ceil(-60 * math.log(2.0) /
+                                                               math.log(weight))) + 1)
+    for first in ((groups - tail) * size, 0):
+        seg, ok = y[first:], fin[first:]
+        k = -(-len(seg) // size)
+        pad = np.zeros(k * size)
+        pad[:len(seg)] = np.where(ok, seg, 0.0)
+        cnt = np.zeros(k * size, dtype=bool)
+        cnt[:len(seg)] = ok
+        sums = pad.reshape(k, size).sum(axis=1)
+        n = cnt.reshape(k, size).sum(axis=1)
         means = sums[n > 0] / n[n > 0]
-    else:
-        means = y[fin]
-    return ema_last(means, weight)
+        if first == 0 or len(means) >= tail:   # empty groups in the tail: take them all
+            return ema_last(means, weight)
+    return math.nan
 
 
 def ema_smooth(y: np.ndarray, weight: float = DEFAULT_WEIGHT) -> np.ndarray:
@@ -136,5 +147,13 @@ def is_steplike(y: np.ndarray) -> bool:
     v = v[np.isfinite(v)]
     if v.size < 2:
         return False
-    changes = int(np.count_nonzero(v[1:] != v[:-1]))    # O(n): rejects a noisy loss at once
-    return 4 * changes <= v.size and np.unique(v).size <= STEP_LEVELS
+    at = np.flatnonzero(v[1:] != v[:-1])                  # O(n): rejects a noisy loss at once
+    return 4 * len(at) <= v.size and levels(v, at).size <= STEP_LEVELS
+
+
+def levels(v: np.ndarray, changes: np.ndarray | None = None) -> np.ndarray:
+    """The distinct values of finite ``v``, sorted: those it takes where it changes (no sort of
+    the whole series: a step-like one changes a handful of times in 500k records)."""
+    if changes is None:
+        changes = np.flatnonzero(v[1:] != v[:-1])
+    return np.unique(v[np.concatenate([[0], changes + 1])]) if len(v) else v

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from radiovae.analysis.smoothing import DEFAULT_WEIGHT as SMOOTHING_WEIGHT
-from radiovae.analysis.smoothing import is_steplike, smoothed_last
+from radiovae.analysis.smoothing import is_steplike, levels, smoothed_last
 
 if TYPE_CHECKING:
     from radiovae.analysis.schema import MetricStats
@@ -238,7 +238,7 @@ def metric_stats(step: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         label, info = "too few records", {"levelled_since": None}
     elif steplike:     # a switch or a print-rounded schedule (a constant is flat)
         label = "flat" if np.ptp(v) == 0 else "step"
-        info = {"levels": [_f(u) for u in np.unique(v)[:8]], "levelled_since": None}
+        info = {"levels": [_f(u) for u in levels(v)[:8]], "levelled_since": None}
     else:
         label, info = trend(step, y)
     return {
