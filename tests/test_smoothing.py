@@ -50,3 +50,22 @@ def test_ema_last_equals_the_whole_series_ema():
         v = 6000 * np.exp(-np.arange(n) / 300) + rng.standard_normal(n)
         for w in (0.0, 0.6, 0.9, 0.99):
             assert ema_last(v, w) == pytest.approx(float(ema_smooth(v, w)[-1]), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [5, 999, 1001, 123_457, 500_003])
+def test_smoothed_latest_is_where_the_grouped_line_ends(n):
+    """smoothed_last reads only the EMA's last groups: the same number as the figures' whole
+    grouped line, with NaN records and every weight; the plain TensorBoard loop over the group
+    means agrees too."""
+    from radiovae.analysis.smoothing import group_size, grouped_ema, smoothed_last
+
+    rng = np.random.default_rng(n)
+    y = rng.normal(size=n).cumsum() + 50
+    y[rng.random(n) < 0.3] = np.nan
+    for w in (0.0, 0.6, 0.9, 0.99):
+        line = grouped_ema(y, w)
+        assert smoothed_last(y, w) == pytest.approx(line[np.isfinite(line)][-1], rel=1e-12)
+    size = group_size(n)
+    groups = [g[np.isfinite(g)] for g in np.array_split(y, range(size, n, size))]
+    means = np.array([g.mean() for g in groups if len(g)])
+    assert smoothed_last(y, 0.6) == pytest.approx(_tensorboard(means, 0.6)[-1], rel=1e-9)
