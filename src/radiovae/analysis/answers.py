@@ -246,7 +246,7 @@ def discriminator_working(s: Summary) -> Answer | None:
     text = (f"over the second half of its VAE-GAN records (from step "
             f"{d.second_half_from:,}) the median logits are real "
             f"{num(d.logits_real_median_second_half)} vs. reconstructed "
-            f"{num(d.logits_fake_median_second_half)} (gap "
+            f"{num(d.logits_fake_median_second_half)} (median of the per-record gap "
             f"{num(d.logit_gap_median_second_half)}), disc_loss "
             f"{num(d.disc_loss_median_second_half)}")
     facts = asdict(d)

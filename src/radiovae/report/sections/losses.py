@@ -232,8 +232,8 @@ def _disc_section(f: Facts, title: str, figures: dict[str, str]) -> Section:
             items.append(f"Median logits over the second half of the VAE-GAN records (from step "
                          f"{d.second_half_from or 0:,}): real "
                          f"{num(d.logits_real_median_second_half)}, reconstructed "
-                         f"{num(d.logits_fake_median_second_half)} (gap "
-                         f"{num(d.logit_gap_median_second_half)}; a hinge discriminator that "
+                         f"{num(d.logits_fake_median_second_half)} (median of the per-record "
+                         f"gap {num(d.logit_gap_median_second_half)}; a hinge discriminator that "
                          "cannot tell them apart has a gap near 0 and a loss near 1).")
     elif f.switch is not None:
         untrained = f.with_id("discriminator_untrained")
