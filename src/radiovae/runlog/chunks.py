@@ -85,6 +85,12 @@ class ChunkParser:
         acc.note(self.lines, f"a line longer than {_size(size)}, skipped")
 
 
+def read_with(reader: Reader, path: Path) -> Records:
+    """A whole file's records by its reader: in bounded chunks through ``parse_chunk`` for an
+    incremental reader, else the reader's own ``read``."""
+    return read_records(path, reader) if reader.incremental else reader.read(path)
+
+
 def read_records(path: Path, fmt: Reader | str | Enum, chunk_size: int = CHUNK) -> Records:
     """Every record of a text record file (RadioDiff log, CSV, JSONL), read chunk by chunk."""
     parser = ChunkParser(fmt)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from radiovae.errors import UserError
-from radiovae.runlog.chunks import CHUNK, ChunkParser, check_regular, extend_records
+from radiovae.runlog.chunks import CHUNK, ChunkParser, check_regular, extend_records, read_with
 from radiovae.runlog.formats import Reader, by_rank
 from radiovae.runlog.load import _read_json, _read_yaml, assemble, record_files, sniff
 from radiovae.runlog.records import Records, empty_table
@@ -171,7 +171,7 @@ class RunFollower:
         if st.st_size == s.offset:
             return added
         if not s.reader.incremental:   # event files; Lightning rewrites its CSV when a key appears
-            s.records, s.offset = s.reader.read(s.path), st.st_size
+            s.records, s.offset = read_with(s.reader, s.path), st.st_size
             return 1
         if s.handle is None:
             s.handle = open(s.path, "rb")  # noqa: SIM115 (held open: rotation must not lose it)

@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from radiovae.runlog.chunks import ChunkParser
     from radiovae.runlog.records import Records
     from radiovae.runlog.tree import Tree
 
@@ -98,15 +97,14 @@ class Reader:
         raise NotImplementedError
 
     def read(self, path: Path) -> Records:
-        """The whole file's records. Incremental readers read it through ``parse_chunk``."""
-        if not self.incremental:
-            raise NotImplementedError
-        from radiovae.runlog.chunks import read_records
-        return read_records(path, self)
+        """The whole file's records (a whole-file reader's own; an incremental reader's file is
+        read through its ``parse_chunk`` by :func:`radiovae.runlog.chunks.read_with`)."""
+        raise NotImplementedError
 
-    def parse_chunk(self, parser: ChunkParser, chunk: bytes, final: bool) -> Records:
+    def parse_chunk(self, parser: Any, chunk: bytes, final: bool) -> Records:
         """Records of ``chunk`` (complete lines; when ``final`` maybe a cut last line), the
-        ``parser`` holding what earlier chunks left (its cap, its row count)."""
+        ``parser`` (a :class:`radiovae.runlog.chunks.ChunkParser`) holding what earlier chunks left
+        (its cap, its row count)."""
         raise NotImplementedError
 
     # a format whose run is a folder layout (MLflow's file store) finds its runs in a folder's

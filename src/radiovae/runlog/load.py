@@ -13,7 +13,7 @@ import pandas as pd
 from radiovae.errors import UserError
 from radiovae.runlog import loggers, readers  # noqa: F401 (readers: registers the built-ins)
 from radiovae.runlog.budget import cap_tables
-from radiovae.runlog.chunks import BOM, check_regular
+from radiovae.runlog.chunks import BOM, check_regular, read_with
 from radiovae.runlog.clock import forward_time
 from radiovae.runlog.config import flatten_config
 from radiovae.runlog.formats import Match, Probe, Reader, by_rank, reader_for
@@ -90,7 +90,8 @@ def read_directory(d: Path) -> tuple[list[tuple[Path, Enum, Records]], dict | No
         folders = sorted({f.parent for f in files})
         if reader.one_folder and len(folders) > 1:
             raise UserError(loggers.several(d, "runs of " + reader.name + "s", folders))
-        found = [(f, reader.format, r) for f in files if not (r := reader.read(f)).table.empty]
+        found = [(f, reader.format, r) for f in files
+             if not (r := read_with(reader, f)).table.empty]
         if found:
             return _with_note(found, tree), None, None
     outside = f" ({tree.left_out_note()})" if tree.outside else ""
@@ -134,7 +135,7 @@ def read_file(path: Path) -> tuple[Enum, Records]:
     """Detect the format of one file by its content and read it; UserError when it holds no records."""
     reader = sniff(path)
     assert reader is not None
-    records = reader.read(path)
+    records = read_with(reader, path)
     if records.table.empty:
         raise UserError(f"{path}: no training records found ({records.skipped_lines} line(s) "
                         f"read, none a record; expected a {_WHAT})")

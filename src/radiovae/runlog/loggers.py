@@ -14,6 +14,7 @@ from pathlib import Path
 
 from radiovae.errors import UserError
 from radiovae.runlog import wandb
+from radiovae.runlog.chunks import read_with
 from radiovae.runlog.formats import Format, Probe, reader_for, readers
 from radiovae.runlog.records import Records
 from radiovae.runlog.tree import Tree
@@ -87,7 +88,7 @@ def _lightning_versions(d: Path, tree: Tree
             raise UserError(several(d, "Lightning runs", sorted(by_folder)))
         csvs = next(iter(by_folder.values()), [])
         csvs.sort(key=lambda p: int(_VERSION.match(p.parent.name).group(1)))  # type: ignore[union-attr]
-    found = [(csv, Format.LIGHTNING_CSV, reader.read(csv)) for csv in csvs]
+    found = [(csv, Format.LIGHTNING_CSV, read_with(reader, csv)) for csv in csvs]
     return (found, [c.parent for c in csvs]) if found else None
 
 
