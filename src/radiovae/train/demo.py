@@ -100,8 +100,9 @@ def run_demo(out: str | os.PathLike = "radiovae-demo", steps: int | None = None,
         f"{data.tx_per_map} transmitters ({n_train} maps of {data.size}x{data.size}) "
         f"for training, {data.eval_num_maps * data.tx_per_map} held out; "
         f"{SAMPLE_MAPS * SAMPLE_TX} examples written to {maps_dir}")
+    # the examples are maps of the regime the demo trains on
     synthesize(maps_dir, SAMPLE_MAPS, SAMPLE_TX, size=data.size, seed=data.seed,
-               workers=1, progress=False)
+               workers=1, progress=False, regime=data.regime)
 
     say(f"[2/4] training {cfg.trainer.train_num_steps} steps: VAE until step "
         f"{cfg.model.lossconfig.disc_start - 1}, then VAE-GAN (records in {run_dir})")
