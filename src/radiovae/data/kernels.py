@@ -141,9 +141,14 @@ def corner_paths(blocked, sy: float, sx: float, d0: float, k90: float):
                 if closed[t] or blocked[ni, nj]:
                     continue
                 cy, cx = ni + 0.5, nj + 0.5
+                gp = 0.0 if p == -1 else g[p]
+                straight = gp + math.hypot(cy - py, cx - px)
+                # a lower bound of both candidates (g[s] = g[p] + |p s|, triangle inequality):
+                # when it cannot improve t, skip the costly sight test (the result is the same)
+                if straight >= g[t] - 1e-9:
+                    continue
                 if segment_clear(blocked, py, px, cy, cx):  # skip s: straight from s's corner
-                    gp = 0.0 if p == -1 else g[p]
-                    cand = gp + math.hypot(cy - py, cx - px)
+                    cand = straight
                     q = p
                     if p == -1:
                         tl = 0.0
