@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 HELDOUT_SEED = 9001
 
@@ -119,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         print(f"{run} holds no checkpoints/model-<step>.pt", file=sys.stderr)
         return 2
-    ckpt = torch.load(found[0], map_location="cpu", weights_only=False)
-    trained_on = ckpt.get("config", {}).get("data", {}).get("regime", "street")
+    config = run / "config.yaml"
+    trained_on = ((yaml.safe_load(config.read_text()) or {}).get("data", {}).get("regime", "street")
+                  if config.is_file() else "?")
     model = load_autoencoder(found[0], ema=True).eval()
 
     results = {}

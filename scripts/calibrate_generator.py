@@ -37,13 +37,13 @@ CALIBRATION_SEED = 7001  # the realism benchmark's held-out cities use another f
 # parameters fitted per regime, in two stages: the line-of-sight pixels fix the distance law,
 # then the others fix the mechanisms that reach them (the rest keep their prior range)
 FIT = {
-    "street": (("n1", "n2", "offset_db"), ("n_nlos", "d0", "k90", "r_db")),
-    "above_roof": (("n1", "n2", "offset_db"), ("knife_scale", "n_nlos", "d0", "k90", "r_db")),
+    "street": (("n1", "n2", "offset_db"), ("d0", "k90", "r_db")),
+    "above_roof": (("n1", "n2", "offset_db"), ("knife_scale", "d0", "k90", "r_db")),
 }
-BOUNDS = {"n1": (1.5, 3.0), "n2": (1.5, 5.0), "n_nlos": (1.5, 6.0), "breakpoint_m": (40, 300),
+BOUNDS = {"n1": (1.5, 3.0), "n2": (1.5, 5.0), "breakpoint_m": (40, 300),
           "d0": (0, 25),
-          "k90": (0, 40), "r_db": (2, 20), "offset_db": (-20, 20), "knife_scale": (0.3, 2.0)}
-STEP = {"n1": 0.3, "n2": 0.8, "n_nlos": 0.8, "breakpoint_m": 40, "d0": 4.0, "k90": 8.0, "r_db": 4.0,
+          "k90": (0, 40), "r_db": (0, 20), "offset_db": (-20, 20), "knife_scale": (0.3, 2.0)}
+STEP = {"n1": 0.3, "n2": 0.8, "breakpoint_m": 40, "d0": 4.0, "k90": 8.0, "r_db": 4.0,
         "offset_db": 6.0, "knife_scale": 0.3}  # the initial simplex: a plausible change of each
 
 
@@ -107,16 +107,22 @@ def fit_map(m: dict, stages: tuple[tuple[str, ...], ...],
 def fit(folder: Path, write: Path | None) -> dict:
     maps = load_traces(folder)
     prior = calibrated()["regimes"]
+    # a regime without traces in the folder keeps its shipped ranges
+    rays = ", ".join(f"{r}: {sum(m['regime'] == r for m in maps)} at "
+                     + "/".join(str(s or "?") for s in sorted({m["samples"] for m in maps
+                                                              if m["regime"] == r}))
+                     for r in REGIMES if any(m["regime"] == r for m in maps))
     result = {"source": f"scripts/calibrate_generator.py fit on {len(maps)} Sionna RT traces of "
-                        f"generated cities (seed family {CALIBRATION_SEED})", "regimes": {}}
+                        f"generated cities (seed family {CALIBRATION_SEED}; maps at rays per "
+                        f"cell: {rays})",
+              "regimes": dict(prior)}
     for regime in REGIMES:
         ms = [m for m in maps if m["regime"] == regime]
         if not ms:
             continue
         ranges = prior[regime]["ranges"]
-        mid = Params(**{k: (lo + hi) / 2 for k, (lo, hi) in ranges.items()})
-        if "n_nlos" not in ranges:
-            mid = Params(**{**mid.__dict__, "n_nlos": Params.n_nlos})
+        names = {f.name for f in fields(Params)}
+        mid = Params(**{k: (lo + hi) / 2 for k, (lo, hi) in ranges.items() if k in names})
         fits, before, after = [], [], []
         for i, m in enumerate(ms):
             p, b, a = fit_map(m, FIT[regime], mid)
@@ -126,7 +132,7 @@ def fit(folder: Path, write: Path | None) -> dict:
             print(f"{regime} map {i + 1}/{len(ms)}: RMSE {b:.2f} -> {a:.2f} dB  "
                   + " ".join(f"{n}={getattr(p, n):.2f}" for st in FIT[regime] for n in st),
                   flush=True)
-        new = dict(ranges)
+        new = {k: v for k, v in ranges.items() if k in names}
         for n in (n for st in FIT[regime] for n in st):
             vals = np.array([getattr(p, n) for p in fits])
             new[n] = [round(float(np.percentile(vals, 10)), 3),
@@ -137,6 +143,8 @@ def fit(folder: Path, write: Path | None) -> dict:
             "rmse_db_prior_mid": round(float(np.mean(before)), 3),
             "rmse_db_fitted": round(float(np.mean(after)), 3),
         }
+        print(f"{regime}: {len(ms)} maps, RMSE at the prior ranges' midpoints "
+              f"{np.mean(before):.2f} dB, fitted {np.mean(after):.2f} dB", flush=True)
     if write:
         from radiovae.io import atomic_write_text
 
@@ -155,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--size", type=int, default=64)
     t.add_argument("--samples", type=int, default=300, help="rays per cell")
     t.add_argument("--seed", type=int, default=CALIBRATION_SEED)
+    t.add_argument("--regime", choices=REGIMES, help="trace only this regime (default: both)")
     f = sub.add_parser("fit")
     f.add_argument("folder", type=Path)
     f.add_argument("--write", type=Path)
@@ -162,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "trace":
         args.out.mkdir(parents=True, exist_ok=True)
         traced_set(args.seed, args.cities, args.tx, args.size, args.out, args.samples,
-                   progress=True)
+                   progress=True, regimes=(args.regime,) if args.regime else None)
     else:
         if not (args.folder / "traces.npz").is_file():
             print(f"no traces.npz in {args.folder}: run the trace step first", file=sys.stderr)

@@ -144,7 +144,8 @@ def trace_city(heights: np.ndarray, cell_m: float, transmitters: list[tuple[int,
 
 
 def traced_set(seed: int, cities: int, tx: int, size: int, out: Path,
-               samples: int = SAMPLES_PER_CELL, progress: bool = False) -> dict:
+               samples: int = SAMPLES_PER_CELL, progress: bool = False,
+               regimes: tuple[str, ...] | None = None) -> dict:
     """Trace cities ``(seed, 0..cities-1)`` (the generator's cities and transmitter positions)
     with ``tx`` transmitters each, in both regimes, into OUT/traces.npz: per city its heights
     and transmitters, per (city, regime) the traced gain in dB. Resumable, written atomically
@@ -163,7 +164,7 @@ def traced_set(seed: int, cities: int, tx: int, size: int, out: Path,
         rng = np.random.default_rng([seed, c])
         city = make_city(rng, size)
         txs = place_transmitters(rng, city.buildings, tx)
-        for regime in REGIMES:
+        for regime in regimes or REGIMES:
             key = f"{c}_{regime}"
             if f"gain_{key}" in have:
                 continue
@@ -172,6 +173,7 @@ def traced_set(seed: int, cities: int, tx: int, size: int, out: Path,
                                                    zip(txs, hs, strict=True)],
                               samples_per_cell=samples, seed=c)
             have[f"gain_{key}"] = (10 * np.log10(np.maximum(gain, 1e-30))).astype(np.float32)
+            have[f"samples_{key}"] = np.int64(samples)
             have[f"heights_{c}"] = city.heights
             have[f"tx_{c}"] = txs
             buf = io.BytesIO()
@@ -184,14 +186,17 @@ def traced_set(seed: int, cities: int, tx: int, size: int, out: Path,
 
 
 def load_traces(folder: Path) -> list[dict]:
-    """[{heights, ty, tx, regime, traced_db}] of every traced map in folder/traces.npz."""
+    """[{heights, ty, tx, regime, traced_db, samples}] of every traced map in folder/traces.npz
+    (samples: rays per cell, 0 when the file does not say)."""
     data = np.load(folder / "traces.npz")
     maps = []
     for key in sorted(data.files):
         if not key.startswith("gain_"):
             continue
         c, regime = key[5:].split("_", 1)
+        samples = int(data[f"samples_{key[5:]}"]) if f"samples_{key[5:]}" in data.files else 0
         for k, (ty, tx) in enumerate(data[f"tx_{c}"]):
             maps.append({"city": int(c), "heights": data[f"heights_{c}"], "ty": int(ty),
-                         "tx": int(tx), "regime": regime, "traced_db": data[key][k]})
+                         "tx": int(tx), "regime": regime, "traced_db": data[key][k],
+                         "samples": samples})
     return maps
