@@ -3,6 +3,7 @@
     python scripts/calibrate_generator.py trace --out calib/ [--cities 12] [--tx 2] [--size 64]
                                                 [--samples 1500] [--regime street|above_roof]
     python scripts/calibrate_generator.py fit calib/ [--write src/radiovae/data/calibrated.json]
+    python scripts/calibrate_generator.py convergence calib/ [--samples 1500] [--maps 4]
 
 ``trace`` generates cities (seed family CALIBRATION_SEED, never the realism benchmark's), builds a
 Sionna RT scene of each (footprints extruded, radiovae.data.citytrace), places transmitters as the
@@ -19,6 +20,9 @@ with the residuals (RMSE in dB over outdoor pixels, at the prior ranges' midpoin
 for the record (a regime with no traces in the folder keeps its shipped ranges). For scale: two
 traces of one map with different ray seeds differ by 5-8 dB RMSE at 300 rays per cell, and the
 300-ray trace leaves at the floor a fifth of the pixels that 1,500 rays light: fit on 1,500.
+
+``convergence`` retraces a few stored maps at another ray count and prints, for both traces, the
+lit share and the linear mean gain, and the PSNR between them (the README's figures).
 """
 
 from __future__ import annotations
@@ -156,6 +160,37 @@ def fit(folder: Path, write: Path | None) -> dict:
     return result
 
 
+def convergence(folder: Path, samples: int, count: int, regime: str) -> list[dict]:
+    """Retrace the first ``count`` maps of ``regime`` in FOLDER/traces.npz at ``samples`` rays per
+    cell with another ray seed, and print per map, for the stored and the new trace: the share of
+    outdoor pixels above the floor, the linear mean gain (unbiased, so equal up to noise), and the
+    PSNR between the two in RadioMapSeer's gray scale (outdoor pixels): how far from converged
+    the stored traces are."""
+    from radiovae.data.citytrace import trace_city as trace
+    from radiovae.data.citytrace import tx_height
+    from radiovae.data.grayscale import db_to_gray
+
+    rows = []
+    for m in [m for m in load_traces(folder) if m["regime"] == regime][:count]:
+        cell = CITY_M / m["heights"].shape[0]
+        z = tx_height(m["heights"], m["ty"], m["tx"], cell, regime, ABOVE_ROOF_M)
+        new = 10 * np.log10(np.maximum(trace(m["heights"], cell, [(m["ty"], m["tx"], z)],
+                                             samples_per_cell=samples, seed=1234)[0], 1e-30))
+        free = m["heights"] == 0
+        row = {"samples": (m["samples"], samples)}
+        for key, db in (("stored", m["traced_db"][free]), ("new", new[free])):
+            row[key] = (float((db >= GAIN_FLOOR_DB).mean()),
+                        float(10 * np.log10(np.mean(10 ** (db / 10)))))
+        err = db_to_gray(m["traced_db"])[free].astype(float) - db_to_gray(new)[free]
+        row["psnr"] = float(10 * np.log10(255 ** 2 / max(np.mean(err ** 2), 1e-12)))
+        rows.append(row)
+        print(f"{regime} city {m['city']} tx ({m['ty']}, {m['tx']}): rays per cell "
+              f"{m['samples'] or '?'} -> {samples}: lit {row['stored'][0]:.0%} -> "
+              f"{row['new'][0]:.0%}, linear mean {row['stored'][1]:.1f} -> {row['new'][1]:.1f} dB, "
+              f"PSNR between them {row['psnr']:.1f} dB", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -170,15 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("fit")
     f.add_argument("folder", type=Path)
     f.add_argument("--write", type=Path)
+    c = sub.add_parser("convergence", help="retrace a few maps at another ray count")
+    c.add_argument("folder", type=Path)
+    c.add_argument("--samples", type=int, default=SAMPLES_PER_CELL)
+    c.add_argument("--maps", type=int, default=4)
+    c.add_argument("--regime", choices=REGIMES, default="street")
     args = ap.parse_args(argv)
+    if args.cmd != "trace" and not (args.folder / "traces.npz").is_file():
+        print(f"no traces.npz in {args.folder}: run the trace step first", file=sys.stderr)
+        return 2
+    if args.cmd == "convergence":
+        convergence(args.folder, args.samples, args.maps, args.regime)
+        return 0
     if args.cmd == "trace":
         args.out.mkdir(parents=True, exist_ok=True)
         traced_set(args.seed, args.cities, args.tx, args.size, args.out, args.samples,
                    progress=True, regimes=(args.regime,) if args.regime else None)
     else:
-        if not (args.folder / "traces.npz").is_file():
-            print(f"no traces.npz in {args.folder}: run the trace step first", file=sys.stderr)
-            return 2
         fit(args.folder, args.write)
     return 0
 
