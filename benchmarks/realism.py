@@ -1,7 +1,7 @@
 """Realism: a VAE trained only on generated maps, scored on ray-traced maps of cities it never saw.
 
     python benchmarks/realism.py [--out realism-run] [--cities 8] [--tx 2] [--size 64]
-                                 [--steps N] [--regime mixed] [--samples 300]
+                                 [--steps N] [--regime mixed] [--samples 1500]
 
 1. Held-out cities (seed family HELDOUT_SEED: neither the calibration's nor the training's) are
    ray-traced with Sionna RT in both regimes (radiovae.data.citytrace; resumable, OUT/traces), and
@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
+
+from radiovae.data.citytrace import SAMPLES_PER_CELL
 
 HELDOUT_SEED = 9001
 
@@ -79,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cities", type=int, default=8)
     ap.add_argument("--tx", type=int, default=2)
     ap.add_argument("--size", type=int, default=64, help="the demo's map size")
-    ap.add_argument("--samples", type=int, default=300, help="ray-tracing rays per cell")
+    ap.add_argument("--samples", type=int, default=SAMPLES_PER_CELL,
+                    help="ray-tracing rays per cell")
     ap.add_argument("--steps", type=int, help="training steps (default: the demo's)")
     ap.add_argument("--regime", default="mixed", choices=["street", "above_roof", "mixed"],
                     help="what the VAE trains on")
@@ -119,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         print(f"{run} holds no checkpoints/model-<step>.pt", file=sys.stderr)
         return 2
-    ckpt = torch.load(found[0], map_location="cpu", weights_only=False)
-    trained_on = ckpt.get("config", {}).get("data", {}).get("regime", "street")
+    config = run / "config.yaml"
+    trained_on = ((yaml.safe_load(config.read_text()) or {}).get("data", {}).get("regime", "street")
+                  if config.is_file() else "?")
     model = load_autoencoder(found[0], ema=True).eval()
 
     results = {}

@@ -1,12 +1,15 @@
 """Calibrate the generator's parameter ranges against Sionna RT traces of our own cities.
 
     python scripts/calibrate_generator.py trace --out calib/ [--cities 12] [--tx 2] [--size 64]
+                                                [--samples 1500] [--regime street|above_roof]
     python scripts/calibrate_generator.py fit calib/ [--write src/radiovae/data/calibrated.json]
+    python scripts/calibrate_generator.py convergence calib/ [--samples 1500] [--maps 4]
 
 ``trace`` generates cities (seed family CALIBRATION_SEED, never the realism benchmark's), builds a
 Sionna RT scene of each (footprints extruded, radiovae.data.citytrace), places transmitters as the
-generator does in both regimes and ray-traces them (CPU; ~3-10 s per map at 64 x 64 with 300 rays
-per cell on 2 cores). Maps go to OUT/traces.npz, written atomically, resumable per map.
+generator does in both regimes (or --regime) and ray-traces them (CPU: at 64 x 64, ~5 s per map
+with 300 rays per cell, ~18 s with 1,500, measured on the 2-core machine while it was busy).
+Maps go to OUT/traces.npz with their rays per cell, written atomically, resumable per map.
 
 ``fit`` fits, per traced map, the propagation parameters that minimise the squared error of the
 generator's gain against the traced one in RadioMapSeer's gray scale (clipped at the floor, as a
@@ -14,8 +17,12 @@ VAE sees it): first the distance law on the line-of-sight pixels, then the corne
 over-roof parameters on the other outdoor pixels (a grid over the corner losses, then
 Nelder-Mead). It writes each parameter's range as the 10th-90th percentile of the per-map fits,
 with the residuals (RMSE in dB over outdoor pixels, at the prior ranges' midpoints and fitted)
-for the record. For scale: two traces of one map with different ray seeds differ by 5-8 dB RMSE
-(Monte-Carlo noise at 300 rays per cell).
+for the record (a regime with no traces in the folder keeps its shipped ranges). For scale: two
+traces of one map with different ray seeds differ by 5-8 dB RMSE at 300 rays per cell, and the
+300-ray trace leaves at the floor a fifth of the pixels that 1,500 rays light: fit on 1,500.
+
+``convergence`` retraces a few stored maps at another ray count and prints, for both traces, the
+lit share and the linear mean gain, and the PSNR between them (the README's figures).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from radiovae.data.city import CITY_M
-from radiovae.data.citytrace import ABOVE_ROOF_M, load_traces, traced_set
+from radiovae.data.citytrace import ABOVE_ROOF_M, SAMPLES_PER_CELL, load_traces, traced_set
 from radiovae.data.grayscale import GAIN_CEILING_DB, GAIN_FLOOR_DB
 from radiovae.data.propagation import REGIMES, Params, Scene, calibrated
 
@@ -37,13 +44,13 @@ CALIBRATION_SEED = 7001  # the realism benchmark's held-out cities use another f
 # parameters fitted per regime, in two stages: the line-of-sight pixels fix the distance law,
 # then the others fix the mechanisms that reach them (the rest keep their prior range)
 FIT = {
-    "street": (("n1", "n2", "offset_db"), ("n_nlos", "d0", "k90", "r_db")),
-    "above_roof": (("n1", "n2", "offset_db"), ("knife_scale", "n_nlos", "d0", "k90", "r_db")),
+    "street": (("n1", "n2", "offset_db"), ("d0", "k90", "r_db")),
+    "above_roof": (("n1", "n2", "offset_db"), ("knife_scale", "d0", "k90", "r_db")),
 }
-BOUNDS = {"n1": (1.5, 3.0), "n2": (1.5, 5.0), "n_nlos": (1.5, 6.0), "breakpoint_m": (40, 300),
+BOUNDS = {"n1": (1.5, 3.0), "n2": (1.5, 5.0), "breakpoint_m": (40, 300),
           "d0": (0, 25),
-          "k90": (0, 40), "r_db": (2, 20), "offset_db": (-20, 20), "knife_scale": (0.3, 2.0)}
-STEP = {"n1": 0.3, "n2": 0.8, "n_nlos": 0.8, "breakpoint_m": 40, "d0": 4.0, "k90": 8.0, "r_db": 4.0,
+          "k90": (0, 40), "r_db": (0, 20), "offset_db": (-20, 20), "knife_scale": (0.3, 2.0)}
+STEP = {"n1": 0.3, "n2": 0.8, "breakpoint_m": 40, "d0": 4.0, "k90": 8.0, "r_db": 4.0,
         "offset_db": 6.0, "knife_scale": 0.3}  # the initial simplex: a plausible change of each
 
 
@@ -107,16 +114,22 @@ def fit_map(m: dict, stages: tuple[tuple[str, ...], ...],
 def fit(folder: Path, write: Path | None) -> dict:
     maps = load_traces(folder)
     prior = calibrated()["regimes"]
+    # a regime without traces in the folder keeps its shipped ranges
+    rays = ", ".join(f"{r}: {sum(m['regime'] == r for m in maps)} at "
+                     + "/".join(str(s or "?") for s in sorted({m["samples"] for m in maps
+                                                              if m["regime"] == r}))
+                     for r in REGIMES if any(m["regime"] == r for m in maps))
     result = {"source": f"scripts/calibrate_generator.py fit on {len(maps)} Sionna RT traces of "
-                        f"generated cities (seed family {CALIBRATION_SEED})", "regimes": {}}
+                        f"generated cities (seed family {CALIBRATION_SEED}; maps at rays per "
+                        f"cell: {rays})",
+              "regimes": dict(prior)}
     for regime in REGIMES:
         ms = [m for m in maps if m["regime"] == regime]
         if not ms:
             continue
         ranges = prior[regime]["ranges"]
-        mid = Params(**{k: (lo + hi) / 2 for k, (lo, hi) in ranges.items()})
-        if "n_nlos" not in ranges:
-            mid = Params(**{**mid.__dict__, "n_nlos": Params.n_nlos})
+        names = {f.name for f in fields(Params)}
+        mid = Params(**{k: (lo + hi) / 2 for k, (lo, hi) in ranges.items() if k in names})
         fits, before, after = [], [], []
         for i, m in enumerate(ms):
             p, b, a = fit_map(m, FIT[regime], mid)
@@ -126,7 +139,7 @@ def fit(folder: Path, write: Path | None) -> dict:
             print(f"{regime} map {i + 1}/{len(ms)}: RMSE {b:.2f} -> {a:.2f} dB  "
                   + " ".join(f"{n}={getattr(p, n):.2f}" for st in FIT[regime] for n in st),
                   flush=True)
-        new = dict(ranges)
+        new = {k: v for k, v in ranges.items() if k in names}
         for n in (n for st in FIT[regime] for n in st):
             vals = np.array([getattr(p, n) for p in fits])
             new[n] = [round(float(np.percentile(vals, 10)), 3),
@@ -137,12 +150,45 @@ def fit(folder: Path, write: Path | None) -> dict:
             "rmse_db_prior_mid": round(float(np.mean(before)), 3),
             "rmse_db_fitted": round(float(np.mean(after)), 3),
         }
+        print(f"{regime}: {len(ms)} maps, RMSE at the prior ranges' midpoints "
+              f"{np.mean(before):.2f} dB, fitted {np.mean(after):.2f} dB", flush=True)
     if write:
         from radiovae.io import atomic_write_text
 
         atomic_write_text(write, json.dumps(result, indent=1) + "\n")
         print(f"wrote {write}")
     return result
+
+
+def convergence(folder: Path, samples: int, count: int, regime: str) -> list[dict]:
+    """Retrace the first ``count`` maps of ``regime`` in FOLDER/traces.npz at ``samples`` rays per
+    cell with another ray seed, and print per map, for the stored and the new trace: the share of
+    outdoor pixels above the floor, the linear mean gain (unbiased, so equal up to noise), and the
+    PSNR between the two in RadioMapSeer's gray scale (outdoor pixels): how far from converged
+    the stored traces are."""
+    from radiovae.data.citytrace import trace_city as trace
+    from radiovae.data.citytrace import tx_height
+    from radiovae.data.grayscale import db_to_gray
+
+    rows = []
+    for m in [m for m in load_traces(folder) if m["regime"] == regime][:count]:
+        cell = CITY_M / m["heights"].shape[0]
+        z = tx_height(m["heights"], m["ty"], m["tx"], cell, regime, ABOVE_ROOF_M)
+        new = 10 * np.log10(np.maximum(trace(m["heights"], cell, [(m["ty"], m["tx"], z)],
+                                             samples_per_cell=samples, seed=1234)[0], 1e-30))
+        free = m["heights"] == 0
+        row = {"samples": (m["samples"], samples)}
+        for key, db in (("stored", m["traced_db"][free]), ("new", new[free])):
+            row[key] = (float((db >= GAIN_FLOOR_DB).mean()),
+                        float(10 * np.log10(np.mean(10 ** (db / 10)))))
+        err = db_to_gray(m["traced_db"])[free].astype(float) - db_to_gray(new)[free]
+        row["psnr"] = float(10 * np.log10(255 ** 2 / max(np.mean(err ** 2), 1e-12)))
+        rows.append(row)
+        print(f"{regime} city {m['city']} tx ({m['ty']}, {m['tx']}): rays per cell "
+              f"{m['samples'] or '?'} -> {samples}: lit {row['stored'][0]:.0%} -> "
+              f"{row['new'][0]:.0%}, linear mean {row['stored'][1]:.1f} -> {row['new'][1]:.1f} dB, "
+              f"PSNR between them {row['psnr']:.1f} dB", flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,20 +199,29 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--cities", type=int, default=12)
     t.add_argument("--tx", type=int, default=2)
     t.add_argument("--size", type=int, default=64)
-    t.add_argument("--samples", type=int, default=300, help="rays per cell")
+    t.add_argument("--samples", type=int, default=SAMPLES_PER_CELL, help="rays per cell")
     t.add_argument("--seed", type=int, default=CALIBRATION_SEED)
+    t.add_argument("--regime", choices=REGIMES, help="trace only this regime (default: both)")
     f = sub.add_parser("fit")
     f.add_argument("folder", type=Path)
     f.add_argument("--write", type=Path)
+    c = sub.add_parser("convergence", help="retrace a few maps at another ray count")
+    c.add_argument("folder", type=Path)
+    c.add_argument("--samples", type=int, default=SAMPLES_PER_CELL)
+    c.add_argument("--maps", type=int, default=4)
+    c.add_argument("--regime", choices=REGIMES, default="street")
     args = ap.parse_args(argv)
+    if args.cmd != "trace" and not (args.folder / "traces.npz").is_file():
+        print(f"no traces.npz in {args.folder}: run the trace step first", file=sys.stderr)
+        return 2
+    if args.cmd == "convergence":
+        convergence(args.folder, args.samples, args.maps, args.regime)
+        return 0
     if args.cmd == "trace":
         args.out.mkdir(parents=True, exist_ok=True)
         traced_set(args.seed, args.cities, args.tx, args.size, args.out, args.samples,
-                   progress=True)
+                   progress=True, regimes=(args.regime,) if args.regime else None)
     else:
-        if not (args.folder / "traces.npz").is_file():
-            print(f"no traces.npz in {args.folder}: run the trace step first", file=sys.stderr)
-            return 2
         fit(args.folder, args.write)
     return 0
 

@@ -169,3 +169,27 @@ def test_our_own_city_traced():
         assert abs(db[15, col] - free_space) < 6, (col, db[15, col], free_space)
     # the closed courtyard: only over the 20 m roofs (edge diffraction), far below the street
     assert db[2:8, 2:8].max() < db[15, 10] - 20
+
+
+def test_traced_set_resumes_only_maps_traced_with_the_same_ray_count(tmp_path, monkeypatch):
+    """A traces.npz is resumed map by map, but a map traced with another ray count (or one the
+    file does not record) is traced again: a set never mixes ray counts unknowingly."""
+    from radiovae.data import citytrace
+
+    calls = []
+
+    def fake_trace(heights, cell, transmitters, samples_per_cell, seed):
+        calls.append(samples_per_cell)
+        return np.full((len(transmitters), *heights.shape), 10.0 ** (-samples_per_cell / 100))
+
+    monkeypatch.setattr(citytrace, "trace_city", fake_trace)
+    citytrace.traced_set(3, 2, 1, 16, tmp_path, samples=200, regimes=("street",))
+    assert calls == [200, 200]
+    citytrace.traced_set(3, 2, 1, 16, tmp_path, samples=200, regimes=("street",))
+    assert calls == [200, 200]  # all there: nothing traced
+    citytrace.traced_set(3, 2, 1, 16, tmp_path, samples=500, regimes=("street",))
+    assert calls == [200, 200, 500, 500]
+    maps = citytrace.load_traces(tmp_path)
+    assert [m["samples"] for m in maps] == [500, 500]
+    assert all(m["regime"] == "street" for m in maps)
+    assert np.allclose(maps[0]["traced_db"], -50.0)  # 10 log10(10^-5), the 500-ray trace

@@ -8,13 +8,16 @@ incoherently:
                     n2 past it (ground reflection and clutter)
     dominant path   around corners, as WinProp's dominant path model: the shortest taut path
                     from corner to corner (any-angle Dijkstra on a grid of <= 2 m cells, exact
-                    per pixel from its last corner), path loss on the unfolded length (its own
-                    exponent n_nlos, as the DPM's non-line-of-sight one) plus a diffraction
-                    loss per corner that grows with the turn angle (d0 + k90 per 90
-                    deg); streets that continue straight past a corner stay lit along their axis
+                    per pixel from its last corner), the line of sight's path loss on the
+                    unfolded length plus a diffraction loss per corner that grows with the turn
+                    angle (d0 + k90 per 90 deg): continuous across a shadow edge but for d0, as
+                    the traces are (a separate NLOS exponent, as the DPM's, put a ~20 dB step
+                    there that the traces do not have); streets that continue straight past a
+                    corner stay lit along their axis
     reflections     specular, off the walls, by launching rays from the transmitter (image
-                    sources unfolded), one and two bounces, r_db lost per bounce: they brighten
-                    the street canyons and spill into side streets
+                    sources unfolded), up to three bounces, each losing the concrete wall's
+                    Fresnel reflectance at its incidence angle (~8 dB head-on, ~0 at grazing)
+                    plus r_db: they keep the street canyons lit and spill into side streets
 
 Above the roofs (an option): the transmitter at roof level + tx_above_roof_m, and the direct path
 over the buildings pays the knife-edge loss of its dominant edge (Fresnel nu of the highest
@@ -47,6 +50,10 @@ RX_HEIGHT_M = 1.5
 TX_STREET_HEIGHT_M = 3.0  # a street-level antenna; traced maps need it off the 1.5 m receiver plane
 DIFFRACTION_CELL_M = 2.0  # the corner-path grid: finer than any street
 RAYS_PER_PIXEL = 12  # reflection rays = 12 x side: < 1 pixel apart 500 pixels out
+# ITU-R P.2040 concrete at 3.5 GHz (Sionna RT's "concrete", which the calibration traces use):
+# eps_r = 5.24, sigma = 0.0462 f_GHz^0.7822 S/m -> eps'' = sigma / (2 pi f eps0)
+CONCRETE_EPS = (5.24, 0.0462 * (CARRIER_HZ / 1e9) ** 0.7822 / (2 * math.pi * CARRIER_HZ * 8.854e-12))
+BOUNCES = 3  # reflection orders (the calibration traces go to depth 4)
 WALL_SIGMA_M = 2.0  # wall normals from the gradient of the mask blurred this much (>= 0.6 px)
 
 
@@ -66,10 +73,9 @@ class Params:
     n1: float = 2.0  # path-loss exponent before the breakpoint
     n2: float = 3.5  # ... after it
     breakpoint_m: float = 105.0
-    n_nlos: float = 3.0  # path-loss exponent of the paths around corners (unfolded length)
     d0: float = 6.0  # dB at every corner, whatever the angle (the shadow boundary's drop)
     k90: float = 14.0  # dB more per 90 deg of turn
-    r_db: float = 8.0  # dB lost per reflection
+    r_db: float = 2.0  # dB lost per reflection, besides the wall's Fresnel reflectance
     offset_db: float = 0.0  # antenna / system offset
     shadowing_db: float = 1.0  # log-normal shadowing, correlated over ~30 m
     tx_above_roof_m: float = 3.0  # above-roof regime only
@@ -109,13 +115,14 @@ def knife_edge_db(nu: np.ndarray) -> np.ndarray:
 
 @contextlib.contextmanager
 def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
-    """Add the block's wall time to ``timings[name]`` (benchmarks/datagen.py's stage shares)."""
+    """Add the block's CPU time to ``timings[name]`` (benchmarks/datagen.py's stage shares:
+    CPU time, since on a shared machine wall time also counts the other processes' turns)."""
     if timings is None:
         yield
         return
-    t = time.perf_counter()
+    t = time.process_time()
     yield
-    timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
+    timings[name] = timings.get(name, 0.0) + time.process_time() - t
 
 
 class Scene:
@@ -149,7 +156,7 @@ class Scene:
         return np.hypot(idx[:, None] - (ty + 0.5), idx[None, :] - (tx + 0.5)) * self.cell_m
 
     def components(self, ty: int, tx: int, p: Params, regime: str = "street",
-                   bounces: int = 2) -> dict[str, np.ndarray]:
+                   bounces: int = BOUNCES) -> dict[str, np.ndarray]:
         """Each mechanism's gain in dB (size x size, -inf where it brings nothing) and the
         line-of-sight mask: {"los", "direct", "corner", "reflected", "over_roof"}."""
         blocked = self.blocked.copy()
@@ -177,7 +184,8 @@ class Scene:
         sy, sx = (ty + 0.5) / f, (tx + 0.5) / f
         g, par, turn, diry, dirx = kernels.corner_paths(cb, sy, sx, p.d0, p.k90)
         return kernels.corner_gain(par, g, turn, diry, dirx, los, blocked, f, ty, tx, p.d0,
-                                   p.k90, p.n_nlos, p.offset_db, cm, FSPL_1M_DB)
+                                   p.k90, p.n1, p.n2, p.breakpoint_m, p.offset_db, cm,
+                                   FSPL_1M_DB)
 
     def _reflections(self, ty: int, tx: int, p: Params, blocked: np.ndarray,
                      bounces: int) -> np.ndarray:
@@ -186,7 +194,7 @@ class Scene:
             return np.full((n, n), -np.inf)
         power = kernels.reflections(blocked, self.normal_y, self.normal_x, ty, tx,
                                     RAYS_PER_PIXEL * n, bounces, cm, FSPL_1M_DB, p.n1, p.n2,
-                                    p.breakpoint_m)
+                                    p.breakpoint_m, *CONCRETE_EPS)
         lin = sum(power[b] * 10 ** (-((b + 1) * p.r_db + p.offset_db) / 10)
                   for b in range(bounces))
         with np.errstate(divide="ignore"):
@@ -207,7 +215,7 @@ class Scene:
         return np.where(los, -pl, -pl - j)
 
     def gain_db(self, ty: int, tx: int, p: Params, regime: str = "street",
-                rng: np.random.Generator | None = None, bounces: int = 2) -> np.ndarray:
+                rng: np.random.Generator | None = None, bounces: int = BOUNCES) -> np.ndarray:
         """Path gain (dB) of every pixel: the mechanisms' powers summed; buildings -inf."""
         comp = self.components(ty, tx, p, regime, bounces)
         with stage(self.timings, "sum, shadowing"):
