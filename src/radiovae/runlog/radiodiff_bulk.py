@@ -1,13 +1,15 @@
 """RadioDiff's log read in bulk: the lines of the standard shape, without a dict per line.
 
 Reading 300k of its lines one by one with a regex costs seconds, so the reader never builds a dict
-per line. Lines of one *shape* (the same keys in the same order) differ only in their numbers, so
-it learns the shapes (and their key names) from a sample of lines, checks every line's time-stamp
-prefix with numpy (and reads the time from its digits), rewrites the whole buffer with one
-``bytes.translate`` (key letters and punctuation deleted) into plain numbers, and lets pandas' C
-parser read those as one numeric table; a line's shape is told by its number of values. Every
-line that does not fit (another shape, a cut line, an odd token) goes through the plain per-line
-parser, and sampled rows are checked against it, so the fast path is faster, never different.
+per line. Lines differ only in their numbers and their keys, so it checks every line's time-stamp
+prefix with numpy (and reads the time from its digits), reads every line's keys from its
+*skeleton* (the line with its digits, signs and points deleted: ``train/rec_loss: , lr: , ``;
+the distinct skeletons of a log are few, and each is split into keys once), rewrites the whole
+buffer with one ``bytes.translate`` (key letters and punctuation deleted) into plain numbers, and
+lets pandas' C parser read those as one numeric table, each line's values going to the keys its
+own skeleton names. Every line that does not fit (a skeleton with odd keys or value spellings,
+a number of values other than its keys', an odd token) goes through the plain per-line parser,
+and sampled rows are checked against it, so the fast path is faster, never different.
 """
 
 from __future__ import annotations
@@ -95,15 +97,15 @@ def fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndar
     """Parse the standard lines in bulk; return their rows, the lines left to the slow path and
     the steps whose lines wrote a term as nan.
 
-    After the rewrite a line is ``date time step total v1 v2 ...``; its shape is told by its
-    number of values (the shapes learnt from the sample must differ in length).
+    After the rewrite a line is ``date time step total v1 v2 ...``; its keys are those its
+    skeleton names, and it is taken only when it holds exactly one number per key.
     """
     if len(lines) == 0:
         return None, [], {}
     if len(lines) < FAST_MIN_LINES:   # its fixed cost (~15 ms) exceeds the plain parser's here
         return None, list(lines), {}
-    shapes, specials = _learn_shapes(body, starts, ends, lines)
-    if shapes is None:
+    shape_of, shapes, specials = _line_shapes(body, starts, ends, lines)
+    if not shapes:
         return None, list(lines), {}
     buf = body
     for old in specials:               # nan / inf / 1e-06 seen in the sample: keep them readable
@@ -141,8 +143,8 @@ def fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndar
     good = np.zeros(len(df), dtype=bool)
     values: dict[str, np.ndarray] = {}
     written: dict[str, np.ndarray] = {}
-    for keys in shapes:
-        rows = present == 2 + len(keys)
+    for k, keys in enumerate(shapes):
+        rows = (shape_of == k) & (present == 2 + len(keys))
         if holes:
             for j in range(len(keys)):  # values in place (a "5-06" or stray token fails here)
                 rows &= seen[2 + j]
@@ -184,33 +186,63 @@ def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return v, is_nan
 
 
-def _learn_shapes(body: bytes, starts: np.ndarray, ends: np.ndarray,
-                  lines: np.ndarray) -> tuple[list[tuple[bytes, ...]] | None, list[bytes]]:
-    """The key sequences of a sample of lines, if the fast path can take them, and which value
-    spellings (nan, inf, exponents) the sample shows."""
-    pick = np.unique(np.concatenate([lines[:64], lines[-64:],
-                                     lines[np.linspace(0, len(lines) - 1, 64).astype(int)]]))
+def _line_shapes(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray
+                 ) -> tuple[np.ndarray, list[tuple[bytes, ...]], list[bytes]]:
+    """Each line's shape (an index into the key sequences returned, -1: not for the fast path)
+    read from its skeleton, and the value spellings (nan, inf, exponents) the lines use.
+
+    A key keeps its letters in the skeleton and its digits, signs or points would leave a number
+    of their own in the rewrite (then a line's count of values gives it away), so two lines with
+    one skeleton have one key sequence; a skeleton is taken when its keys are of the letters the
+    rewrite deletes and its values spelt as numbers, nan or inf.
+    """
+    skeletons = body.translate(None, _NUMBER_BYTES).split(b"\n")
+    known: dict[bytes, int] = {}
+    code_of = [known.setdefault(k, len(known)) for k in skeletons]   # (a dict: ~2x pd.factorize)
+    codes = np.asarray(code_of, dtype=np.int64)[lines]
+    uniq = list(known)
     shapes: list[tuple[bytes, ...]] = []
+    index: dict[tuple[bytes, ...], int] = {}
     specials: set[bytes] = set()
-    for i in pick:
-        line = body[starts[i] + _PREFIX:ends[i]]
-        head, _, rest = line.partition(b": ")
-        step, _, total = head.partition(b"/")
-        if not (step.isdigit() and total.isdigit()):
+    shape_of_skeleton = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    for u, skeleton in enumerate(uniq):
+        parsed = _skeleton_keys(skeleton)
+        if parsed is None:
             continue
-        items = [item.partition(b": ") for item in rest.split(b", ") if item.strip()]
-        keys = tuple(k for k, _, _ in items)
-        for _, _, value in items:
-            specials.update(s for s in (b"nan", b"inf", b"e-", b"e+") if s in value)
-        if keys and keys not in shapes:
+        keys, spellings = parsed
+        specials |= spellings
+        shape_of_skeleton[u] = index.setdefault(keys, len(index))
+        if shape_of_skeleton[u] == len(shapes):
             shapes.append(keys)
-    lengths = [len(k) for k in shapes]
-    if not shapes or len(set(lengths)) != len(lengths):
-        return None, []
-    for keys in shapes:
-        if len(set(keys)) != len(keys) or not all(_KEY_OK.match(k) for k in keys):
-            return None, []
-    return shapes, sorted(specials)
+    shape_of = shape_of_skeleton[codes]
+    if b"e" in specials:   # "1e06" would read as 106 once the "e" is deleted: the plain way
+        at = [m.start() for m in _UNSIGNED_EXPONENT.finditer(body)]
+        odd = np.isin(lines, np.searchsorted(starts, at, side="right") - 1)
+        shape_of[odd] = -1
+        specials = specials - {b"e"} | {b"e-", b"e+"}
+    return shape_of, shapes, sorted(specials)
+
+
+_NUMBER_BYTES = b"0123456789.+-"
+_SKELETON_HEAD = b" ::, [Train Step] /: "    # the stamp and "[Train Step] <step>/<total>: "
+_SPELLINGS = {b"": None, b"e": b"e", b"nan": b"nan", b"inf": b"inf", b"infinity": b"inf"}
+_UNSIGNED_EXPONENT = re.compile(rb"[0-9.][eE][0-9]")
+
+
+def _skeleton_keys(skeleton: bytes) -> tuple[tuple[bytes, ...], set[bytes]] | None:
+    """(keys, value spellings) of a line's skeleton, or None when the fast path cannot take it."""
+    if not skeleton.startswith(_SKELETON_HEAD) or not skeleton.endswith(b", "):
+        return None
+    keys, spellings = [], set()
+    for item in skeleton[len(_SKELETON_HEAD):-2].split(b", "):
+        key, sep, value = item.partition(b": ")
+        spelling = _SPELLINGS.get(value.lower(), b"?")
+        if not sep or spelling == b"?" or not _KEY_OK.match(key) or key in keys:
+            return None
+        keys.append(key)
+        if spelling:
+            spellings.add(spelling)
+    return tuple(keys), spellings
 
 
 def _agrees_with_plain_parser(body: bytes, starts: np.ndarray, ends: np.ndarray,
