@@ -136,6 +136,8 @@ class Scene:
         self.timings = timings
         self.heights = heights.astype(np.float32)
         self.blocked = heights > 0
+        self._free = (~self.blocked).astype(np.float32)
+        self._outdoor_weight: dict[float, np.ndarray] = {}
         self.n = heights.shape[0]
         self.cell_m = cell_m
         sigma = max(0.6, WALL_SIGMA_M / cell_m)
@@ -229,10 +231,13 @@ class Scene:
         """Power smoothed over outdoor cells: what a tracer's per-cell mean does at a shadow edge
         (the traces step by ~2 dB there, a point value by the whole corner loss). The
         transmitter's own cell keeps its point value."""
-        free = (~self.blocked).astype(np.float32)
+        free = self._free
+        den = self._outdoor_weight.get(sigma)
+        if den is None:  # the same for every transmitter of the city
+            den = np.maximum(gaussian_filter(free, sigma, mode="constant"), np.float32(1e-6))
+            self._outdoor_weight[sigma] = den
         num = gaussian_filter(total * free, sigma, mode="constant")
-        den = gaussian_filter(free, sigma, mode="constant")
-        out = np.where(free > 0, num / np.maximum(den, np.float32(1e-6)), 0).astype(np.float32)
+        out = np.where(free > 0, num / den, np.float32(0)).astype(np.float32)
         out[ty, tx] = total[ty, tx]
         return out
 
