@@ -44,13 +44,12 @@ CALIBRATION_SEED = 7001  # the realism benchmark's held-out cities use another f
 # parameters fitted per regime, in two stages: the line-of-sight pixels fix the distance law,
 # then the others fix the mechanisms that reach them (the rest keep their prior range)
 FIT = {
-    "street": (("n1", "n2", "offset_db"), ("d0", "k90", "r_db")),
-    "above_roof": (("n1", "n2", "offset_db"), ("knife_scale", "d0", "k90", "r_db")),
+    "street": (("n1", "n2", "offset_db"), ("corner_db", "corner_deg", "r_db")),
+    "above_roof": (("n1", "n2", "offset_db"), ("knife_scale", "corner_db", "corner_deg", "r_db")),
 }
 BOUNDS = {"n1": (1.5, 3.0), "n2": (1.5, 5.0), "breakpoint_m": (40, 300),
-          "d0": (0, 25),
-          "k90": (0, 40), "r_db": (0, 20), "offset_db": (-20, 20), "knife_scale": (0.3, 2.0)}
-STEP = {"n1": 0.3, "n2": 0.8, "breakpoint_m": 40, "d0": 4.0, "k90": 8.0, "r_db": 4.0,
+          "corner_db": (0, 40), "corner_deg": (5, 300), "r_db": (0, 20), "offset_db": (-20, 20), "knife_scale": (0.3, 2.0)}
+STEP = {"n1": 0.3, "n2": 0.8, "breakpoint_m": 40, "corner_db": 8.0, "corner_deg": 30.0, "r_db": 4.0,
         "offset_db": 6.0, "knife_scale": 0.3}  # the initial simplex: a plausible change of each
 
 
@@ -91,14 +90,14 @@ def fit_map(m: dict, stages: tuple[tuple[str, ...], ...],
                                                    strict=True))})
 
         x0 = np.array([current[n] for n in names], float)
-        if "d0" in names:  # the corner losses' error surface has local minima: start on a grid
-            i, j = names.index("d0"), names.index("k90")
+        if "corner_db" in names:  # the corner loss's error surface has local minima: a grid first
+            i, j = names.index("corner_db"), names.index("corner_deg")
             grid = []
-            for d0 in (0.0, 5.0, 10.0, 15.0, 20.0):
-                for k90 in (0.0, 10.0, 20.0, 35.0):
+            for db in (0.0, 6.0, 12.0, 20.0, 30.0):
+                for deg in (10.0, 30.0, 90.0, 250.0):
                     x = x0.copy()
-                    x[i], x[j] = d0, k90
-                    grid.append((map_error(m, params(x), scene, pixels), d0, k90))
+                    x[i], x[j] = db, deg
+                    grid.append((map_error(m, params(x), scene, pixels), db, deg))
             _, x0[i], x0[j] = min(grid)
         simplex = np.vstack([x0, x0 + np.diag([STEP[n] for n in names])])
         res = minimize(lambda x, params=params, pixels=pixels: map_error(m, params(x), scene,

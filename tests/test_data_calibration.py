@@ -50,12 +50,12 @@ def test_fit_recovers_known_parameters(regime):
     rng = np.random.default_rng([5, 1])
     city = make_city(rng, 48)
     (ty, tx), = place_transmitters(rng, city.buildings, 1)
-    truth = Params(n1=2.2, n2=2.6, d0=7.0, k90=12.0, r_db=6.0, offset_db=2.0,
+    truth = Params(n1=2.2, n2=2.6, corner_db=12.0, corner_deg=30.0, r_db=6.0, offset_db=2.0,
                    shadowing_db=0.0, tx_above_roof_m=cg.ABOVE_ROOF_M, knife_scale=1.1)
     scene = Scene(city.heights, 256.0 / 48)
     m = {"heights": city.heights, "ty": int(ty), "tx": int(tx), "regime": regime,
          "traced_db": scene.gain_db(int(ty), int(tx), truth, regime)}
-    start = Params(n1=1.7, n2=3.5, d0=3.0, k90=20.0, r_db=12.0, offset_db=-4.0)
+    start = Params(n1=1.7, n2=3.5, corner_db=20.0, corner_deg=60.0, r_db=12.0, offset_db=-4.0)
     fitted, before, after = cg.fit_map(m, cg.FIT[regime], start)
     assert before > 3 and after < before / 4, (before, after)
     # the distance law it found (n1 and the offset trade off over a 256 m map: compare the loss)

@@ -12,7 +12,8 @@ from radiovae.data import kernels
 from radiovae.data.city import NETWORKS, make_city
 from radiovae.data.propagation import Params, Scene, knife_edge_db, path_loss_db
 
-P = Params(n1=2.0, n2=3.5, breakpoint_m=100.0, d0=6.0, k90=14.0, r_db=7.0, shadowing_db=0.0)
+P = Params(n1=2.0, n2=3.5, breakpoint_m=100.0, corner_db=14.0, corner_deg=30.0, r_db=7.0,
+           shadowing_db=0.0, smooth_px=0.0)  # point values: the geometry, unsmoothed
 
 
 def sampled_clear(blocked: np.ndarray, a: tuple[float, float], b: tuple[float, float],
@@ -54,24 +55,50 @@ def canyon_city(n: int = 128) -> np.ndarray:
     return h
 
 
-def test_shadow_edges_are_sharp():
+def shadow_edge_drops(gain: np.ndarray, los: np.ndarray, depth: int = 1) -> list[float]:
+    """The side street north of the crossing of canyon_city(), row by row: the gain at the first
+    lit pixel minus the gain ``depth`` pixels into the corner's shadow west of it."""
+    drops = []
+    for row in range(10, 50):
+        cols = np.arange(56, 72)
+        lit = cols[los[row, cols]]
+        if lit.size and lit.min() > 56 + depth - 1:  # the west part is in the corner's shadow
+            edge = lit.min()
+            drops.append(gain[row, edge] - gain[row, edge - depth])
+    return drops
+
+
+def test_shadow_edges_are_exact_and_the_loss_grows_into_the_shadow():
     """A transmitter in the canyon south-west of the crossing: the street north of it is lit only
-    in the line of sight through the crossing (its east side); one pixel into the corner's
-    shadow the gain drops by >= d0 - 1 dB (the diffraction loss at a grazing turn)."""
+    in the line of sight through the crossing (its east side). The corner loss starts at 0 at a
+    grazing turn, so one pixel into the shadow the gain has dropped by less than at a right
+    angle, and it keeps falling deeper into the shadow (the turn grows)."""
     h = canyon_city()
     scene = Scene(h, 1.0)
     ty, tx = 70, 50
     gain = scene.gain_db(ty, tx, P, bounces=0)
     los = kernels.line_of_sight(scene.blocked, ty, tx)
-    drops = []
-    for row in range(10, 50):  # the side street north of the crossing, col by col
-        cols = np.arange(56, 72)
-        lit = cols[los[row, cols]]
-        if lit.size and lit.min() > 56:  # the west part is in the corner's shadow
-            edge = lit.min()
-            drops.append(gain[row, edge] - gain[row, edge - 1])
-    assert len(drops) > 10
-    assert np.median(drops) >= P.d0 - 1.0, drops
+    one, four = shadow_edge_drops(gain, los, 1), shadow_edge_drops(gain, los, 4)
+    assert len(one) > 10 and len(four) > 5
+    assert 0 < np.median(one) < P.corner_db / 2, one
+    assert np.median(four) > np.median(one) + 2, (one, four)
+
+
+def test_area_mean_softens_the_shadow_edge_as_the_traces_do():
+    """The traced maps' power per cell is an area mean: with smooth_px the step across the shadow
+    edge shrinks, the power is spread over outdoor cells only (buildings stay -inf) and a map of
+    uniform power stays uniform."""
+    h = canyon_city()
+    scene = Scene(h, 1.0)
+    ty, tx = 70, 50
+    los = kernels.line_of_sight(scene.blocked, ty, tx)
+    sharp = scene.gain_db(ty, tx, P, bounces=0)
+    soft = scene.gain_db(ty, tx, Params(**{**P.__dict__, "smooth_px": 1.0}), bounces=0)
+    assert np.median(shadow_edge_drops(soft, los)) < np.median(shadow_edge_drops(sharp, los)) - 0.5
+    assert not np.isfinite(soft[scene.blocked]).any()
+    flat = np.where(scene.blocked, 0, 1e-9).astype(np.float32)
+    even = scene._area_mean(flat, ty, tx, 1.0)
+    assert np.allclose(even[~scene.blocked], 1e-9, rtol=1e-4)
 
 
 def test_canyon_brighter_along_its_axis_than_round_the_corner():

@@ -72,24 +72,33 @@ def line_of_sight(blocked, ty: int, tx: int):
 
 
 @njit(cache=True, inline="always")
-def _turn_loss(ay: float, ax: float, by: float, bx: float, d0: float, k90: float) -> float:
-    """Diffraction loss (dB) of a turn from direction a to direction b: d0 + k90 per 90 deg."""
+def angle_loss(angle: float, corner_db: float, corner_deg: float) -> float:
+    """Diffraction loss (dB) of a turn of ``angle`` degrees round a corner: 0 at a grazing turn
+    (no step at the shadow edge: the traces step by ~2 dB there), growing with the angle and
+    levelling off past ``corner_deg``; ``corner_db`` at a right angle."""
+    return corner_db * (1.0 - math.exp(-angle / corner_deg)) / (1.0 - math.exp(-90.0 / corner_deg))
+
+
+@njit(cache=True, inline="always")
+def _turn_loss(ay: float, ax: float, by: float, bx: float, corner_db: float,
+               corner_deg: float) -> float:
+    """Diffraction loss (dB) of a turn from direction a to direction b (:func:`angle_loss`)."""
     nb = math.hypot(by, bx)
     if nb == 0.0 or (ay == 0.0 and ax == 0.0):
-        return d0
+        return 0.0
     c = (ay * by + ax * bx) / nb
     c = min(1.0, max(-1.0, c))
-    return d0 + k90 * math.degrees(math.acos(c)) / 90.0
+    return angle_loss(math.degrees(math.acos(c)), corner_db, corner_deg)
 
 
 @njit(cache=True)
-def corner_paths(blocked, sy: float, sx: float, d0: float, k90: float):
+def corner_paths(blocked, sy: float, sx: float, corner_db: float, corner_deg: float):
     """Dominant paths around building corners on a grid (any-angle Dijkstra, as Theta*).
 
     Every free cell gets the shortest taut path from the source point (sy, sx): a chain of
     corner cells, each in line of sight of the next. Returns per cell: g (path length, cells),
     par (the last corner's flat index, -1 the source, -2 unreached), turn (accumulated turn loss
-    in dB up to the cell, d0 + k90 per 90 deg at every corner) and the unit direction of the
+    in dB up to the cell, :func:`angle_loss` at every corner) and the unit direction of the
     path's last segment (diry, dirx)."""
     n0, n1 = blocked.shape
     n = n0 * n1
@@ -154,12 +163,13 @@ def corner_paths(blocked, sy: float, sx: float, d0: float, k90: float):
                     if p == -1:
                         tl = 0.0
                     else:
-                        tl = turn[p] + _turn_loss(diry[p], dirx[p], cy - py, cx - px, d0, k90)
+                        tl = turn[p] + _turn_loss(diry[p], dirx[p], cy - py, cx - px, corner_db,
+                                                            corner_deg)
                     oy, ox = py, px
                 else:
                     cand = g[s] + math.hypot(di, dj)
                     q = s
-                    tl = turn[s] + _turn_loss(diry[s], dirx[s], di, dj, d0, k90)
+                    tl = turn[s] + _turn_loss(diry[s], dirx[s], di, dj, corner_db, corner_deg)
                     oy, ox = si + 0.5, sj + 0.5
                 if cand < g[t] - 1e-9:
                     g[t], par[t], turn[t] = cand, q, tl
@@ -294,13 +304,13 @@ def over_roof_nu(heights, ty: int, tx: int, tx_height: float, rx_height: float,
 
 
 @njit(cache=True)
-def corner_gain(par, g, turn, diry, dirx, los, blocked, f: int, ty: int, tx: int, d0: float,
-                k90: float, n1_exp: float, n2_exp: float, breakpoint_m: float, offset: float,
+def corner_gain(par, g, turn, diry, dirx, los, blocked, f: int, ty: int, tx: int,
+                corner_db: float, corner_deg: float, n1_exp: float, n2_exp: float, breakpoint_m: float, offset: float,
                 cell_m: float, fspl: float):
     """Gain (dB) of every pixel out of sight of the transmitter along its dominant corner path:
     exact from its coarse cell's last corner: the line of sight's two-slope law (exponents
     n1_exp, n2_exp, breakpoint) on the unfolded length, plus the turn loss so far and this
-    corner's d0 + k90 per 90 deg (so the gain is continuous across a shadow edge but for d0);
+    corner's :func:`angle_loss` (so the gain is continuous across a shadow edge);
     -inf in sight, in buildings and where no path arrives."""
     n0, n1 = blocked.shape
     c1 = n1 // f
@@ -315,7 +325,7 @@ def corner_gain(par, g, turn, diry, dirx, los, blocked, f: int, ty: int, tx: int
             y, x = i + 0.5, j + 0.5
             if p == -1:  # in sight on the coarse grid, not on the fine one: a grazing corner
                 length = math.hypot(y - ty - 0.5, x - tx - 0.5)
-                loss = d0
+                loss = 0.0
             else:
                 py, px = (p // c1 + 0.5) * f, (p % c1 + 0.5) * f
                 vy, vx = y - py, x - px
@@ -323,7 +333,7 @@ def corner_gain(par, g, turn, diry, dirx, los, blocked, f: int, ty: int, tx: int
                 cos = (diry[p] * vy + dirx[p] * vx) / max(seg, 1e-9)
                 angle = math.degrees(math.acos(min(1.0, max(-1.0, cos))))
                 length = g[p] * f + seg
-                loss = turn[p] + d0 + k90 * angle / 90.0
+                loss = turn[p] + angle_loss(angle, corner_db, corner_deg)
             d = max(length * cell_m, 1.0)
             if d <= breakpoint_m:
                 law = 10.0 * n1_exp * math.log10(d)

@@ -10,10 +10,11 @@ incoherently:
                     from corner to corner (any-angle Dijkstra on a grid of <= 2 m cells, exact
                     per pixel from its last corner), the line of sight's path loss on the
                     unfolded length plus a diffraction loss per corner that grows with the turn
-                    angle (d0 + k90 per 90 deg): continuous across a shadow edge but for d0, as
-                    the traces are (a separate NLOS exponent, as the DPM's, put a ~20 dB step
-                    there that the traces do not have); streets that continue straight past a
-                    corner stay lit along their axis
+                    angle from 0 at a grazing turn and levels off (corner_db at a right angle,
+                    scale corner_deg): continuous across a shadow edge, as the traces are (a
+                    separate NLOS exponent, as the DPM's, put a ~20 dB step there, and a fixed
+                    loss per corner ~10 dB, that the traces do not have); streets that continue
+                    straight past a corner stay lit along their axis
     reflections     specular, off the walls, by launching rays from the transmitter (image
                     sources unfolded), up to three bounces, each losing the concrete wall's
                     Fresnel reflectance at its incidence angle (~8 dB head-on, ~0 at grazing)
@@ -73,11 +74,13 @@ class Params:
     n1: float = 2.0  # path-loss exponent before the breakpoint
     n2: float = 3.5  # ... after it
     breakpoint_m: float = 105.0
-    d0: float = 6.0  # dB at every corner, whatever the angle (the shadow boundary's drop)
-    k90: float = 14.0  # dB more per 90 deg of turn
+    corner_db: float = 15.0  # diffraction loss of a right-angle turn round a corner (dB)
+    corner_deg: float = 45.0  # ... the turn angle over which it grows (0 dB at a grazing turn)
     r_db: float = 2.0  # dB lost per reflection, besides the wall's Fresnel reflectance
     offset_db: float = 0.0  # antenna / system offset
     shadowing_db: float = 1.0  # log-normal shadowing, correlated over ~30 m
+    smooth_px: float = 1.0  # the traced maps' power per cell is an area mean: the power is
+                            # smoothed over this many cells (Gaussian sigma, outdoor cells only)
     tx_above_roof_m: float = 3.0  # above-roof regime only
     knife_scale: float = 1.0  # ... scale of the knife-edge loss
 
@@ -133,6 +136,8 @@ class Scene:
         self.timings = timings
         self.heights = heights.astype(np.float32)
         self.blocked = heights > 0
+        self._free = (~self.blocked).astype(np.float32)
+        self._outdoor_weight: dict[float, np.ndarray] = {}
         self.n = heights.shape[0]
         self.cell_m = cell_m
         sigma = max(0.6, WALL_SIGMA_M / cell_m)
@@ -182,9 +187,10 @@ class Scene:
         cb = self.coarse_blocked.copy()
         cb[ty // f, tx // f] = False
         sy, sx = (ty + 0.5) / f, (tx + 0.5) / f
-        g, par, turn, diry, dirx = kernels.corner_paths(cb, sy, sx, p.d0, p.k90)
-        return kernels.corner_gain(par, g, turn, diry, dirx, los, blocked, f, ty, tx, p.d0,
-                                   p.k90, p.n1, p.n2, p.breakpoint_m, p.offset_db, cm,
+        g, par, turn, diry, dirx = kernels.corner_paths(cb, sy, sx, p.corner_db,
+                                                              p.corner_deg)
+        return kernels.corner_gain(par, g, turn, diry, dirx, los, blocked, f, ty, tx,
+                                   p.corner_db, p.corner_deg, p.n1, p.n2, p.breakpoint_m, p.offset_db, cm,
                                    FSPL_1M_DB)
 
     def _reflections(self, ty: int, tx: int, p: Params, blocked: np.ndarray,
@@ -221,12 +227,28 @@ class Scene:
         with stage(self.timings, "sum, shadowing"):
             return self._combine(comp, ty, tx, p, rng)
 
+    def _area_mean(self, total: np.ndarray, ty: int, tx: int, sigma: float) -> np.ndarray:
+        """Power smoothed over outdoor cells: what a tracer's per-cell mean does at a shadow edge
+        (the traces step by ~2 dB there, a point value by the whole corner loss). The
+        transmitter's own cell keeps its point value."""
+        free = self._free
+        den = self._outdoor_weight.get(sigma)
+        if den is None:  # the same for every transmitter of the city
+            den = np.maximum(gaussian_filter(free, sigma, mode="constant"), np.float32(1e-6))
+            self._outdoor_weight[sigma] = den
+        num = gaussian_filter(total * free, sigma, mode="constant")
+        out = np.where(free > 0, num / den, np.float32(0)).astype(np.float32)
+        out[ty, tx] = total[ty, tx]
+        return out
+
     def _combine(self, comp: dict, ty: int, tx: int, p: Params,
                  rng: np.random.Generator | None) -> np.ndarray:
         total = np.zeros((self.n, self.n), np.float32)
         for key in ("direct", "corner", "reflected", "over_roof"):
             if key in comp:  # exp(-inf) = 0: the mechanism brings nothing there
                 total += np.exp(comp[key].astype(np.float32) * np.float32(math.log(10) / 10))
+        if p.smooth_px > 0:  # an area mean over outdoor cells (a normalised convolution)
+            total = self._area_mean(total, ty, tx, p.smooth_px)
         with np.errstate(divide="ignore"):
             gain = np.where(total > 0, 10 * np.log10(np.maximum(total, np.float32(1e-37))),
                             np.float32(-np.inf))
