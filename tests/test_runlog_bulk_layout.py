@@ -134,3 +134,19 @@ def test_the_bulk_path_takes_the_standard_lines(bulk):
     assert list(rec.table.columns) == ["step", "time", *KEYS]
     np.testing.assert_array_equal(rec.table["step"], np.arange(STEPS))
     assert_reads_like_the_plain_parser(lines)
+
+
+def test_keys_that_change_every_line_read_like_the_plain_parser(bulk):
+    """Hundreds of key sequences (a key of its own per line): the most common MAX_SHAPES are read
+    in bulk, the rest by the plain parser, all as the plain parser reads them."""
+    from radiovae.runlog.radiodiff_bulk import MAX_SHAPES
+
+    def letters(i: int) -> str:
+        return "".join("abcdefghijklmnopqrstuvwxyz"[int(d)] for d in f"{i:03d}")
+
+    lines = log_lines()
+    for i in range(0, 600, 2):
+        lines[i] = edit(lines[i], "train/g_loss", f"train/{letters(i)}")
+    assert_reads_like_the_plain_parser(lines)
+    assert 0 < len(bulk["slow"]) < 300 and bulk["rows"] + len(bulk["slow"]) == STEPS
+    assert bulk["rows"] >= STEPS - 300 + MAX_SHAPES - 1
