@@ -48,9 +48,11 @@ FIT = {
     "above_roof": (("n1", "n2", "offset_db"), ("knife_scale", "corner_db", "corner_deg", "r_db")),
 }
 BOUNDS = {"n1": (1.5, 3.0), "n2": (1.5, 5.0), "breakpoint_m": (40, 300),
-          "corner_db": (0, 40), "corner_deg": (5, 300), "r_db": (0, 20), "offset_db": (-20, 20), "knife_scale": (0.3, 2.0)}
-STEP = {"n1": 0.3, "n2": 0.8, "breakpoint_m": 40, "corner_db": 8.0, "corner_deg": 30.0, "r_db": 4.0,
-        "offset_db": 6.0, "knife_scale": 0.3}  # the initial simplex: a plausible change of each
+          "corner_db": (0, 40), "corner_deg": (5, 300), "r_db": (0, 20), "offset_db": (-20, 20),
+          "knife_scale": (0.3, 2.0)}
+# the initial simplex: a plausible change of each
+STEP = {"n1": 0.3, "n2": 0.8, "breakpoint_m": 40, "corner_db": 8.0, "corner_deg": 30.0,
+        "r_db": 4.0, "offset_db": 6.0, "knife_scale": 0.3}
 
 
 def gray_db(gain_db: np.ndarray) -> np.ndarray:

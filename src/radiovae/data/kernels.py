@@ -163,8 +163,8 @@ def corner_paths(blocked, sy: float, sx: float, corner_db: float, corner_deg: fl
                     if p == -1:
                         tl = 0.0
                     else:
-                        tl = turn[p] + _turn_loss(diry[p], dirx[p], cy - py, cx - px, corner_db,
-                                                            corner_deg)
+                        tl = turn[p] + _turn_loss(diry[p], dirx[p], cy - py, cx - px,
+                                                  corner_db, corner_deg)
                     oy, ox = py, px
                 else:
                     cand = g[s] + math.hypot(di, dj)
@@ -305,8 +305,8 @@ def over_roof_nu(heights, ty: int, tx: int, tx_height: float, rx_height: float,
 
 @njit(cache=True)
 def corner_gain(par, g, turn, diry, dirx, los, blocked, f: int, ty: int, tx: int,
-                corner_db: float, corner_deg: float, n1_exp: float, n2_exp: float, breakpoint_m: float, offset: float,
-                cell_m: float, fspl: float):
+                corner_db: float, corner_deg: float, n1_exp: float, n2_exp: float,
+                breakpoint_m: float, offset: float, cell_m: float, fspl: float):
     """Gain (dB) of every pixel out of sight of the transmitter along its dominant corner path:
     exact from its coarse cell's last corner: the line of sight's two-slope law (exponents
     n1_exp, n2_exp, breakpoint) on the unfolded length, plus the turn loss so far and this

@@ -19,6 +19,8 @@ incoherently:
                     sources unfolded), up to three bounces, each losing the concrete wall's
                     Fresnel reflectance at its incidence angle (~8 dB head-on, ~0 at grazing)
                     plus r_db: they keep the street canyons lit and spill into side streets
+    area mean       the summed power averaged over outdoor cells (smooth_px), as a tracer's radio
+                    map holds each cell's mean power
 
 Above the roofs (an option): the transmitter at roof level + tx_above_roof_m, and the direct path
 over the buildings pays the knife-edge loss of its dominant edge (Fresnel nu of the highest
@@ -187,11 +189,10 @@ class Scene:
         cb = self.coarse_blocked.copy()
         cb[ty // f, tx // f] = False
         sy, sx = (ty + 0.5) / f, (tx + 0.5) / f
-        g, par, turn, diry, dirx = kernels.corner_paths(cb, sy, sx, p.corner_db,
-                                                              p.corner_deg)
+        g, par, turn, diry, dirx = kernels.corner_paths(cb, sy, sx, p.corner_db, p.corner_deg)
         return kernels.corner_gain(par, g, turn, diry, dirx, los, blocked, f, ty, tx,
-                                   p.corner_db, p.corner_deg, p.n1, p.n2, p.breakpoint_m, p.offset_db, cm,
-                                   FSPL_1M_DB)
+                                   p.corner_db, p.corner_deg, p.n1, p.n2, p.breakpoint_m,
+                                   p.offset_db, cm, FSPL_1M_DB)
 
     def _reflections(self, ty: int, tx: int, p: Params, blocked: np.ndarray,
                      bounces: int) -> np.ndarray:
@@ -229,8 +230,8 @@ class Scene:
 
     def _area_mean(self, total: np.ndarray, ty: int, tx: int, sigma: float) -> np.ndarray:
         """Power smoothed over outdoor cells: what a tracer's per-cell mean does at a shadow edge
-        (the traces step by ~2 dB there, a point value by the whole corner loss). The
-        transmitter's own cell keeps its point value."""
+        (the traces step by ~2 dB there; point values fall by most of the corner loss within a
+        pixel or two). The transmitter's own cell keeps its point value."""
         free = self._free
         den = self._outdoor_weight.get(sigma)
         if den is None:  # the same for every transmitter of the city
