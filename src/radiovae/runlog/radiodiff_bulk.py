@@ -200,22 +200,26 @@ def _line_shapes(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.nd
     known: dict[bytes, int] = {}
     code_of = [known.setdefault(k, len(known)) for k in skeletons]   # (a dict: ~2x pd.factorize)
     codes = np.asarray(code_of, dtype=np.int64)[lines]
-    uniq = list(known)
-    shapes: list[tuple[bytes, ...]] = []
-    index: dict[tuple[bytes, ...], int] = {}
-    specials: set[bytes] = set()
-    shape_of_skeleton = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    uniq = list(known)                 # in order of first appearance
+    counts = np.bincount(codes, minlength=len(uniq))
     # the most common skeletons first; a log of thousands (keys that change every line) leaves
     # all but MAX_SHAPES key sequences to the plain parser, as it leaves their lines
-    for u in np.argsort(-np.bincount(codes, minlength=len(uniq)), kind="stable")[:MAX_SKELETONS]:
-        parsed = _skeleton_keys(uniq[u])
-        if parsed is None or (len(shapes) >= MAX_SHAPES and parsed[0] not in index):
+    taken: dict[int, tuple[tuple[bytes, ...], set[bytes]]] = {}
+    chosen: set[tuple[bytes, ...]] = set()
+    for u in np.argsort(-counts, kind="stable")[:MAX_SKELETONS]:
+        parsed = None if counts[u] == 0 else _skeleton_keys(uniq[u])
+        if parsed is None or (len(chosen) >= MAX_SHAPES and parsed[0] not in chosen):
             continue
-        keys, spellings = parsed
+        taken[int(u)] = parsed
+        chosen.add(parsed[0])
+    index: dict[tuple[bytes, ...], int] = {}      # key sequences, in order of first appearance
+    specials: set[bytes] = set()
+    shape_of_skeleton = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    for u in sorted(taken):
+        keys, spellings = taken[u]
         specials |= spellings
         shape_of_skeleton[u] = index.setdefault(keys, len(index))
-        if shape_of_skeleton[u] == len(shapes):
-            shapes.append(keys)
+    shapes = list(index)
     shape_of = shape_of_skeleton[codes]
     if b"e" in specials:   # "1e06" would read as 106 once the "e" is deleted: the plain way
         at = [m.start() for m in _UNSIGNED_EXPONENT.finditer(body)]
