@@ -33,12 +33,24 @@ if [ -z "${DRJIT_LIBLLVM_PATH:-}" ] && [ -n "$llvm_so" ]; then
   export DRJIT_LIBLLVM_PATH="$llvm_so"
 fi
 
+# The RadioDiff log scanner is C (src/radiovae/runlog/_scan.c), compiled at install: a C compiler.
+if ! command -v cc >/dev/null && ! command -v gcc >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "radiovae setup: installing gcc (to compile the log scanner)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc) >&2 \
+      || echo "radiovae setup: could not install gcc: RadioDiff logs will be read line by line" >&2
+  else
+    echo "radiovae setup: no C compiler: RadioDiff logs will be read line by line (slower)" >&2
+  fi
+fi
+
 stamp="$venv/.radiovae-installed"
 if [ ! -x "$venv/bin/python" ]; then
   echo "radiovae setup: creating $venv" >&2
   "$py" -m venv "$venv"
 fi
-if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/setup.py" -nt "$stamp" ] \
+    || [ "$root/src/radiovae/runlog/_scan.c" -nt "$stamp" ]; then
   echo "radiovae setup: installing radiovae and its dependencies (CPU PyTorch)" >&2
   # (pip's notes about local index folders it cannot use are noise: filtered out)
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev,raytrace,distributed]" 2>&1 \

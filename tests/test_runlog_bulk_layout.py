@@ -8,6 +8,7 @@ import math
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from radiovae.runlog import radiodiff_log
@@ -103,7 +104,7 @@ def test_a_key_added_and_one_dropped_on_unsampled_lines():
     assert_reads_like_the_plain_parser(lines)
 
 
-@pytest.mark.parametrize("value", ["1:5", "1,5", "1[5]", "1.0.0", "--1"])
+@pytest.mark.parametrize("value", ["1:5", "1,5", "1[5]", "1.0.0", "--1", "0x10", "1e", ".", "nanx"])
 def test_a_value_the_plain_parser_refuses_is_not_read_as_another_number(value, bulk):
     lines = log_lines()
     lines[ODD] = edit(lines[ODD], "train/g_loss: 40.51700", f"train/g_loss: {value}")
@@ -114,8 +115,13 @@ def test_a_value_the_plain_parser_refuses_is_not_read_as_another_number(value, b
     assert_reads_like_the_plain_parser(lines)
 
 
-@pytest.mark.parametrize("value, number", [("1e06", 1e6), ("1e-06", 1e-6), ("2.5E+03", 2500.0),
-                                           ("nan", math.nan), ("-inf", -math.inf)])
+@pytest.mark.parametrize("value, number", [
+    ("1e06", 1e6), ("1e-06", 1e-6), ("2.5E+03", 2500.0), ("nan", math.nan), ("-inf", -math.inf),
+    ("Infinity", math.inf), ("-0.00000", -0.0), (".5", 0.5), ("7.", 7.0),
+    ("1_000", 1000.0), (" 7.5", 7.5),                 # float() reads these; the plain parser does
+    ("0.1000000000000000055511151231257827", 0.1),    # more digits than a double holds
+    ("123456789012345678901234567890", 1.2345678901234568e29), ("1e400", math.inf),
+    ("4.9e-324", 5e-324), ("9007199254740993", 9007199254740992.0)])
 def test_other_spellings_of_numbers_on_an_unsampled_line(value, number, bulk):
     lines = log_lines()
     lines[ODD] = edit(lines[ODD], "lr: 50.51700", f"lr: {value}")
@@ -150,3 +156,61 @@ def test_keys_that_change_every_line_read_like_the_plain_parser(bulk):
     assert_reads_like_the_plain_parser(lines)
     assert 0 < len(bulk["slow"]) < 300 and bulk["rows"] + len(bulk["slow"]) == STEPS
     assert bulk["rows"] >= STEPS - 300 + MAX_SHAPES - 1
+
+
+def test_every_spelling_of_a_number_reads_as_float_reads_it(bulk):
+    """Thousands of values in the spellings loggers use (RadioDiff's {:.5f}, repr, %e, %g, long
+    and huge, subnormal, negative zero): each read in bulk is float()'s value, bit for bit."""
+    rng = np.random.default_rng(7)
+    mags = 10.0 ** rng.uniform(-330, 307, 4000)
+    pool = np.concatenate([rng.standard_normal(4000) * mags, rng.standard_normal(2000) * 1e4,
+                           rng.integers(-10**6, 10**6, 500).astype(float), [0.0, -0.0, 5e-324]])
+    spell = [repr, "{:.5f}".format, "{:e}".format, "{:.17g}".format, "{:.25f}".format, "{:g}".format]
+    lines = log_lines()
+    values = {}
+    for i in range(len(lines)):
+        for j, key in enumerate(KEYS):
+            x = float(pool[(i * len(KEYS) + j) % len(pool)])
+            text = spell[(i + j) % len(spell)](x)
+            old = f"{key}: {(j + 1) * 10.0 + i / 1000:.5f}"
+            lines[i] = edit(lines[i], old, f"{key}: {text}")
+            values[i, key] = float(text)
+    rec = read(lines)
+    assert bulk["rows"] == STEPS and not bulk["slow"]
+    table = rec.table.set_index("step")
+    for (i, key), want in values.items():
+        got = table.at[i, key]
+        assert np.float64(got).tobytes() == np.float64(want).tobytes(), (i, key, got, want)
+
+
+def test_keys_with_digits_points_and_dashes_are_read_in_bulk(bulk):
+    lines = [edit(edit(line, "train/g_loss", "loss.l1-2"), "lr", "lr_0")
+             for line in log_lines()]
+    assert_reads_like_the_plain_parser(lines)
+    assert bulk["rows"] == STEPS and not bulk["slow"]
+
+
+def test_a_key_twice_on_a_line_keeps_the_last_value_as_the_plain_parser_does(bulk):
+    lines = log_lines()
+    lines[ODD] = lines[ODD] + "train/g_loss: 9.00000, "
+    assert_reads_like_the_plain_parser(lines)
+    assert bulk["slow"] == [ODD]
+    assert read(lines).table.set_index("step").at[ODD, "train/g_loss"] == 9.0
+
+
+def test_without_the_compiled_scanner_logs_read_the_same_and_it_says_so(monkeypatch, capsys):
+    from radiovae.runlog import radiodiff_bulk
+
+    lines = log_lines()
+    lines[ODD] = edit(lines[ODD], "lr: 50.51700", "lr: nan")
+    compiled = read(lines)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(radiodiff_bulk, "_scan", None)
+    monkeypatch.setattr(radiodiff_bulk, "_warned", [])
+    plain = read(lines)
+    read(lines)
+    err = capsys.readouterr().err
+    assert err.count("compiled log scanner") == 1 and "line by line" in err
+    pd.testing.assert_frame_equal(plain.table, compiled.table)
+    assert {k: list(v) for k, v in plain.nan_steps.items()} == {"lr": [ODD]}
+    assert {k: list(v) for k, v in compiled.nan_steps.items()} == {"lr": [ODD]}

@@ -1,27 +1,26 @@
 """RadioDiff's log read in bulk: the lines of the standard shape, without a dict per line.
 
 Reading 300k of its lines one by one with a regex costs seconds, so the reader never builds a dict
-per line. Lines differ only in their numbers and their keys, so it checks every line's time-stamp
-prefix with numpy (and reads the time from its digits), reads every line's keys from its
-*skeleton* (the line with its digits, signs and points deleted: ``train/rec_loss: , lr: , ``;
-the distinct skeletons of a log are few, and each is split into keys once), rewrites the whole
-buffer with one ``bytes.translate`` (key letters and punctuation deleted) into plain numbers, and
-lets pandas' C parser read those as one numeric table, each line's values going to the keys its
-own skeleton names. Every line that does not fit (a skeleton with odd keys or value spellings,
-a number of values other than its keys', an odd token) goes through the plain per-line parser,
-and sampled rows are checked against it, so the fast path is faster, never different.
+per line. It checks every line's time-stamp prefix with numpy (and reads the time from its
+digits), then hands the lines to a compiled scanner (``_scan.c``) that reads each line's step,
+keys and values in one pass, numbers converted exactly as ``float()`` converts them, and groups
+lines by their key sequence. Every line the scanner is not sure of (odd keys or value spellings,
+a key twice, a cut line) goes through the plain per-line parser, and sampled rows are checked
+against it, so the fast path is faster, never different.
 """
 
 from __future__ import annotations
 
-import io
-import re
+import sys
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from radiovae.runlog.records import valid_steps
+try:
+    from radiovae.runlog._scan import scan as _scan
+except ImportError:           # built at install (setup.py); without a compiler: line by line
+    _scan = None
 
 MARK = b" [Train Step] "
 _STAMP = b"2025-08-15 20:41:07,123"          # the shape of logging's asctime
@@ -29,11 +28,6 @@ _DIGITS = [i for i, c in enumerate(_STAMP) if chr(c).isdigit()]
 _PREFIX = len(_STAMP) + len(MARK)             # a record's step starts here
 _FIXED = [i for i, c in enumerate(_STAMP + MARK) if not chr(c).isdigit()]
 _FIXED_BYTES = np.frombuffer(_STAMP + MARK, dtype=np.uint8)[_FIXED]
-# bytes.translate: "/" -> blank; key letters and ":,[]" deleted (the blanks after them stay, so
-# values stay apart; E, N, A, I, F survive: they spell 1E-06, NAN, INF once upper-cased)
-_BLANKS = bytes.maketrans(b"/", b" ")
-_DELETE = bytes(set(range(ord("a"), ord("z") + 1)) | set(b"BCDGHJKLMOPQRSTUVWXYZ_:,[]"))
-_KEY_OK = re.compile(rb"^[a-z_/BCDGHJKLMOPQRSTUVWXYZ]+$")
 PlainParser = Callable[[bytes], "tuple[float, int, int, dict[str, float]] | None"]
 FAST_MIN_LINES = 200          # fewer standard lines: the plain parser is faster (a folder of
                               # 2,000 short segments paid the bulk parser's set-up 2,000 times)
@@ -97,160 +91,64 @@ def fast_parse(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndar
     """Parse the standard lines in bulk; return their rows, the lines left to the slow path and
     the steps whose lines wrote a term as nan.
 
-    After the rewrite a line is ``date time step total v1 v2 ...``; its keys are those its
-    skeleton names, and it is taken only when it holds exactly one number per key.
+    The compiled scanner reads each line's step, total, keys and values in one pass; a line it is
+    not sure to read as the plain parser does (odd keys or spellings, a key twice, more than
+    MAX_SHAPES key sequences in the log) is left to the plain parser.
     """
     if len(lines) == 0:
         return None, [], {}
-    if len(lines) < FAST_MIN_LINES:   # its fixed cost (~15 ms) exceeds the plain parser's here
+    if len(lines) < FAST_MIN_LINES or _scan is None:
+        if _scan is None:
+            _warn_uncompiled()
         return None, list(lines), {}
-    shape_of, shapes, specials = _line_shapes(body, starts, ends, lines)
-    if not shapes:
-        return None, list(lines), {}
-    buf = body
-    for old in specials:               # nan / inf / 1e-06 somewhere in the log: keep them readable
-        buf = buf.replace(old, old.upper())
-    buf = buf.translate(_BLANKS, _DELETE)
-    width = 2 + max(len(k) for k in shapes)
-    stamp = 2                          # "2025-08-15 204107123": read already, not parsed again
-    skip = np.ones(len(starts), dtype=bool)
-    skip[lines] = False
-    read = {"sep": r"\s+", "header": None, "names": list(range(width + stamp)),
-            "usecols": list(range(stamp, width + stamp)), "skiprows": np.flatnonzero(skip),
-            "engine": "c", "quoting": 3, "keep_default_na": False, "na_values": [""],
-            "encoding_errors": "replace"}
-    df = exact = None
-    if b"nan" not in specials:         # all numbers: no type inference (much faster)
-        try:
-            df = exact = pd.read_csv(io.BytesIO(buf), dtype=np.float64, **read)
-        except (ValueError, pd.errors.ParserError):
-            df = None                  # a stray token somewhere: let pandas infer, rows fail
-    if df is None:
-        try:
-            df = pd.read_csv(io.BytesIO(buf), **read)
-        except pd.errors.ParserError:  # a line with more values than any shape has keys
-            return None, list(lines), {}
-    del buf
-    if len(df) != len(lines):
-        return None, list(lines), {}
-    num = [_numeric(df[c + stamp]) for c in range(width)]
-    texts = any(t.any() for _, t in num)       # a value written as the literal NAN somewhere
-    seen = [~np.isnan(v) | t if texts else ~np.isnan(v) for v, t in num]
-    present = np.sum(seen, axis=0, dtype=np.int64)
-    # all numbers read as floats: a line's values fill its first columns, no holes, so its
-    # count of values alone tells its shape; else (inferred types) check each value in place
-    holes = exact is None or texts
-    good = np.zeros(len(df), dtype=bool)
-    values: dict[str, np.ndarray] = {}
-    written: dict[str, np.ndarray] = {}
-    for k, keys in enumerate(shapes):
-        rows = (shape_of == k) & (present == 2 + len(keys))
-        if holes:
-            for j in range(len(keys)):  # values in place (a "5-06" or stray token fails here)
-                rows &= seen[2 + j]
-        good |= rows
-        for j, key in enumerate(keys):
-            name, v = key.decode(), num[2 + j][0]
-            values[name] = np.where(rows, v, values.get(name, np.nan))
-            if texts:                  # only a literal NAN is a written NaN
-                w = written.setdefault(name, np.zeros(len(df), dtype=bool))
-                w |= rows & num[2 + j][1]
-    good &= valid_steps(num[0][0])           # step (0 ... 2^53); a bad total means "unknown"
-    totals = num[1][0]
-    totals = np.where(valid_steps(totals) & (totals > 0), totals, 0)
-    secs = times[lines]
+    lines = np.ascontiguousarray(lines, dtype=np.int64)
+    shape_b, step_b, total_b, off_b, values_b, shapes = _scan(
+        body, np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(ends, dtype=np.int64), lines, _PREFIX, MAX_SHAPES)
+    shape = np.frombuffer(shape_b, dtype=np.int32)
+    flat = np.frombuffer(values_b, dtype=np.float64)
+    good = shape >= 0
     keep = slice(None) if good.all() else good     # the usual case: no masked copies
-    frame = pd.DataFrame({"line": lines[keep], "step": num[0][0][keep].astype(np.int64),
-                          "time": secs[keep],
-                          "total_steps": totals[keep].astype(np.int64),
-                          **{k: v[keep] for k, v in values.items()}},
+    kept = shape[keep]
+    offset = np.frombuffer(off_b, dtype=np.int64)[keep]
+    steps = np.frombuffer(step_b, dtype=np.int64)[keep]
+    columns: dict[str, np.ndarray] = {}
+    nans: dict[str, np.ndarray] = {}
+    if len(shapes) == 1:
+        rows_of = [np.arange(len(kept))]
+    else:   # each shape's rows, in line order (one stable sort, not a pass per shape)
+        order = np.argsort(kept, kind="stable")
+        bounds = np.searchsorted(kept[order], np.arange(len(shapes) + 1))
+        rows_of = [order[bounds[k]:bounds[k + 1]] for k in range(len(shapes))]
+    for keys, rows in zip(shapes, rows_of, strict=True):
+        for j, key in enumerate(keys):
+            v = flat[offset[rows] + j]
+            col = columns.get(key)
+            if col is None:
+                col = columns[key] = np.full(len(kept), np.nan)
+            col[rows] = v
+            written = np.isnan(v)        # the scanner reads NaN only from a written nan
+            if written.any():
+                nans[key] = np.concatenate([nans.get(key, steps[:0]), steps[rows[written]]])
+    frame = pd.DataFrame({"line": lines[keep], "step": steps, "time": times[lines][keep],
+                          "total_steps": np.frombuffer(total_b, dtype=np.int64)[keep],
+                          **columns},
                          copy=False)       # the arrays are this function's own: no stacking copy
     if not _agrees_with_plain_parser(body, starts, ends, frame, plain):
         return None, list(lines), {}       # never happens on logs we know; if it does, be correct
-    # a NaN where the line's shape has the key was written so; a key the shape lacks is absent
-    steps = num[0][0][keep].astype(np.int64)
-    nans = {k: steps[m[keep]] for k, m in written.items() if m[keep].any()}
-    return frame, [int(i) for i in lines[~good]], nans
+    return frame, [int(i) for i in lines[~good]], {k: np.sort(v) for k, v in nans.items()}
 
 
-def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(float values, "was the literal NAN") for one parsed column."""
-    if col.dtype.kind in "fi":
-        v = col.to_numpy(dtype="float64")
-        return v, np.zeros(len(v), dtype=bool)
-    text = col.astype(str).str.strip()
-    is_nan = text.isin(["NAN", "-NAN", "+NAN"]).to_numpy()
-    v = pd.to_numeric(text.where(~is_nan, "nan"), errors="coerce").to_numpy(dtype="float64",
-                                                                          copy=True)
-    v[col.isna().to_numpy()] = np.nan
-    return v, is_nan
+MAX_SHAPES = 256              # key sequences read in bulk (RadioDiff's logs have two)
+_warned: list[bool] = []
 
 
-def _line_shapes(body: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray
-                 ) -> tuple[np.ndarray, list[tuple[bytes, ...]], list[bytes]]:
-    """Each line's shape (an index into the key sequences returned, -1: not for the fast path)
-    read from its skeleton, and the value spellings (nan, inf, exponents) the lines use.
-
-    A key keeps its letters in the skeleton and its digits, signs or points would leave a number
-    of their own in the rewrite (then a line's count of values gives it away), so two lines with
-    one skeleton have one key sequence; a skeleton is taken when its keys are of the letters the
-    rewrite deletes and its values spelt as numbers, nan or inf.
-    """
-    skeletons = body.translate(None, _NUMBER_BYTES).split(b"\n")
-    known: dict[bytes, int] = {}
-    code_of = [known.setdefault(k, len(known)) for k in skeletons]   # (a dict: ~2x pd.factorize)
-    codes = np.asarray(code_of, dtype=np.int64)[lines]
-    uniq = list(known)                 # in order of first appearance
-    counts = np.bincount(codes, minlength=len(uniq))
-    # the most common skeletons first; a log of thousands (keys that change every line) leaves
-    # all but MAX_SHAPES key sequences to the plain parser, as it leaves their lines
-    taken: dict[int, tuple[tuple[bytes, ...], set[bytes]]] = {}
-    chosen: set[tuple[bytes, ...]] = set()
-    for u in np.argsort(-counts, kind="stable")[:MAX_SKELETONS]:
-        parsed = None if counts[u] == 0 else _skeleton_keys(uniq[u])
-        if parsed is None or (len(chosen) >= MAX_SHAPES and parsed[0] not in chosen):
-            continue
-        taken[int(u)] = parsed
-        chosen.add(parsed[0])
-    index: dict[tuple[bytes, ...], int] = {}      # key sequences, in order of first appearance
-    specials: set[bytes] = set()
-    shape_of_skeleton = np.full(len(uniq) + 1, -1, dtype=np.int64)
-    for u in sorted(taken):
-        keys, spellings = taken[u]
-        specials |= spellings
-        shape_of_skeleton[u] = index.setdefault(keys, len(index))
-    shapes = list(index)
-    shape_of = shape_of_skeleton[codes]
-    if b"e" in specials:   # "1e06" would read as 106 once the "e" is deleted: the plain way
-        at = [m.start() for m in _UNSIGNED_EXPONENT.finditer(body)]
-        odd = np.isin(lines, np.searchsorted(starts, at, side="right") - 1)
-        shape_of[odd] = -1
-        specials = specials - {b"e"} | {b"e-", b"e+"}
-    return shape_of, shapes, sorted(specials)
-
-
-_NUMBER_BYTES = b"0123456789.+-"
-MAX_SHAPES = 32               # key sequences read in bulk (RadioDiff's logs have two)
-MAX_SKELETONS = 256           # skeletons looked at (a few per shape: nan, exponents)
-_SKELETON_HEAD = b" ::, [Train Step] /: "    # the stamp and "[Train Step] <step>/<total>: "
-_SPELLINGS = {b"": None, b"e": b"e", b"nan": b"nan", b"inf": b"inf", b"infinity": b"inf"}
-_UNSIGNED_EXPONENT = re.compile(rb"[0-9.][eE][0-9]")
-
-
-def _skeleton_keys(skeleton: bytes) -> tuple[tuple[bytes, ...], set[bytes]] | None:
-    """(keys, value spellings) of a line's skeleton, or None when the fast path cannot take it."""
-    if not skeleton.startswith(_SKELETON_HEAD) or not skeleton.endswith(b", "):
-        return None
-    keys, spellings = [], set()
-    for item in skeleton[len(_SKELETON_HEAD):-2].split(b", "):
-        key, sep, value = item.partition(b": ")
-        spelling = _SPELLINGS.get(value.lower(), b"?")
-        if not sep or spelling == b"?" or not _KEY_OK.match(key) or key in keys:
-            return None
-        keys.append(key)
-        if spelling:
-            spellings.add(spelling)
-    return tuple(keys), spellings
+def _warn_uncompiled() -> None:
+    if not _warned:
+        _warned.append(True)
+        print("radiovae: the compiled log scanner (radiovae.runlog._scan) is not built, so "
+              "RadioDiff logs are read line by line (several times slower); reinstall with a C "
+              "compiler present: pip install -e .", file=sys.stderr)
 
 
 def _agrees_with_plain_parser(body: bytes, starts: np.ndarray, ends: np.ndarray,
