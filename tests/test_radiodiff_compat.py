@@ -251,6 +251,28 @@ def test_attention_placement_matches_radiodiff():
     AutoencoderKL(arch["ddconfig"], arch["embed_dim"]).load_state_dict(radiodiff.state_dict())
 
 
+
+def test_attn_type_none_builds_no_attention_and_its_checkpoint_loads_without_a_config(tmp_path):
+    """latent-diffusion's ``attn_type: none`` (the demo's): no attention modules anywhere, the mid
+    blocks' included; the weights alone say so, and any other value is refused by name."""
+    from radiovae.model import load_autoencoder
+
+    dd = {"ch": 8, "ch_mult": [1, 2], "num_res_blocks": 1, "resolution": 32,
+          "attn_resolutions": [16], "attn_type": "none"}
+    ae = AutoencoderKL(dd, 3)
+    assert not [k for k in ae.state_dict() if "attn" in k]
+    with_attn = AutoencoderKL({**dd, "attn_type": "vanilla"}, 3)
+    assert {k.split(".attn")[0] for k in with_attn.state_dict() if "attn" in k} == {
+        "encoder.mid", "decoder.mid", "encoder.down.1", "decoder.up.1"}
+    assert infer_config(ae.state_dict())["ddconfig"]["attn_type"] == "none"
+    assert infer_config(with_attn.state_dict())["ddconfig"]["attn_type"] == "vanilla"
+    path = save_checkpoint(tmp_path / "model-1.pt", {"step": 1, "model": ae.state_dict()})
+    x = torch.randn(2, 1, 32, 32)
+    torch.testing.assert_close(load_autoencoder(path)(x, sample_posterior=False)[0],
+                               ae.eval()(x, sample_posterior=False)[0])
+    with pytest.raises(UserError, match="attn_type"):
+        resolve_config({}, overrides=["model.ddconfig.attn_type=linear"])
+
 # -- adaptive weight ---------------------------------------------------------------------------
 
 def test_per_pixel_adaptive_weight_caps_the_per_pixel_ratio():

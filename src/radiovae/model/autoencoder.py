@@ -114,10 +114,19 @@ def _level(blocks: list[nn.Module], attns: list[nn.Module]) -> nn.Module:
     return level
 
 
-def _mid(channels: int, dropout: float) -> nn.Module:
+def make_attn(channels: int, attn_type: str) -> nn.Module:
+    """latent-diffusion's ``make_attn``: self-attention, or none (no weights, as there)."""
+    if attn_type == "none":
+        return nn.Identity()
+    if attn_type != "vanilla":
+        raise ValueError(f"attn_type {attn_type!r}: vanilla or none")
+    return AttnBlock(channels)
+
+
+def _mid(channels: int, dropout: float, attn_type: str) -> nn.Module:
     mid = nn.Module()
     mid.block_1 = ResnetBlock(channels, channels, dropout)
-    mid.attn_1 = AttnBlock(channels)
+    mid.attn_1 = make_attn(channels, attn_type)
     mid.block_2 = ResnetBlock(channels, channels, dropout)
     return mid
 
@@ -127,7 +136,8 @@ class Encoder(nn.Module):
 
     def __init__(self, *, ch: int, ch_mult: Sequence[int], num_res_blocks: int,
                  attn_resolutions: Sequence, dropout: float, in_channels: int,
-                 resolution: int | Sequence[int], z_channels: int, double_z: bool, **_ignored):
+                 resolution: int | Sequence[int], z_channels: int, double_z: bool,
+                 attn_type: str, **_ignored):
         super().__init__()
         self.num_resolutions = len(ch_mult)
         self.num_res_blocks = num_res_blocks
@@ -142,13 +152,13 @@ class Encoder(nn.Module):
                 blocks.append(ResnetBlock(block_in, ch * mult, dropout))
                 block_in = ch * mult
                 if _wants_attn(res, attn_resolutions, resolution, i == 0):
-                    attns.append(AttnBlock(block_in))
+                    attns.append(make_attn(block_in, attn_type))
             level = _level(blocks, attns)
             if i != self.num_resolutions - 1:
                 level.downsample = Downsample(block_in)
                 res = (res[0] // 2, res[1] // 2)
             self.down.append(level)
-        self.mid = _mid(block_in, dropout)
+        self.mid = _mid(block_in, dropout, attn_type)
         self.norm_out = Normalize(block_in)
         self.conv_out = nn.Conv2d(block_in, 2 * z_channels if double_z else z_channels, 3, padding=1)
 
@@ -170,7 +180,7 @@ class Decoder(nn.Module):
 
     def __init__(self, *, ch: int, out_ch: int, ch_mult: Sequence[int], num_res_blocks: int,
                  attn_resolutions: Sequence, dropout: float, resolution: int | Sequence[int],
-                 z_channels: int, tanh_out: bool = False, **_ignored):
+                 z_channels: int, attn_type: str, tanh_out: bool = False, **_ignored):
         super().__init__()
         self.num_resolutions = len(ch_mult)
         self.num_res_blocks = num_res_blocks
@@ -180,7 +190,7 @@ class Decoder(nn.Module):
         res = (_pair(resolution)[0] // f, _pair(resolution)[1] // f)
         block_in = ch * ch_mult[-1]
         self.conv_in = nn.Conv2d(z_channels, block_in, 3, padding=1)
-        self.mid = _mid(block_in, dropout)
+        self.mid = _mid(block_in, dropout, attn_type)
         levels = []
         for i in reversed(range(self.num_resolutions)):
             blocks, attns = [], []
@@ -188,7 +198,7 @@ class Decoder(nn.Module):
                 blocks.append(ResnetBlock(block_in, ch * ch_mult[i], dropout))
                 block_in = ch * ch_mult[i]
                 if _wants_attn(res, attn_resolutions, resolution, False):
-                    attns.append(AttnBlock(block_in))
+                    attns.append(make_attn(block_in, attn_type))
             level = _level(blocks, attns)
             if i != 0:
                 level.upsample = Upsample(block_in)

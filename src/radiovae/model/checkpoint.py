@@ -224,6 +224,7 @@ def infer_config(state: dict[str, torch.Tensor]) -> dict:
             "out_ch": int(state["decoder.conv_out.weight"].shape[0]), "ch": int(ch),
             "ch_mult": ch_mult, "num_res_blocks": num_res_blocks,
             "attn_resolutions": attn_resolutions, "dropout": 0.0,
+            "attn_type": "vanilla" if "encoder.mid.attn_1.q.weight" in state else "none",
         }
         return {"embed_dim": int(state["post_quant_conv.weight"].shape[1]), "ddconfig": ddconfig}
     except (KeyError, IndexError, ZeroDivisionError) as e:

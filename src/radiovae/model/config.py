@@ -62,6 +62,7 @@ class DDConfig(MappingMixin):
     num_res_blocks: int = 2
     attn_resolutions: list = field(default_factory=list)
     dropout: float = 0.0
+    attn_type: str = "vanilla"     # latent-diffusion's: vanilla (self-attention) | none (identity)
 
 
 @dataclass

@@ -116,6 +116,7 @@ _CHOICES = {
     "data.name": ("synthetic", "radiomapseer", "folder"),
     "model.lossconfig.disc_loss": ("hinge", "vanilla"),
     "model.lossconfig.adaptive_weight": ("radiodiff", "per_pixel"),
+    "model.ddconfig.attn_type": ("vanilla", "none"),
     "data.split_scheme": ("radiodiff", "disjoint"),
     "data.regime": ("street", "above_roof", "mixed", "grid"),
     "trainer.min_lr_mode": ("absolute", "radiodiff"),
