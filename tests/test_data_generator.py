@@ -132,16 +132,14 @@ def test_synth_never_overwrites_another_sources_maps(tmp_path):
     synthesize(other, maps=2, tx=1, size=32, seed=0, progress=False)  # its own maps: fine
 
 
-def test_grid_regime_is_the_demos_and_deterministic():
-    """The demo trains on the grid-block maps (the physics-based ones do not reach its 30 dB yet):
-    the same maps for a seed, whatever the worker count, brightest at the transmitter."""
-    import yaml
-
+def test_the_demo_trains_on_street_maps_and_the_grid_regime_stays_deterministic():
+    """The demo trains on the physics-based street-level maps (the default regime); the first
+    generator's grid-block maps stay as the `grid` regime: the same maps for a seed, whatever the
+    worker count, brightest at the transmitter."""
     from radiovae.data.generator import generate_maps
+    from radiovae.train.demo import demo_config
 
-    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
-                         .read_text())
-    assert cfg["data"]["regime"] == "grid"
+    assert demo_config().data.regime == "street"
     one = generate_maps(3, 2, 64, seed=5, workers=1, regime="grid")
     two = generate_maps(3, 2, 64, seed=5, workers=2, regime="grid")
     for a, b in zip(one, two, strict=True):

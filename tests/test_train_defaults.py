@@ -159,28 +159,29 @@ def test_radiodiff_first_stage_yaml_is_radiodiffs_first_radio_yaml():
 
 
 def test_demo_effective_config_is_unchanged():
-    """The demo trains exactly as before its YAML was cut to what differs from the defaults."""
+    """The demo's effective config, all of it: its YAML states only what differs from the
+    defaults, and a default changed elsewhere must not change the demo unnoticed."""
     cfg = demo_config()
     assert cfg.as_dict() == {
         "model": {
             "embed_dim": 3,
-            "lossconfig": {"disc_start": 4101, "kl_weight": 1e-06, "disc_weight": 0.1,
+            "lossconfig": {"disc_start": 1201, "kl_weight": 1e-06, "disc_weight": 0.1,
                            "disc_in_channels": 1, "disc_loss": "hinge", "disc_factor": 1.0,
                            "disc_num_layers": 3, "disc_ndf": 32, "perceptual_weight": 0.0,
                            "pixelloss_weight": 1.0, "logvar_init": 0.0, "use_actnorm": False,
                            "disc_conditional": False, "adaptive_weight": "per_pixel",
                            "d_weight_max": 10000.0},
             "ddconfig": {"double_z": True, "z_channels": 3, "resolution": 64, "in_channels": 1,
-                         "out_ch": 1, "ch": 16, "ch_mult": [1, 2, 4], "num_res_blocks": 1,
-                         "attn_resolutions": [], "dropout": 0.0},
+                         "out_ch": 1, "ch": 16, "ch_mult": [1, 2], "num_res_blocks": 1,
+                         "attn_resolutions": [], "dropout": 0.0, "attn_type": "none"},
             "ckpt_path": None, "ckpt_use_ema": True},
         "data": {"name": "synthetic", "batch_size": 4, "num_workers": 0, "size": 64, "root": None,
                  "simulation": "auto", "cars": False, "split_scheme": "radiodiff",
-                 "num_maps": 300, "tx_per_map": 8, "eval_num_maps": 16, "regime": "grid",
+                 "num_maps": 300, "tx_per_map": 8, "eval_num_maps": 16, "regime": "street",
                  "seed": 0},
         "trainer": {"gradient_accumulate_every": 2, "micro_batches": 1, "lr": 0.002,
-                    "min_lr": 0.0001, "min_lr_mode": "absolute", "train_num_steps": 5000,
-                    "save_and_sample_every": 1250, "log_freq": 10, "amp": False, "fp16": False,
+                    "min_lr": 0.0001, "min_lr_mode": "absolute", "train_num_steps": 3600,
+                    "save_and_sample_every": 900, "log_freq": 10, "amp": False, "fp16": False,
                     "ema_schedule": "radiodiff", "ema_decay": 0.995, "ema_update_every": 1,
                     "ema_update_after_step": 100, "ema_power": 2 / 3, "ema_inv_gamma": 1.0,
                     "ema_scope": "all", "grad_clip": 1.0, "weight_decay": 0.01,

@@ -1,9 +1,8 @@
 """``radiovae demo``: the whole job on a fresh CPU machine, no download, under ten minutes on 2 cores.
 
     1. generate city radio maps with the built-in generator (radiovae.data.generator, the
-       grid-block maps of the ``grid`` regime: the small VAE reaches 30 dB on them in budget, not
-       yet on the physics-based street-level maps; in memory, a few seconds; a few are also
-       written to DIR/maps in RadioMapSeer's layout, so you see what the data looks like)
+       physics-based street-level maps, RadioMapSeer's regime; in memory, a few seconds; a few are
+       also written to DIR/maps in RadioMapSeer's layout, so you see what the data looks like)
     2. train a small first-stage VAE through both phases (VAE, then VAE-GAN for the last quarter)
     3. evaluate it on held-out maps (NMSE / RMSE / SSIM / PSNR, latent scale factor)
     4. write the report (figures, sample grids, metrics, findings, verdict)
