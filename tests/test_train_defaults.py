@@ -165,7 +165,7 @@ def test_demo_effective_config_is_unchanged():
     assert cfg.as_dict() == {
         "model": {
             "embed_dim": 3,
-            "lossconfig": {"disc_start": 1201, "kl_weight": 1e-06, "disc_weight": 0.1,
+            "lossconfig": {"disc_start": 1201, "kl_weight": 1e-06, "disc_weight": 0.01,
                            "disc_in_channels": 1, "disc_loss": "hinge", "disc_factor": 1.0,
                            "disc_num_layers": 3, "disc_ndf": 32, "perceptual_weight": 0.0,
                            "pixelloss_weight": 1.0, "logvar_init": 0.0, "use_actnorm": False,

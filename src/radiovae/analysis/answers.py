@@ -242,7 +242,7 @@ def discriminator_working(s: Summary) -> Answer | None:
                   "discriminator's loss and both its logits to judge it by.",
                   [f.id for f in untrained])
     # the discriminator_untrained finding's rule (analysis.discriminator.judge): at chance, it
-    # is that finding (a warning, answered above); here it is short, wins, weak or separates
+    # is that finding (a warning, answered above); lapsed is discriminator_lapsed's (below)
     text = (f"over the second half of its VAE-GAN records (from step "
             f"{d.second_half_from:,}) the median logits are real "
             f"{num(d.logits_real_median_second_half)} vs. reconstructed "
@@ -253,6 +253,11 @@ def discriminator_working(s: Summary) -> Answer | None:
     if state == "too_few":
         return _a("discriminator_working", q, UNCLEAR, f"Too early to tell: the VAE-GAN phase "
                   f"has only {d.rows} records with the discriminator's terms ({text}).", **facts)
+    lapsed = _of(s.findings, "discriminator_lapsed")
+    if lapsed:   # learned, then back at chance: the finding's words, with its numbers
+        msg = lapsed[0].message
+        return _a("discriminator_working", q, UNCLEAR, "Partly (discriminator_lapsed): "
+                  + msg[:1].upper() + msg[1:], ["discriminator_lapsed"], **facts)
     if state == "at_chance":
         return _a("discriminator_working", q, NO, f"No: it does not tell real from "
                   f"reconstructed maps: {text} (a hinge discriminator at chance has a gap near 0 "
@@ -461,12 +466,16 @@ def learning(s: Summary) -> Answer:
         wrong.append("the discriminator does not learn (discriminator_untrained)")
     notes = [f"`{f.metric}` stays {num(f.evidence.get('value'))} by design (left out of "
              "the optimizer, as in RadioDiff and latent-diffusion)" for f in design]
+    lapsed = _of(found, "discriminator_lapsed")
+    notes += [f"the discriminator is trained (it separated the maps over steps "
+              f"{f.evidence['peak_from']:,}-{f.evidence['peak_to']:,}), though at chance over "
+              f"most of the VAE-GAN phase (discriminator_lapsed)" for f in lapsed]
     vlb = s.roles.get("loss_vlb")
     m = s.metrics.get(vlb or "") or MetricStats()
     if vlb and m.max == 0 and m.min == 0:
         notes.append(f"`{vlb}` is 0 in every record: RadioDiff's const-SDE model sets it to 0 "
                      "(its VLB terms are commented out), by design")
-    ids = [f.id for f in frozen + untrained]
+    ids = [f.id for f in frozen + untrained + lapsed]
     plateau = [f for f in _of(found, "plateau") if s.kind == "ldm"]
     if plateau and not wrong:
         return _a("learning", q, UNCLEAR, f"Unclear from the losses: `{plateau[0].metric}` "

@@ -15,8 +15,8 @@ from types import ModuleType
 from radiovae.analysis.findings.base import SEVERITY, Context, Finding, finding
 
 NAMES = ("non_finite", "divergence", "spike", "lr_zero", "weight_saturated",
-         "discriminator_untrained", "frozen_metric", "terms_disagree", "negative_total_loss",
-         "plateau", "phase_change", "resumed", "stopped", "config_mismatch")
+         "discriminator_untrained", "discriminator_lapsed", "frozen_metric", "terms_disagree",
+         "negative_total_loss", "plateau", "phase_change", "resumed", "stopped", "config_mismatch")
 KINDS: list[ModuleType] = [importlib.import_module(f"{__name__}.{n}") for n in NAMES]
 BY_ID: dict[str, ModuleType] = {k.ID: k for k in KINDS}
 

@@ -235,6 +235,12 @@ def _disc_section(f: Facts, title: str, figures: dict[str, str]) -> Section:
                          f"{num(d.logits_fake_median_second_half)} (median of the per-record "
                          f"gap {num(d.logit_gap_median_second_half)}; a hinge discriminator that "
                          "cannot tell them apart has a gap near 0 and a loss near 1).")
+        if d.peak_gap_median is not None:
+            items.append(f"Widest separation in any {d.window_records} consecutive VAE-GAN "
+                         f"records: steps {d.peak_from:,}-{d.peak_to:,}, median gap "
+                         f"{num(d.peak_gap_median)} (disc_loss {num(d.peak_disc_loss_median)}); "
+                         f"the last {d.window_records} (from step {d.end_from:,}): gap "
+                         f"{num(d.end_gap_median)}.")
     elif f.switch is not None:
         untrained = f.with_id("discriminator_untrained")
         items.append("These records have **no discriminator loss** (`train/disc_loss`, "
