@@ -21,6 +21,13 @@ for the record (a regime with no traces in the folder keeps its shipped ranges).
 traces of one map with different ray seeds differ by 5-8 dB RMSE at 300 rays per cell, and the
 300-ray trace leaves at the floor a fifth of the pixels that 1,500 rays light: fit on 1,500.
 
+Then, street regime only, the ray sampling (radiovae.data.propagation.ray_estimate): with the
+map's fitted parameters, a grid over ray_level_db, ray_beta and ray_spread_db picks the values
+whose map matches the trace's shadow texture (radiovae.data.realism.shadow_texture: the share of
+shadowed outdoor pixels at the floor, the speckle of the lit ones) and the median level of its
+lit shadow pixels. Pixel error cannot fit these: a random speckle never lines up with the
+tracer's, so it is judged by statistics, one seed per grid point (common random numbers).
+
 ``convergence`` retraces a few stored maps at another ray count and prints, for both traces, the
 lit share and the linear mean gain, and the PSNR between them (the README's figures).
 """
@@ -51,6 +58,11 @@ BOUNDS = {"n1": (1.5, 3.0), "n2": (1.5, 5.0), "breakpoint_m": (40, 300),
           "corner_db": (0, 40), "corner_deg": (5, 300), "r_db": (0, 20), "offset_db": (-20, 20),
           "knife_scale": (0.3, 2.0)}
 # the initial simplex: a plausible change of each
+# the ray sampling's grid (street regime): the gain at which a cell expects one ray, the slope
+# of rays per cell in power, one ray's log-normal spread
+RAY_GRID = {"ray_level_db": np.arange(-140.0, -89.0, 2.5), "ray_beta": (0.5, 0.75, 1.0, 1.5),
+            "ray_spread_db": (0.0, 4.0, 8.0, 10.0, 12.0, 15.0)}
+RAY_FIT = {"street"}
 STEP = {"n1": 0.3, "n2": 0.8, "breakpoint_m": 40, "corner_db": 8.0, "corner_deg": 30.0,
         "r_db": 4.0, "offset_db": 6.0, "knife_scale": 0.3}
 
@@ -112,6 +124,47 @@ def fit_map(m: dict, stages: tuple[tuple[str, ...], ...],
     return p, before, map_error(m, p, scene, free)
 
 
+def texture(db: np.ndarray, free: np.ndarray, los: np.ndarray) -> np.ndarray:
+    """(unlit share, speckle dB, median dB of the lit) of the shadowed outdoor pixels, on the
+    clipped dB a gray map keeps."""
+    from radiovae.data.realism import shadow_texture
+
+    g = gray_db(db)
+    lit = (g > GAIN_FLOOR_DB) & free
+    shadow = free & ~los
+    unlit, speckle = shadow_texture(g, lit, shadow)
+    level = float(np.median(g[lit & shadow])) if (lit & shadow).any() else GAIN_FLOOR_DB
+    return np.array([unlit, speckle, level])
+
+
+TEXTURE_SCALE = np.array([0.05, 1.0, 3.0])  # what counts as one unit of miss in each statistic
+
+
+def fit_rays(m: dict, p: Params) -> tuple[Params, np.ndarray, np.ndarray]:
+    """The grid point of the ray sampling whose map's shadow texture is nearest the trace's;
+    (params, the trace's texture, the fitted map's)."""
+    from dataclasses import replace
+    from itertools import product
+
+    from radiovae.data import kernels
+
+    scene = Scene(m["heights"], CITY_M / m["heights"].shape[0])
+    free = ~scene.blocked
+    free[m["ty"], m["tx"]] = False
+    los = kernels.line_of_sight(scene.blocked, m["ty"], m["tx"]) & free
+    target = texture(m["traced_db"], free, los)
+    comp = scene.components(m["ty"], m["tx"], p, m["regime"])
+    best = None
+    for values in product(*RAY_GRID.values()):
+        q = replace(p, **dict(zip(RAY_GRID, map(float, values), strict=True)))
+        got = texture(scene._combine(comp, m["ty"], m["tx"], q, np.random.default_rng(0)),
+                      free, los)
+        miss = float(np.nansum(((got - target) / TEXTURE_SCALE) ** 2))
+        if best is None or miss < best[0]:
+            best = (miss, q, got)
+    return best[1], target, best[2]
+
+
 def fit(folder: Path, write: Path | None) -> dict:
     maps = load_traces(folder)
     prior = calibrated()["regimes"]
@@ -132,16 +185,27 @@ def fit(folder: Path, write: Path | None) -> dict:
         names = {f.name for f in fields(Params)}
         mid = Params(**{k: (lo + hi) / 2 for k, (lo, hi) in ranges.items() if k in names})
         fits, before, after = [], [], []
+        targets, gots = [], []
         for i, m in enumerate(ms):
             p, b, a = fit_map(m, FIT[regime], mid)
+            extra = ""
+            if regime in RAY_FIT:
+                p, target, got = fit_rays(m, p)
+                targets.append(target)
+                gots.append(got)
+                extra = (f"  shadow unlit {target[0]:.0%}/{got[0]:.0%} speckle {target[1]:.1f}/"
+                         f"{got[1]:.1f} dB level {target[2]:.0f}/{got[2]:.0f} dB (trace/fit) "
+                         + " ".join(f"{n}={getattr(p, n):.2f}" for n in RAY_GRID))
             fits.append(p)
             before.append(b)
             after.append(a)
             print(f"{regime} map {i + 1}/{len(ms)}: RMSE {b:.2f} -> {a:.2f} dB  "
-                  + " ".join(f"{n}={getattr(p, n):.2f}" for st in FIT[regime] for n in st),
-                  flush=True)
+                  + " ".join(f"{n}={getattr(p, n):.2f}" for st in FIT[regime] for n in st)
+                  + extra, flush=True)
         new = {k: v for k, v in ranges.items() if k in names}
-        for n in (n for st in FIT[regime] for n in st):
+        fitted = [n for st in FIT[regime] for n in st] + (list(RAY_GRID) if regime in RAY_FIT
+                                                          else [])
+        for n in fitted:
             vals = np.array([getattr(p, n) for p in fits])
             new[n] = [round(float(np.percentile(vals, 10)), 3),
                       round(float(np.percentile(vals, 90)), 3)]
@@ -151,6 +215,11 @@ def fit(folder: Path, write: Path | None) -> dict:
             "rmse_db_prior_mid": round(float(np.mean(before)), 3),
             "rmse_db_fitted": round(float(np.mean(after)), 3),
         }
+        if targets:   # the shadow texture (median over the maps): traces, and fitted maps
+            result["regimes"][regime]["shadow_texture"] = {
+                "statistics": ["unlit share", "speckle dB", "lit median dB"],
+                "traced": [round(float(v), 3) for v in np.nanmedian(targets, axis=0)],
+                "fitted": [round(float(v), 3) for v in np.nanmedian(gots, axis=0)]}
         print(f"{regime}: {len(ms)} maps, RMSE at the prior ranges' midpoints "
               f"{np.mean(before):.2f} dB, fitted {np.mean(after):.2f} dB", flush=True)
     if write:

@@ -165,7 +165,7 @@ def test_demo_effective_config_is_unchanged():
     assert cfg.as_dict() == {
         "model": {
             "embed_dim": 3,
-            "lossconfig": {"disc_start": 1201, "kl_weight": 1e-06, "disc_weight": 0.01,
+            "lossconfig": {"disc_start": 1334, "kl_weight": 1e-06, "disc_weight": 0.01,
                            "disc_in_channels": 1, "disc_loss": "hinge", "disc_factor": 1.0,
                            "disc_num_layers": 3, "disc_ndf": 32, "perceptual_weight": 0.0,
                            "pixelloss_weight": 1.0, "logvar_init": 0.0, "use_actnorm": False,
@@ -180,8 +180,8 @@ def test_demo_effective_config_is_unchanged():
                  "num_maps": 300, "tx_per_map": 8, "eval_num_maps": 16, "regime": "street",
                  "seed": 0},
         "trainer": {"gradient_accumulate_every": 2, "micro_batches": 1, "lr": 0.002,
-                    "min_lr": 0.0001, "min_lr_mode": "absolute", "train_num_steps": 3600,
-                    "save_and_sample_every": 900, "log_freq": 10, "amp": False, "fp16": False,
+                    "min_lr": 0.0001, "min_lr_mode": "absolute", "train_num_steps": 4000,
+                    "save_and_sample_every": 1000, "log_freq": 10, "amp": False, "fp16": False,
                     "ema_schedule": "radiodiff", "ema_decay": 0.995, "ema_update_every": 1,
                     "ema_update_after_step": 100, "ema_power": 2 / 3, "ema_inv_gamma": 1.0,
                     "ema_scope": "all", "grad_clip": 1.0, "weight_decay": 0.01,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from radiovae.analysis.discriminator import CLEAR_GAP
+from radiovae.analysis.discriminator import CLEAR_GAP, WINS_LOSS
 from radiovae.analysis.findings.base import Finding
 from radiovae.analysis.readiness import readiness
 from radiovae.analysis.schema import Answer, Confidence, MetricStats, Summary
@@ -250,6 +250,12 @@ def discriminator_working(s: Summary) -> Answer | None:
             f"{num(d.logit_gap_median_second_half)}), disc_loss "
             f"{num(d.disc_loss_median_second_half)}")
     facts = asdict(d)
+    if d.peak_disc_loss_median is not None and d.peak_disc_loss_median < WINS_LOSS \
+            and state in ("weak", "separates"):
+        # the second half's medians are the verdict; a window where it won outright is said
+        text += (f". Earlier it won outright for a while: over steps {d.peak_from:,}-"
+                 f"{d.peak_to:,} the median gap was {num(d.peak_gap_median)} and disc_loss "
+                 f"{num(d.peak_disc_loss_median)}")
     if state == "too_few":
         return _a("discriminator_working", q, UNCLEAR, f"Too early to tell: the VAE-GAN phase "
                   f"has only {d.rows} records with the discriminator's terms ({text}).", **facts)
@@ -272,7 +278,7 @@ def discriminator_working(s: Summary) -> Answer | None:
                   f"{CLEAR_GAP:g} is a weak signal, usual while the reconstructions are close to "
                   "the maps or the VAE-GAN phase is young).", **facts)
     return _a("discriminator_working", q, YES, f"Yes: it trains and tells the maps apart "
-              f"without winning outright: {text}.", **facts)
+              f"without winning outright at the end: {text}.", **facts)
 
 
 def ready_for_stage2(s: Summary) -> Answer:
@@ -467,9 +473,9 @@ def learning(s: Summary) -> Answer:
     notes = [f"`{f.metric}` stays {num(f.evidence.get('value'))} by design (left out of "
              "the optimizer, as in RadioDiff and latent-diffusion)" for f in design]
     lapsed = _of(found, "discriminator_lapsed")
-    notes += [f"the discriminator is trained (it separated the maps over steps "
-              f"{f.evidence['peak_from']:,}-{f.evidence['peak_to']:,}), though at chance over "
-              f"most of the VAE-GAN phase (discriminator_lapsed)" for f in lapsed]
+    notes += [f"the discriminator separated the maps over steps {f.evidence['peak_from']:,}-"
+              f"{f.evidence['peak_to']:,}, then went back near chance (discriminator_lapsed)"
+              for f in lapsed]
     vlb = s.roles.get("loss_vlb")
     m = s.metrics.get(vlb or "") or MetricStats()
     if vlb and m.max == 0 and m.min == 0:

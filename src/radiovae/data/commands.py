@@ -122,7 +122,9 @@ def _print_features(out, roots: list[str]) -> None:
             ("lit share (above floor)", "lit_share", "{:.1%}"),
             ("shadow-edge drop (dB)", "edge_drop_db", "{:.1f}"),
             ("canyon anisotropy (0-1)", "anisotropy", "{:.3f}"),
-            ("mean gain, lit (dB)", "mean_db", "{:.1f}")]
+            ("mean gain, lit (dB)", "mean_db", "{:.1f}"),
+            ("shadow unlit (out of LOS)", "shadow_unlit", "{:.1%}"),
+            ("shadow speckle (dB)", "shadow_speckle_db", "{:.1f}")]
     for title, key, fmt in rows:
         vals = [getattr(s, key) for s in sets]
         cells = [fmt.format(v) for v in vals]

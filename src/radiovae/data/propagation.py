@@ -21,6 +21,16 @@ incoherently:
                     plus r_db: they keep the street canyons lit and spill into side streets
     area mean       the summed power averaged over outdoor cells (smooth_px), as a tracer's radio
                     map holds each cell's mean power
+    ray sampling    a tracer estimates a cell's power from the rays that reach it, and few reach
+                    the shadows: the corner and reflected power of a cell is drawn as an unbiased
+                    Monte-Carlo estimate from k ~ Poisson(lambda) rays, lambda growing with the
+                    power (ray_level_db: one ray expected; ray_beta: the slope), each ray's power
+                    spread log-normally (ray_spread_db). Dim shadow cells then read either the
+                    floor (no ray) or brighter than their mean, with speckle between neighbours:
+                    the traces' texture (median over the calibration traces: 43 % of the
+                    shadowed outdoor cells unlit, 6.4 dB between a lit shadow cell and its lit
+                    neighbours' median). The line of sight is not sampled (the traces' lit
+                    line-of-sight cells already match the smooth model to ~0.9 dB).
 
 Above the roofs (an option): the transmitter at roof level + tx_above_roof_m, and the direct path
 over the buildings pays the knife-edge loss of its dominant edge (Fresnel nu of the highest
@@ -84,6 +94,10 @@ class Params:
     smooth_px: float = 1.0  # the traced maps' power per cell is an area mean: the power is
                             # smoothed over this many cells (Gaussian sigma, outdoor cells only)
     tx_above_roof_m: float = 3.0  # above-roof regime only
+    ray_level_db: float = -math.inf  # the corner / reflected gain (dB) at which a cell expects
+                                     # one ray (-inf: not sampled, the smooth mean)
+    ray_beta: float = 1.0            # rays per cell grow as (power / that level) ** ray_beta
+    ray_spread_db: float = 0.0       # log-normal spread of one ray's power (dB)
     knife_scale: float = 1.0  # ... scale of the knife-edge loss
 
 
@@ -244,12 +258,24 @@ class Scene:
 
     def _combine(self, comp: dict, ty: int, tx: int, p: Params,
                  rng: np.random.Generator | None) -> np.ndarray:
-        total = np.zeros((self.n, self.n), np.float32)
-        for key in ("direct", "corner", "reflected", "over_roof"):
-            if key in comp:  # exp(-inf) = 0: the mechanism brings nothing there
-                total += np.exp(comp[key].astype(np.float32) * np.float32(math.log(10) / 10))
-        if p.smooth_px > 0:  # an area mean over outdoor cells (a normalised convolution)
-            total = self._area_mean(total, ty, tx, p.smooth_px)
+        def power(keys: tuple[str, ...]) -> np.ndarray:
+            out = np.zeros((self.n, self.n), np.float32)
+            for key in keys:
+                if key in comp:  # exp(-inf) = 0: the mechanism brings nothing there
+                    out += np.exp(comp[key].astype(np.float32) * np.float32(math.log(10) / 10))
+            return out
+
+        sampled = rng is not None and math.isfinite(p.ray_level_db)
+        if not sampled:
+            total = power(("direct", "corner", "reflected", "over_roof"))
+            if p.smooth_px > 0:  # an area mean over outdoor cells (a normalised convolution)
+                total = self._area_mean(total, ty, tx, p.smooth_px)
+        else:   # the indirect part's mean, then its estimate from the rays that reach each cell
+            direct, indirect = power(("direct", "over_roof")), power(("corner", "reflected"))
+            if p.smooth_px > 0:
+                direct = self._area_mean(direct, ty, tx, p.smooth_px)
+                indirect = self._area_mean(indirect, ty, tx, p.smooth_px)
+            total = direct + ray_estimate(indirect, p, rng)
         with np.errstate(divide="ignore"):
             gain = np.where(total > 0, 10 * np.log10(np.maximum(total, np.float32(1e-37))),
                             np.float32(-np.inf))
@@ -260,6 +286,22 @@ class Scene:
         gain[self.blocked] = -np.inf
         gain[ty, tx] = max(gain[ty, tx], -FSPL_1M_DB)
         return gain.astype(np.float32)
+
+
+def ray_estimate(mean: np.ndarray, p: Params, rng: np.random.Generator) -> np.ndarray:
+    """An unbiased Monte-Carlo estimate of each cell's power ``mean`` (linear) from
+    k ~ Poisson(lambda) rays, lambda = (mean / ray level) ** ray_beta, each carrying
+    mean / lambda times a log-normal weight of mean 1 (the sum of k weights drawn as one
+    log-normal of the same mean and variance). E[estimate] = mean; k = 0 reads 0 (the floor)."""
+    level = 10 ** (p.ray_level_db / 10)
+    lam = np.minimum((np.maximum(mean, 0) / level) ** p.ray_beta, 1e6)
+    k = rng.poisson(lam)
+    var = math.expm1((p.ray_spread_db * math.log(10) / 10) ** 2)   # one weight's variance
+    s2 = np.log1p(var / np.maximum(k, 1))
+    weight = np.exp(np.sqrt(s2) * rng.standard_normal(mean.shape) - s2 / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = np.where(k > 0, mean / np.maximum(lam, 1e-30) * k * weight, 0.0)
+    return est.astype(np.float32)
 
 
 def _upsample(a: np.ndarray, n: int) -> np.ndarray:

@@ -11,6 +11,10 @@ Per map (outdoor pixels only, from the gain PNG, the building mask and the anten
                      transmitter (tangential): a smooth radial falloff has ~0, street canyons lit
                      along their axes between dark blocks make it high, noise gives ~0.5
     mean dB          mean gain over the pixels above the floor
+    shadow unlit     share of the outdoor pixels out of line of sight that sit at the floor
+    shadow speckle   spread (dB, standard deviation) of a lit pixel out of line of sight about
+                     the median of its lit 8 neighbours: a tracer's few rays per shadow cell make
+                     it large, a smooth model small
 
 A set's figure is the median over its maps; ``radiovae data stats A B`` prints them side by
 side with the gain histograms' overlap.
@@ -39,7 +43,27 @@ class SetFeatures:
     edge_drop_db: float
     anisotropy: float
     mean_db: float
+    shadow_unlit: float
+    shadow_speckle_db: float
     histogram: np.ndarray  # share of outdoor pixels per gray level 0..255
+
+
+def shadow_texture(db: np.ndarray, lit: np.ndarray, shadow: np.ndarray) -> tuple[float, float]:
+    """(unlit share, speckle dB) of the ``shadow`` pixels: ``db`` is the gain, ``lit`` the
+    pixels above the floor (the module's docstring; the calibration fits the ray sampling's
+    parameters to these)."""
+    if not shadow.any():
+        return float("nan"), float("nan")
+    n = db.shape[0]
+    pad = np.pad(np.where(lit, db, np.nan).astype(np.float64), 1, constant_values=np.nan)
+    around = np.stack([pad[1 + dy:1 + dy + n, 1 + dx:1 + dx + n]
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
+    has = np.isfinite(around).any(axis=0) & lit & shadow
+    if not has.any():
+        return float((~lit[shadow]).mean()), float("nan")
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(around[:, has], axis=0)
+    return float((~lit[shadow]).mean()), float(np.std(db[has] - med))
 
 
 def map_features(gray: np.ndarray, buildings: np.ndarray, ty: int, tx: int) -> dict[str, float]:
@@ -70,12 +94,15 @@ def map_features(gray: np.ndarray, buildings: np.ndarray, ty: int, tx: int) -> d
     radial = ((gy * ry + gx * rx) ** 2)[far].sum()
     outdoor = gray[free]
     lit = outdoor > 0
+    unlit, speckle = shadow_texture(g, (gray > 0) & free, free & ~los)
     return {
         "los_share": float(los[free].mean()),
         "lit_share": float(lit.mean()),
         "edge_drop_db": float(np.median(drops)) if drops.size else float("nan"),
         "anisotropy": float(tangential / max(tangential + radial, 1e-12)),
         "mean_db": float(gray_to_db(outdoor[lit]).mean()) if lit.any() else float("nan"),
+        "shadow_unlit": unlit,
+        "shadow_speckle_db": speckle,
     }
 
 
@@ -99,7 +126,8 @@ def set_features(sim: Simulation, name: str, limit: int = FEATURE_SAMPLE_LIMIT,
         if progress is not None:
             progress.advance(task)
     med = {key: float(np.nanmedian([r[key] for r in rows])) if rows else float("nan")
-           for key in ("los_share", "lit_share", "edge_drop_db", "anisotropy", "mean_db")}
+           for key in ("los_share", "lit_share", "edge_drop_db", "anisotropy", "mean_db",
+                       "shadow_unlit", "shadow_speckle_db")}
     return SetFeatures(name=name, maps=len(rows), histogram=hist / max(hist.sum(), 1), **med)
 
 
