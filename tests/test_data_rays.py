@@ -102,3 +102,19 @@ def test_calibrated_street_maps_carry_the_traced_shadow_texture():
     unlit, speckle, _ = np.nanmedian(stats, axis=0)
     assert abs(unlit - traced[0]) < 0.2, (unlit, traced)
     assert speckle > 4.0 and abs(speckle - traced[1]) < 3.0, (speckle, traced)
+
+
+def test_block_means_average_out_the_mosaic():
+    """The calibration's street stage 2 compares 4 x 4 block means: against a ray-sampled map
+    of the same parameters (a tracer's mosaic) the smooth map is much closer by that error than
+    by the pixel error, and it still tells a level 10 dB off."""
+    scene, ty, tx, free, los = _scene()
+    smooth = Params(shadowing_db=0.0)
+    sampled = replace(smooth, ray_level_db=-118.0, ray_beta=1.5, ray_spread_db=10.0)
+    m = {"heights": scene.heights, "ty": ty, "tx": tx, "regime": "street",
+         "traced_db": scene.gain_db(ty, tx, sampled, "street", np.random.default_rng(3))}
+    shadow = free & ~los
+    block = cg.block_error(m, smooth, scene, shadow)
+    assert cg.map_error(m, smooth, scene, shadow) > block + 3
+    for off in (-10.0, 15.0):
+        assert cg.block_error(m, replace(smooth, offset_db=off), scene, shadow) > block + 2

@@ -473,7 +473,7 @@ def learning(s: Summary) -> Answer:
     notes = [f"`{f.metric}` stays {num(f.evidence.get('value'))} by design (left out of "
              "the optimizer, as in RadioDiff and latent-diffusion)" for f in design]
     lapsed = _of(found, "discriminator_lapsed")
-    notes += [f"the discriminator separated the maps over steps {f.evidence['peak_from']:,}-"
+    partly = [f"the discriminator separated the maps over steps {f.evidence['peak_from']:,}-"
               f"{f.evidence['peak_to']:,}, then went back near chance (discriminator_lapsed)"
               for f in lapsed]
     vlb = s.roles.get("loss_vlb")
@@ -488,7 +488,9 @@ def learning(s: Summary) -> Answer:
                   "has levelled off, so whether the model still improves shows only in sampled "
                   "maps" + ("; " + "; ".join(notes) if notes else "") + ".", ids + ["plateau"])
     if wrong:
-        return _a("learning", q, NO, "No: " + "; ".join(wrong + notes) + ".", ids)
+        return _a("learning", q, NO, "No: " + "; ".join(wrong + partly + notes) + ".", ids)
+    if partly:
+        return _a("learning", q, UNCLEAR, "Partly: " + "; ".join(partly + notes) + ".", ids)
     if notes:
         return _a("learning", q, YES, "Yes; " + "; ".join(notes) + ".", ids)
     return _a("learning", q, YES, "No logged quantity is frozen.", ids)
