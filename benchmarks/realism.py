@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         gen = [read_png(layout.root / "gain" / "SYN" / n) for n in names]
         traced = [read_png(layout.root / "gain" / "SionnaRT" / n) for n in names]
         g, t = score(model, gen), score(model, traced)
-        results[regime] = {"generated": g, "raytraced": t, "gap_db": g["psnr"] - t["psnr"]}
+        results[regime] = {"generated": g, "raytraced": t, "gap_db": g["psnr"] - t["psnr"],
+                           "checkpoint": str(found[0]), "trained_on": trained_on}
     print(f"\nVAE trained only on generated maps ({trained_on}, {found[0]}), EMA weights; "
           f"held-out cities "
           f"(seed family {HELDOUT_SEED}), {args.size}x{args.size}:")

@@ -28,8 +28,8 @@ incoherently:
                     spread log-normally (ray_spread_db). Dim shadow cells then read either the
                     floor (no ray) or brighter than their mean, with speckle between neighbours:
                     the traces' texture (median over the calibration traces: 43 % of the
-                    shadowed outdoor cells unlit, 6.4 dB between a lit shadow cell and its lit
-                    neighbours' median). The line of sight is not sampled (the traces' lit
+                    shadowed outdoor cells unlit, 7.9 dB between a lit shadow cell and its lit
+                    neighbours' median, in the clipped dB of a gray map). The line of sight is not sampled (the traces' lit
                     line-of-sight cells already match the smooth model to ~0.9 dB).
 
 Above the roofs (an option): the transmitter at roof level + tx_above_roof_m, and the direct path
