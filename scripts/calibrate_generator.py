@@ -75,6 +75,17 @@ def gray_db(gain_db: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(gain_db, neginf=GAIN_FLOOR_DB), GAIN_FLOOR_DB, GAIN_CEILING_DB)
 
 
+def geometry(m: dict) -> tuple[Scene, np.ndarray, np.ndarray]:
+    """A traced map's scene, its outdoor pixels (the transmitter's own left out) and those of
+    them in line of sight."""
+    from radiovae.data import kernels
+
+    scene = Scene(m["heights"], CITY_M / m["heights"].shape[0])
+    free = ~scene.blocked
+    free[m["ty"], m["tx"]] = False
+    return scene, free, kernels.line_of_sight(scene.blocked, m["ty"], m["tx"]) & free
+
+
 def map_error(m: dict, p: Params, scene: Scene, pixels: np.ndarray) -> float:
     """RMSE (dB) of the generator against the trace over ``pixels`` (outdoor, a bool mask)."""
     gen = scene.gain_db(m["ty"], m["tx"], p, m["regime"])
@@ -111,12 +122,8 @@ def fit_map(m: dict, stages: tuple[tuple[str, ...], ...],
     over all outdoor pixels."""
     from scipy.optimize import minimize
 
-    from radiovae.data import kernels
 
-    scene = Scene(m["heights"], CITY_M / m["heights"].shape[0])
-    free = ~scene.blocked
-    free[m["ty"], m["tx"]] = False
-    los = kernels.line_of_sight(scene.blocked, m["ty"], m["tx"]) & free
+    scene, free, los = geometry(m)
     current = {f.name: getattr(start, f.name) for f in fields(Params)}
     current["shadowing_db"] = 0.0
     current["tx_above_roof_m"] = ABOVE_ROOF_M
@@ -172,12 +179,8 @@ def fit_rays(m: dict, p: Params) -> tuple[Params, np.ndarray, np.ndarray]:
     (params, the trace's texture, the fitted map's)."""
     from itertools import product
 
-    from radiovae.data import kernels
 
-    scene = Scene(m["heights"], CITY_M / m["heights"].shape[0])
-    free = ~scene.blocked
-    free[m["ty"], m["tx"]] = False
-    los = kernels.line_of_sight(scene.blocked, m["ty"], m["tx"]) & free
+    scene, free, los = geometry(m)
     target = texture(m["traced_db"], free, los)
     comp = scene.components(m["ty"], m["tx"], p, m["regime"])
     best = None
@@ -193,12 +196,9 @@ def fit_rays(m: dict, p: Params) -> tuple[Params, np.ndarray, np.ndarray]:
 
 def shadow_block_errors(m: dict, before: Params, after: Params) -> tuple[float, float]:
     """block_error over the shadowed outdoor pixels, at two parameter sets."""
-    from radiovae.data import kernels
 
-    scene = Scene(m["heights"], CITY_M / m["heights"].shape[0])
-    free = ~scene.blocked
-    free[m["ty"], m["tx"]] = False
-    shadow = free & ~kernels.line_of_sight(scene.blocked, m["ty"], m["tx"])
+    scene, free, los = geometry(m)
+    shadow = free & ~los
     smooth = {"shadowing_db": 0.0, "tx_above_roof_m": ABOVE_ROOF_M}
     return (block_error(m, replace(before, **smooth), scene, shadow),
             block_error(m, replace(after, **smooth), scene, shadow))
