@@ -262,6 +262,9 @@ def _f(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+OUTLIER_BLOCK = 25   # rows per block of outliers() (a tenth of a shorter series)
+
+
 def outliers(v: np.ndarray, z_limit: float, floor: float, two_sided: bool = False,
              scale: Callable[[np.ndarray], np.ndarray] = np.asarray, max_blocks: int = 2000
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -279,7 +282,7 @@ def outliers(v: np.ndarray, z_limit: float, floor: float, two_sided: bool = Fals
     """
     none = (np.array([], dtype=int), np.array([]), np.array([]))
     n = len(v)
-    w = 25 if n >= 250 else max(5, n // 10)
+    w = OUTLIER_BLOCK if n >= 10 * OUTLIER_BLOCK else max(5, n // 10)
     k = n // w
     if k < 1:
         return none

@@ -11,14 +11,14 @@ import pandas as pd
 from radiovae.analysis.findings.base import Context, Finding, finding
 from radiovae.analysis.lossmodel import recompute_total
 from radiovae.analysis.names import watched
-from radiovae.analysis.stats import outliers
+from radiovae.analysis.stats import OUTLIER_BLOCK, outliers
 from radiovae.fmt import num
 
 ID = "spike"
 ON_CURVE = True   # the figures mark its steps on the metric's curve
 
 
-OPENING_RECORDS = 25   # a block of analysis.stats.outliers (two of a short phase's)
+OPENING_RECORDS = OUTLIER_BLOCK   # a block of outliers (two of a short phase's)
 
 
 def _opening_transient_end(step: np.ndarray, config: dict) -> int | None:
